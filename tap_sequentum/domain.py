@@ -1,0 +1,128 @@
+"""Sequentum's enumerations and timestamp conventions, as small pure functions.
+
+Status codes, file types and the .NET "unknown date" sentinel are facts about the API, not about any one
+stream, so they live here once and are tested as tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+from typing import Any
+
+#: Run status codes (API facts). The second item says whether the run has finished.
+RUN_STATUSES: dict[int, tuple[str, bool]] = {
+    0: ("Invalid", False),
+    1: ("Running", False),
+    2: ("Exporting", False),
+    3: ("Starting", False),
+    4: ("Queuing", False),
+    5: ("Stopping", False),
+    6: ("Failure", True),
+    7: ("Failed", True),
+    8: ("Stopped", True),
+    9: ("Completed", True),
+    10: ("Success", True),
+    11: ("Skipped", True),
+    12: ("Waiting", False),
+    13: ("UpdatingDataSet", False),
+}
+
+#: Statuses whose run delivered what it was asked to deliver.
+SUCCESS_STATUSES = frozenset({9, 10})
+
+FILE_TYPES: dict[int, str] = {
+    1: "DeliveredFile",
+    2: "ExtractedFiles",
+    3: "InternalExportFiles",
+    4: "InternalRuntimeFiles",
+    5: "InternalTrackingDb",
+    6: "LogText",
+    7: "LogHtml",
+    8: "InternalContentCache",
+}
+
+#: The .NET DateTime.MinValue that summary lists use for "unknown".
+DOTNET_MIN_DATE = "0001-01-01T00:00:00"
+
+
+def status_code(status: Any) -> int | None:
+    """Return the integer status code, accepting ints, numeric strings and status names."""
+    if status is None or isinstance(status, bool):
+        return None
+    if isinstance(status, int):
+        return status
+    text = str(status).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    for code, (name, _) in RUN_STATUSES.items():
+        if name.lower() == text.lower():
+            return code
+    return None
+
+
+def status_name(status: Any) -> str | None:
+    """Name of a run status code, or None when the code is unknown."""
+    code = status_code(status)
+    entry = RUN_STATUSES.get(code) if code is not None else None
+    return entry[0] if entry else None
+
+
+def is_finished(status: Any) -> bool:
+    """True when a run in this status will not change any more (unknown codes count as not finished).
+
+    Treating unknown codes as unfinished is the safe side: the run is re-read on the next sync instead of
+    being bookmarked past.
+    """
+    code = status_code(status)
+    entry = RUN_STATUSES.get(code) if code is not None else None
+    return bool(entry and entry[1])
+
+
+def file_type_name(file_type: Any) -> str | None:
+    """Name of a `fileType` code, or None when unknown."""
+    code = status_code(file_type)
+    return FILE_TYPES.get(code) if code is not None else None
+
+
+def file_extension(name: str | None) -> str | None:
+    """Lower-case extension without the dot (`report.CSV` -> `csv`), or None when there is none."""
+    if not name:
+        return None
+    ext = posixpath.splitext(name.rsplit("\\", 1)[-1])[1]
+    return ext[1:].lower() or None
+
+
+def parse_timestamp(value: Any) -> dt.datetime | None:
+    """Parse an API timestamp to an aware UTC datetime; the .NET sentinel and blanks become None.
+
+    The API speaks UTC; a timestamp without a zone is taken as UTC rather than local time.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        if not text or text.startswith("0001-01-01"):
+            return None
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    if parsed.year <= 1:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    """Render a datetime as RFC 3339 UTC with microseconds, the form state and records use."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def normalize_timestamp(value: Any) -> str | None:
+    """API timestamp -> RFC 3339 UTC text, or None for the sentinel, blanks and garbage."""
+    parsed = parse_timestamp(value)
+    return format_timestamp(parsed) if parsed else None

@@ -1,0 +1,58 @@
+"""The error vocabulary of tap-sequentum.
+
+Every failure a user can cause or fix (a wrong key, a wrong host, an unknown id, an exhausted retry budget,
+a broken download) is one of these exceptions, and its message says what to do. The entry points turn them
+into one line on stderr and exit code 1 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SequentumError(Exception):
+    """Base class: the message is meant for the user and never contains the API key."""
+
+    exit_code = 1
+
+
+class ConfigurationError(SequentumError):
+    """A setting is missing or malformed."""
+
+
+class AuthenticationError(SequentumError):
+    """Sequentum answered 401: the API key is wrong, expired or missing."""
+
+
+class PermissionDeniedError(SequentumError):
+    """Sequentum answered 403: the key is valid but its user may not do this."""
+
+
+class NotFoundError(SequentumError):
+    """Sequentum answered 404 for an id we asked for."""
+
+
+class RequestRejectedError(SequentumError):
+    """Sequentum answered another 4xx: the request itself was wrong (bad parameter, bad state)."""
+
+
+class RateLimitedError(SequentumError):
+    """Sequentum kept answering 429 after every retry."""
+
+
+class ServerError(SequentumError):
+    """Sequentum kept answering 5xx after every retry."""
+
+
+class ConnectionFailedError(SequentumError):
+    """The host could not be reached, or the connection kept breaking."""
+
+
+class DownloadError(SequentumError):
+    """A run file could not be downloaded completely."""
+
+
+class AmbiguousWriteError(SequentumError):
+    """A POST was sent but its answer was lost: it may or may not have taken effect."""
+
+
+class ResponseFormatError(SequentumError):
+    """Sequentum answered with something that is not the JSON we expect."""
