@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 # Shared schema fragments.
 ENUM = th.CustomType({"type": ["integer", "string", "null"]})  # ints live, strings in older clients
-JSON_VALUE = th.CustomType({"type": ["object", "array", "string", "number", "boolean", "null"]})
+JSON_OBJECT = th.CustomType({"type": ["object", "string", "null"]})  # an object, or its JSON text
+JSON_ANY = th.CustomType({"type": ["array", "object", "string", "null"]})
 TIMESTAMP = th.DateTimeType
 
 
@@ -74,8 +75,8 @@ class AgentsStream(SequentumStream):
         th.Property("spaceId", th.IntegerType),
         th.Property("proxyPoolId", th.IntegerType),
         th.Property("startUrl", th.StringType),
-        th.Property("inputParameters", JSON_VALUE),
-        th.Property("agentTemplates", JSON_VALUE),
+        th.Property("inputParameters", JSON_OBJECT),
+        th.Property("agentTemplates", JSON_ANY),
         th.Property("lastActivity", TIMESTAMP),
         th.Property("created", TIMESTAMP),
         th.Property("updated", TIMESTAMP),

@@ -55,7 +55,14 @@ def test_file_types(code, name):
 
 @pytest.mark.parametrize(
     ("name", "ext"),
-    [("test.csv", "csv"), ("Report.CSV", "csv"), ("a.b.tsv", "tsv"), ("noext", None), (None, None), (".hidden", None)],
+    [
+        ("test.csv", "csv"),
+        ("Report.CSV", "csv"),
+        ("a.b.tsv", "tsv"),
+        ("noext", None),
+        (None, None),
+        (".hidden", None),
+    ],
 )
 def test_extension(name, ext):
     assert file_extension(name) == ext

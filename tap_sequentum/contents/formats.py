@@ -1,0 +1,292 @@
+"""Readers that turn a downloaded run file into Arrow record batches of text columns.
+
+Every reader yields batches whose columns are all strings (or null for empty cells) under unique,
+deterministic names, so inference and conversion see one shape whatever the format. Reading is
+streaming where the format allows it (CSV, TSV, JSON Lines, Parquet), so memory stays flat as files grow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from tap_sequentum.domain import file_extension
+
+#: Names our own metadata columns use; a data column with one of these names is renamed.
+RESERVED = (
+    "_sdc_agent_id",
+    "_sdc_run_id",
+    "_sdc_run_created",
+    "_sdc_file_id",
+    "_sdc_file_name",
+    "_sdc_row_number",
+)
+
+_ROWS_PER_BATCH = 50_000
+
+
+class MalformedFileError(ValueError):
+    """The file cannot be read as its extension says; the message names the problem."""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read files: text encoding (CSV/TSV) and Arrow block size."""
+
+    encoding: str = "utf-8"
+    block_size: int = 4 << 20
+
+
+def unique_names(raw: Sequence[Any]) -> list[str]:
+    """Deterministic unique column names: blanks become `column_<n>`, repeats get `_2`, `_3`...
+
+    Names are kept exactly as in the header otherwise; the metadata names are never reused by data.
+    """
+    taken: set[str] = set(RESERVED)
+    wanted = [str(name) if name is not None and str(name).strip() else "" for name in raw]
+    present = set(wanted)
+    out: list[str] = []
+    for position, name in enumerate(wanted, start=1):
+        base = name or f"column_{position}"
+        candidate, n = base, 1
+        while candidate in taken or (candidate != name and candidate in present):
+            n += 1
+            candidate = f"{base}_{n}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def format_of(name: str | None) -> str | None:
+    """The content format of a file from its extension, or None for files that are not data."""
+    return FORMATS.get(file_extension(name) or "")
+
+
+# -- CSV / TSV -------------------------------------------------------------------------------------
+
+
+def read_delimited(path: Path, options: ReadOptions, delimiter: str = ",") -> Iterator[pa.RecordBatch]:
+    """Stream a CSV/TSV file as text batches with pyarrow (quoted newlines, `""`, BOM and CRLF included)."""
+    parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    try:
+        header = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(encoding=options.encoding, block_size=options.block_size),
+            parse_options=parse,
+        ).schema.names
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            return
+        raise MalformedFileError(_arrow_message(exc)) from None
+    names = unique_names(header)
+    reader = pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(
+            encoding=options.encoding,
+            block_size=options.block_size,
+            column_names=names,
+            skip_rows_after_names=1,
+        ),
+        parse_options=parse,
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            # Only truly empty cells are null: "NA", "null", "N/A" are data.
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    try:
+        yield from reader
+    except pa.ArrowInvalid as exc:
+        raise MalformedFileError(_arrow_message(exc)) from None
+
+
+def _arrow_message(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0]
+    return text.replace("CSV parse error: ", "")
+
+
+# -- JSON, JSON Lines ------------------------------------------------------------------------------
+
+
+def cell_text(value: Any) -> str | None:
+    """A JSON/XLSX value as the text inference sees; numbers keep their exact text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return None if math.isnan(value) else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+class _RawNumber(str):
+    """A JSON number kept as its source text, so 12345678901234567.891 is not rounded."""
+
+    __slots__ = ()
+
+
+def _rows_to_batch(rows: list[dict], columns: dict[str, None]) -> pa.RecordBatch:
+    names = list(columns)
+    unique = unique_names(names)
+    arrays = [pa.array([cell_text(row.get(name)) for row in rows], type=pa.string()) for name in names]
+    return pa.RecordBatch.from_arrays(arrays, names=unique)
+
+
+def _batched_rows(rows: Iterator[dict]) -> Iterator[pa.RecordBatch]:
+    columns: dict[str, None] = {}
+    chunk: list[dict] = []
+    for row in rows:
+        if not isinstance(row, dict):
+            row = {"value": row}
+        for key in row:
+            columns.setdefault(key, None)
+        chunk.append(row)
+        if len(chunk) >= _ROWS_PER_BATCH:
+            yield _rows_to_batch(chunk, columns)
+            chunk = []
+    if chunk:
+        yield _rows_to_batch(chunk, columns)
+
+
+def _loads(text: str | bytes) -> Any:
+    return json.loads(text, parse_float=_RawNumber, parse_int=_RawNumber, parse_constant=str)
+
+
+def read_json(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+    """A JSON array of objects, or the `{"<agent name>": [rows]}` shape the synchronous start returns."""
+    try:
+        data = _loads(path.read_bytes().decode(options.encoding if options.encoding else "utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedFileError(f"not valid JSON: {exc}") from None
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        data = [row for rows in lists for row in rows] if len(lists) == len(data) and lists else [data]
+    if not isinstance(data, list):
+        raise MalformedFileError("JSON content must be an array of objects or {name: [objects]}")
+    yield from _batched_rows(iter(data))
+
+
+def read_json_lines(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+    """One JSON object per line, streamed."""
+
+    def rows() -> Iterator[dict]:
+        with path.open("r", encoding=options.encoding, newline="\n") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield _loads(line)
+                except ValueError as exc:
+                    raise MalformedFileError(f"line {number} is not valid JSON: {exc}") from None
+
+    yield from _batched_rows(rows())
+
+
+# -- XLSX, Parquet ---------------------------------------------------------------------------------
+
+
+def read_xlsx(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+    """The first sheet of a workbook via pandas + openpyxl, every cell as text."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_excel(path, sheet_name=0, header=None, dtype=object, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise MalformedFileError(f"not a readable XLSX workbook: {exc}") from None
+    if frame.empty:
+        return
+    values = frame.to_numpy().tolist()
+    header = [cell_text(_nan_to_none(v)) for v in values[0]]
+    names = unique_names(header)
+    for start in range(1, len(values), _ROWS_PER_BATCH):
+        rows = values[start : start + _ROWS_PER_BATCH]
+        arrays = [
+            pa.array([cell_text(_nan_to_none(row[i])) for row in rows], type=pa.string())
+            for i in range(len(names))
+        ]
+        yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    return value
+
+
+def read_parquet(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+    """Parquet batches with every column rendered as text (ints exact, timestamps ISO 8601)."""
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise MalformedFileError(f"not a readable Parquet file: {exc}") from None
+    names = unique_names(parquet.schema_arrow.names)
+    for batch in parquet.iter_batches(batch_size=_ROWS_PER_BATCH):
+        arrays = [_as_text(column) for column in batch.columns]
+        yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return column.cast(pa.string())
+    if pa.types.is_integer(kind) or pa.types.is_decimal(kind):
+        return column.cast(pa.string())
+    return pa.array([cell_text(v) for v in column.to_pylist()], type=pa.string())
+
+
+Reader = Callable[[Path, ReadOptions], Iterator[pa.RecordBatch]]
+
+
+def _tsv(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+    return read_delimited(path, options, delimiter="\t")
+
+
+READERS: dict[str, Reader] = {
+    "csv": read_delimited,
+    "tsv": _tsv,
+    "json": read_json,
+    "jsonl": read_json_lines,
+    "xlsx": read_xlsx,
+    "parquet": read_parquet,
+}
+
+#: File extension -> format name.
+FORMATS: dict[str, str] = {
+    "csv": "csv",
+    "tsv": "tsv",
+    "tab": "tsv",
+    "json": "json",
+    "jsonl": "jsonl",
+    "ndjson": "jsonl",
+    "xlsx": "xlsx",
+    "parquet": "parquet",
+}
+
+
+def read_batches(path: Path, fmt: str, options: ReadOptions | None = None) -> Iterator[pa.RecordBatch]:
+    """All batches of a file in the given format (see `format_of`)."""
+    return READERS[fmt](path, options or ReadOptions())

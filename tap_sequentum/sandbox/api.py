@@ -1,0 +1,400 @@
+"""The Sequentum API host: auth, rate limit, routing, then one small function per endpoint."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tap_sequentum.sandbox.dataset import NotFound, NotRunning, StartOptions, summarize
+from tap_sequentum.sandbox.guards import Fault
+from tap_sequentum.sandbox.messages import (
+    Request,
+    Response,
+    file_response,
+    json_response,
+    problem,
+    status_error,
+)
+
+if TYPE_CHECKING:
+    from tap_sequentum.sandbox.app import Sandbox
+
+DEFAULT_API_KEY = "sandbox-demo-key"
+READONLY_API_KEY = "sandbox-readonly-key"
+PREFIX = "/api/v1"
+MAX_RUN_RECORDS = 1000
+DEFAULT_RUN_RECORDS = 50
+DEFAULT_PAGE_SIZE = 25
+CONFIG_TYPES = {"agent": 1, "sharedfile": 2, "template": 3, "command": 4}
+SORT_COLUMNS = {
+    "id": "id",
+    "name": "name",
+    "lastactivity": "lastActivity",
+    "created": "created",
+    "updated": "updated",
+    "status": "status",
+    "configtype": "configType",
+}
+ID_NAMES = {"agent": "agentId", "run": "runId", "file": "fileId", "version": "versionNumber"}
+
+
+class BadRequest(ValueError):
+    """A request the API rejects with 400 and this message."""
+
+
+Ids = dict[str, int]
+Endpoint = Callable[["Sandbox", Request, Ids], Response]
+
+
+# --- request helpers --------------------------------------------------------------------------
+
+
+def api_key(headers: Mapping[str, str]) -> str | None:
+    """The key from `Authorization: ApiKey <key>` (or `Bearer <key>`)."""
+    scheme, _, key = (headers.get("Authorization") or "").strip().partition(" ")
+    if scheme.lower() not in ("apikey", "bearer") or not key.strip():
+        return None
+    return key.strip()
+
+
+def _query(request: Request) -> dict[str, str]:
+    # ASP.NET binds query parameters case-insensitively.
+    return {key.lower(): value for key, value in request.query.items()}
+
+
+def _int(value: str | None, name: str, *, minimum: int | None = None) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, not {value!r}.") from None
+    if minimum is not None and number < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}.")
+    return number
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    if not request.body.strip():
+        return {}
+    try:
+        value = json.loads(request.body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    # ASP.NET's JSON binding ignores the case of property names.
+    return {key.lower(): item for key, item in value.items()}
+
+
+def _body_int(body: dict[str, Any], name: str, default: int | None, minimum: int) -> int | None:
+    value = body.get(name.lower())
+    if value is None:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{name} must be an integer.")
+    if value < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}.")
+    return value
+
+
+def _body_bool(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name.lower())
+    if value is None:
+        return False
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise BadRequest(f"{name} must be a boolean.")
+
+
+def _inputs(value: Any) -> dict[str, Any]:
+    """inputParameters as an object, a JSON-encoded object, or a list of name/value pairs."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        if not value.strip():
+            return {}
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise BadRequest("inputParameters is a string but not valid JSON.") from None
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        pairs = [{str(k).lower(): v for k, v in item.items()} for item in value if isinstance(item, dict)]
+        if len(pairs) == len(value) and all("name" in pair for pair in pairs):
+            return {str(pair["name"]): pair.get("value") for pair in pairs}
+    raise BadRequest("inputParameters must be an object or a list of name/value pairs.")
+
+
+def parse_start(request: Request) -> StartOptions:
+    """Validate a start body loosely, as the reference page's examples disagree on types."""
+    body = _json_body(request)
+    parallelism = _body_int(body, "parallelism", 1, 1) or 1
+    concurrency = _body_int(body, "parallelMaxConcurrency", 1, 1) or 1
+    _body_int(body, "timeout", None, 0)
+    _body_int(body, "proxyPoolId", None, 0)
+    export = body.get("parallelexport")
+    if export is not None and not isinstance(export, str | bool):
+        raise BadRequest("parallelExport must be a string.")
+    separated = export is True or (isinstance(export, str) and export.lower().startswith("sep"))
+    for name in ("isExclusive", "isWaitOnFailure"):
+        _body_bool(body, name)
+    for name in ("logLevel", "logMode"):
+        if not isinstance(body.get(name.lower()), str | None):
+            raise BadRequest(f"{name} must be a string.")
+    return StartOptions(
+        inputs=_inputs(body.get("inputparameters")),
+        parallelism=parallelism,
+        parallel_max_concurrency=concurrency,
+        parallel_export="Separated" if separated else "Combined",
+        synchronous=_body_bool(body, "isRunSynchronously"),
+    )
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+def _sort_key(column: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    def key(agent: dict[str, Any]) -> tuple[Any, ...]:
+        value = agent[column]
+        if isinstance(value, str):
+            value = value.casefold()
+        return (value is not None, value if value is not None else 0, agent["id"])
+
+    return key
+
+
+def list_agents(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    """Bare array without paging parameters; {"agents", "totalRecordCount"} with them."""
+    q = _query(request)
+    name = (q.get("name") or "").casefold()
+    status = _int(q.get("status"), "status")
+    space_id = _int(q.get("spaceid"), "spaceId")
+    config_type = q.get("configtype") or None
+    if config_type is not None:
+        config_type = CONFIG_TYPES.get(config_type.lower()) or _int(config_type, "configType")
+    column = SORT_COLUMNS.get((q.get("sortcolumn") or "id").lower())
+    if column is None:
+        raise BadRequest(f"sortColumn must be one of {', '.join(list(SORT_COLUMNS)[1:])}.")
+    order = (q.get("sortorder") or "0").lower()
+    if order not in ("0", "1", "asc", "desc"):
+        raise BadRequest("sortOrder must be 0 (ascending) or 1 (descending).")
+
+    data = sandbox.data
+    with data.lock:
+        details = [data.agent_detail(agent) for agent in data.agents.values()]
+    details = [
+        d
+        for d in details
+        if name in d["name"].casefold()
+        and (status is None or d["status"] == status)
+        and (space_id is None or d["spaceId"] == space_id)
+        and (config_type is None or d["configType"] == config_type)
+    ]
+    details.sort(key=_sort_key(column), reverse=order in ("1", "desc"))
+    summaries = [summarize(d) for d in details]
+    if "pageindex" not in q and "recordsperpage" not in q:
+        return json_response(summaries)
+    page = _int(q.get("pageindex"), "pageIndex", minimum=1) or 1
+    size = _int(q.get("recordsperpage"), "recordsPerPage", minimum=1) or DEFAULT_PAGE_SIZE
+    window = summaries[(page - 1) * size : page * size]
+    return json_response({"agents": window, "totalRecordCount": len(summaries)})
+
+
+def get_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    data = sandbox.data
+    return json_response(data.agent_detail(data.agent(ids["agent"])))
+
+
+def list_runs(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    """Newest first; maxRecords defaults to 50 and is clamped to 1000."""
+    limit = _int(_query(request).get("maxrecords"), "maxRecords", minimum=1)
+    limit = min(limit or DEFAULT_RUN_RECORDS, MAX_RUN_RECORDS)
+    data = sandbox.data
+    with data.lock:
+        runs = data.agent(ids["agent"]).runs_newest_first()[:limit]
+        return json_response([data.run_json(run) for run in runs])
+
+
+def run_status(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    data = sandbox.data
+    data.agent(ids["agent"])
+    try:
+        run = data.run(ids["agent"], ids["run"])
+    except NotFound as exc:
+        return status_error(404, str(exc))
+    return json_response(data.run_json(run))
+
+
+def start_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    """Queue a run (async) or run it to completion and answer {agent name: rows} (sync)."""
+    options = parse_start(request)
+    data = sandbox.data
+    with data.lock:
+        run = data.start_run(ids["agent"], options, sandbox.run_duration)
+        if options.synchronous:
+            name = data.agent(ids["agent"]).name
+            return json_response({name: data.output_table(run).records()})
+        return json_response(data.run_json(run))
+
+
+def stop_run(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    data = sandbox.data
+    with data.lock:
+        return json_response(data.run_json(data.stop_run(ids["agent"], ids["run"])))
+
+
+def stop_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    data = sandbox.data
+    with data.lock:
+        return json_response([data.run_json(run) for run in data.stop_agent(ids["agent"])])
+
+
+def run_files(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    run = sandbox.data.run(ids["agent"], ids["run"])
+    with sandbox.data.lock:
+        return json_response([f.to_json() for f in run.files])
+
+
+def download(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    """The file body itself, or a 302 to a signed storage URL when redirects are on."""
+    run_file = sandbox.data.file(ids["agent"], ids["run"], ids["file"])
+    if not sandbox.redirect_downloads:
+        return file_response(run_file)
+    location = sandbox.signer.sign(
+        sandbox.storage_url, ids["agent"], ids["run"], ids["file"], sandbox.signed_url_ttl
+    )
+    return Response(302, headers={"Location": location})
+
+
+def list_versions(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    """Highest (active) version first."""
+    return json_response([v.to_json() for v in sandbox.data.versions(ids["agent"])])
+
+
+def restore_version(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+    """A new version max+1 copying version n, commented with the body's `content`."""
+    body = _json_body(request)
+    comments = body.get("content")
+    if comments is None:
+        comments = f"Restored version {ids['version']}"
+    if not isinstance(comments, str):
+        raise BadRequest("content must be a string.")
+    version = sandbox.data.restore_version(ids["agent"], ids["version"], comments)
+    return json_response(version.to_json())
+
+
+ROUTES: list[tuple[str, str, Endpoint]] = [
+    ("GET", "/agent/all", list_agents),
+    ("GET", "/agent/{agent}", get_agent),
+    ("GET", "/agent/{agent}/runs", list_runs),
+    ("GET", "/agent/{agent}/run/{run}/status", run_status),
+    ("POST", "/agent/{agent}/start", start_agent),
+    ("POST", "/agent/{agent}/stop", stop_agent),
+    ("POST", "/agent/{agent}/run/{run}/stop", stop_run),
+    ("GET", "/agent/{agent}/run/{run}/files", run_files),
+    ("GET", "/agent/{agent}/run/{run}/file/{file}/download", download),
+    ("GET", "/agent/{agent}/versions", list_versions),
+    ("POST", "/agent/{agent}/version/{version}/restore", restore_version),
+]
+COMPILED = [
+    (
+        method,
+        re.compile(
+            re.escape(PREFIX) + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)),
+            re.IGNORECASE,
+        ),
+        endpoint,
+    )
+    for method, template, endpoint in ROUTES
+]
+
+
+# --- the pipeline -----------------------------------------------------------------------------
+
+
+def _route(request: Request) -> tuple[Endpoint, Ids] | Response:
+    path = request.path.rstrip("/") or "/"
+    method = "GET" if request.method == "HEAD" else request.method
+    allowed: list[str] = []
+    for route_method, pattern, endpoint in COMPILED:
+        match = pattern.fullmatch(path)
+        if match is None:
+            continue
+        if route_method != method:
+            allowed.append(route_method)
+            continue
+        ids: Ids = {}
+        for group, value in match.groupdict().items():
+            if not value.isascii() or not value.isdigit():
+                detail = f"{ID_NAMES[group]} must be an integer, not {value!r}."
+                return problem(400, detail, request.path)
+            ids[group] = int(value)
+        return endpoint, ids
+    if allowed:
+        response = problem(405, f"{request.method} is not allowed here.", request.path)
+        response.headers["Allow"] = ", ".join(sorted(set(allowed)))
+        return response
+    return problem(404, f"No API route matches {request.path}.", request.path)
+
+
+def handle(sandbox: Sandbox, request: Request) -> Response:
+    """Auth, then rate limit, then routing; faults were applied before this by the server."""
+    key = api_key(request.headers)
+    if key not in (sandbox.api_key, READONLY_API_KEY):
+        detail = "Missing or invalid API key. Send 'Authorization: ApiKey <key>'."
+        response = problem(401, detail, request.path)
+        response.headers["WWW-Authenticate"] = "ApiKey"
+        return response
+    assert key is not None
+    decision = sandbox.limiter.acquire(key, sandbox.rate_limit, sandbox.rate_window)
+    if not decision.allowed:
+        detail = f"Rate limit of {sandbox.rate_limit} requests per {sandbox.rate_window:g} s reached."
+        response = problem(429, detail, request.path)
+        response.headers["Retry-After"] = str(decision.retry_after)
+        return response
+    routed = _route(request)
+    if isinstance(routed, Response):
+        return routed
+    endpoint, ids = routed
+    if request.method == "POST" and key == READONLY_API_KEY:
+        detail = "This API key may read but not start, stop or restore."
+        return problem(403, detail, request.path, errorCode="insufficient_scope")
+    sandbox.data.tick()
+    try:
+        return endpoint(sandbox, request, ids)
+    except NotFound as exc:
+        return problem(404, str(exc), request.path)
+    except (BadRequest, NotRunning) as exc:
+        return problem(400, str(exc), request.path)
+
+
+def add_rate_headers(sandbox: Sandbox, request: Request, response: Response) -> None:
+    """Every API answer, errors included, states the limit and what is left of it."""
+    limit, window = sandbox.rate_limit, sandbox.rate_window
+    key = api_key(request.headers)
+    remaining = limit
+    if key in (sandbox.api_key, READONLY_API_KEY):
+        assert key is not None
+        remaining = sandbox.limiter.remaining(key, limit, window)
+    response.headers["X-RateLimit-Limit"] = str(limit)
+    response.headers["X-RateLimit-Remaining"] = str(remaining)
+    response.headers["X-RateLimit-Window-Seconds"] = f"{window:g}"
+
+
+def fault_response(fault: Fault, request: Request) -> Response:
+    """An injected 429 or 5xx, as problem details."""
+    status = int(fault.kind)
+    response = problem(status, f"Injected fault ({fault.kind}).", request.path)
+    if status == 429:
+        response.headers["Retry-After"] = f"{fault.retry_after:g}"
+    return response

@@ -1,0 +1,215 @@
+"""The Sandbox: a Sequentum-compatible API and a signed-URL storage host over one in-memory dataset.
+
+Tests drive it from Python (seed data, inject faults, read the request log) while a client talks
+to it over real HTTP, so the tap is exercised exactly as it would be against Sequentum Cloud.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tap_sequentum.sandbox.api import DEFAULT_API_KEY
+from tap_sequentum.sandbox.dataset import COMPLETED, DATA_FILE, Dataset, FileSpec
+from tap_sequentum.sandbox.demo import seed
+from tap_sequentum.sandbox.guards import Faults, RateLimiter
+from tap_sequentum.sandbox.messages import RequestLog
+from tap_sequentum.sandbox.server import SandboxServer
+from tap_sequentum.sandbox.storage import UrlSigner
+
+
+def _url_host(host: str) -> str:
+    """The host clients should dial: a wildcard bind is reached through loopback."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host or "127.0.0.1"
+    if address.is_unspecified:
+        return "127.0.0.1"
+    return f"[{host}]" if address.version == 6 else host
+
+
+class Sandbox:
+    """Start with ``start()`` or ``with Sandbox() as sb:``; settings below may change while running."""
+
+    def __init__(
+        self,
+        api_key: str = DEFAULT_API_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        storage_port: int = 0,
+        rate_limit: int = 1000,
+        rate_window: float = 60.0,
+        redirect_downloads: bool = False,
+        latency: float = 0.0,
+        run_duration: float = 2.0,
+        signed_url_ttl: float = 60.0,
+        seed_demo: bool = True,
+    ) -> None:
+        self.api_key = api_key
+        self.host = host
+        self.port = port
+        self.storage_port = storage_port
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.redirect_downloads = redirect_downloads
+        self.latency = latency
+        self.run_duration = run_duration
+        self.signed_url_ttl = signed_url_ttl
+        self.data = Dataset()
+        if seed_demo:
+            seed(self.data)
+        self.faults = Faults()
+        self.limiter = RateLimiter()
+        self.signer = UrlSigner()
+        self._log: list[RequestLog] = []
+        self._log_lock = threading.Lock()
+        self._servers: list[SandboxServer] = []
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        if self._servers:
+            return self
+        try:
+            for kind, port in (("api", self.port), ("storage", self.storage_port)):
+                server = SandboxServer((self.host, port), self, kind)
+                self._servers.append(server)
+        except OSError:
+            self.stop()
+            raise
+        self.port = self._servers[0].server_address[1]
+        self.storage_port = self._servers[1].server_address[1]
+        for server in self._servers:
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"sequentum-sandbox-{server.kind}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        servers, self._servers = self._servers, []
+        threads, self._threads = self._threads, []
+        # serve_forever runs on every server or on none; stop them in parallel to halve the wait.
+        stoppers = [threading.Thread(target=server.shutdown) for server in servers] if threads else []
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+        for server in servers:
+            server.close_connections()
+            server.server_close()
+        for thread in threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """Root of the API host; the API itself lives under /api/v1."""
+        self._require_started()
+        return f"http://{_url_host(self.host)}:{self.port}"
+
+    @property
+    def storage_url(self) -> str:
+        self._require_started()
+        return f"http://{_url_host(self.host)}:{self.storage_port}"
+
+    def _require_started(self) -> None:
+        if not self._servers:
+            raise RuntimeError("The sandbox is not running; call start() first.")
+
+    # --- data -----------------------------------------------------------------------------------
+
+    def add_agent(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Add an agent (camelCase fields as in the API) and return its detail JSON."""
+        with self.data.lock:
+            return self.data.agent_detail(self.data.add_agent(name, **fields))
+
+    def add_run(
+        self,
+        agent_id: int,
+        status: int = COMPLETED,
+        created: datetime | str | None = None,
+        files: Iterable[FileSpec] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Add a run; files are (name, content) or (name, content, file_type) with bytes or Path."""
+        with self.data.lock:
+            return self.data.run_json(self.data.add_run(agent_id, status, created, files, **fields))
+
+    def add_file(
+        self,
+        agent_id: int,
+        run_id: int,
+        name: str,
+        content: bytes | str | Path,
+        file_type: int = DATA_FILE,
+    ) -> dict[str, Any]:
+        with self.data.lock:
+            return self.data.add_file(agent_id, run_id, name, content, file_type).to_json()
+
+    def set_run_status(
+        self,
+        agent_id: int,
+        run_id: int,
+        status: int,
+        files: Iterable[FileSpec] | None = None,
+    ) -> dict[str, Any]:
+        with self.data.lock:
+            run = self.data.set_run_status(agent_id, run_id, status, files)
+            return self.data.run_json(run)
+
+    def add_version(
+        self, agent_id: int, comments: str = "", user_name: str = "Sandbox User"
+    ) -> dict[str, Any]:
+        return self.data.add_version(agent_id, comments, user_name).to_json()
+
+    # --- faults and the request log -----------------------------------------------------------
+
+    def add_fault(
+        self,
+        path_regex: str,
+        kind: str,
+        times: int = 1,
+        retry_after: float = 1,
+        method: str | None = None,
+    ) -> None:
+        """Misbehave on the next `times` requests whose path matches (either host)."""
+        self.faults.add(path_regex, kind, times, retry_after, method)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def record(self, entry: RequestLog) -> None:
+        with self._log_lock:
+            self._log.append(entry)
+
+    @property
+    def requests(self) -> list[RequestLog]:
+        """Every request received so far, in order (a copy)."""
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self._log.clear()

@@ -1,0 +1,662 @@
+"""In-memory Sequentum model (agents, runs, files, versions) and the run lifecycle, behind one lock.
+
+The JSON shapes the API returns are built here too, so the Python API and the HTTP API can never
+disagree about what a run or an agent looks like.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tap_sequentum.sandbox import tables
+
+RUNNING, QUEUING, FAILURE, FAILED, STOPPED, COMPLETED, SUCCESS = 1, 4, 6, 7, 8, 9, 10
+ACTIVE = frozenset({1, 2, 3, 4, 5, 12, 13})
+FINISHED = frozenset({6, 7, 8, 9, 10, 11})
+DATA_FILE, INTERNAL_EXPORT_FILE, INTERNAL_RUNTIME_FILE, LOG_FILE = 1, 3, 4, 6
+SENTINEL = "0001-01-01T00:00:00"
+ORGANIZATION_ID = 78
+SERVER_NAME = "172.31.28.159:80"
+API_USER = "API User"
+
+# Agent JSON fields a caller may set; the rest (id, name, version, dates, status) are managed.
+AGENT_FIELDS: dict[str, Any] = {
+    "agentTemplates": None,
+    "configType": 1,
+    "description": None,
+    "documentation": None,
+    "icon": None,
+    "image": None,
+    "inputParameters": {},
+    "proxyPoolId": None,
+    "spaceId": None,
+    "startUrl": None,
+    "userId": 289,
+    "validationStatus": 3,
+}
+RUN_COUNTS = (
+    "actionCount",
+    "pageCount",
+    "dynamicPageCount",
+    "requestCount",
+    "dataCount",
+    "inputCount",
+    "errorCount",
+    "exportCount",
+    "traffic",
+)
+# camelCase run fields a caller may override -> Run attribute.
+RUN_ATTRIBUTES = {
+    "message": "message",
+    "sequence": "sequence",
+    "parallelism": "parallelism",
+    "parallelMaxConcurrency": "parallel_max_concurrency",
+    "parallelExport": "parallel_export",
+    "parallelSet": "parallel_set",
+    "configVersion": "config_version",
+    "serverName": "server_name",
+}
+
+Content = bytes | str | Path
+FileSpec = tuple[str, Content] | tuple[str, Content, int]
+
+
+class NotFound(LookupError):
+    """An id the dataset does not know; the API answers 404."""
+
+
+class NotRunning(ValueError):
+    """A stop for a run (or agent) with nothing active; the API answers 400."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with microseconds and a Z, as Sequentum writes its timestamps."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: datetime | str | None, default: datetime | None = None) -> datetime:
+    """A datetime from a datetime or ISO string; naive values are taken as UTC."""
+    if value is None:
+        return default if default is not None else utcnow()
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass
+class RunFile:
+    """One file of a run: bytes in memory, or a path streamed from disk."""
+
+    id: int
+    run_id: int
+    name: str
+    file_type: int
+    created: datetime
+    data: bytes | None = None
+    path: Path | None = None
+
+    @property
+    def size(self) -> int:
+        if self.data is not None:
+            return len(self.data)
+        assert self.path is not None
+        return self.path.stat().st_size
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "regionId": None,
+            "fileType": self.file_type,
+            "name": self.name,
+            "fileSize": self.size,
+            "created": iso(self.created),
+        }
+
+
+@dataclass
+class Lifecycle:
+    """How a run started through the API advances with wall time: queued, running, completed."""
+
+    started: float
+    duration: float
+    sessions: int
+
+
+@dataclass
+class Run:
+    id: int
+    agent_id: int
+    sequence: int
+    status: int
+    created: datetime
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    message: str | None = None
+    parallelism: int = 1
+    parallel_max_concurrency: int = 1
+    parallel_export: str = "Combined"
+    parallel_set: int = 0
+    config_version: int | None = None
+    server_name: str | None = None
+    counts: dict[str, int | None] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    files: list[RunFile] = field(default_factory=list)
+    lifecycle: Lifecycle | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+@dataclass
+class Version:
+    version: int
+    user_name: str
+    created: datetime
+    comments: str
+    file_size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "userName": self.user_name,
+            "version": self.version,
+            "created": iso(self.created),
+            "comments": self.comments,
+            "fileSize": self.file_size,
+        }
+
+
+@dataclass
+class Agent:
+    id: int
+    name: str
+    created: datetime
+    updated: datetime
+    version: int
+    kind: str
+    fields: dict[str, Any]
+    runs: dict[int, Run] = field(default_factory=dict)
+    versions: list[Version] = field(default_factory=list)
+
+    def newest_run(self) -> Run | None:
+        return max(self.runs.values(), key=lambda r: (r.created, r.id), default=None)
+
+    def runs_newest_first(self) -> list[Run]:
+        return sorted(self.runs.values(), key=lambda r: (r.created, r.id), reverse=True)
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """A validated start request body."""
+
+    inputs: dict[str, Any] = field(default_factory=dict)
+    parallelism: int = 1
+    parallel_max_concurrency: int = 1
+    parallel_export: str = "Combined"
+    synchronous: bool = False
+
+
+def summarize(detail: dict[str, Any]) -> dict[str, Any]:
+    """The agent/all shape of an agent: no dates (the .NET sentinel), no start URL or proxy pool."""
+    return {
+        **detail,
+        "lastActivity": None,
+        "proxyPoolId": None,
+        "startUrl": None,
+        "created": SENTINEL,
+        "updated": SENTINEL,
+    }
+
+
+def _runtime(run: Run) -> int | None:
+    if run.start_time is None or run.end_time is None:
+        return None
+    return math.ceil(max(0.0, (run.end_time - run.start_time).total_seconds()))
+
+
+class Dataset:
+    """All agents with their runs, files and versions; every access goes through ``lock``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.agents: dict[int, Agent] = {}
+        self.runs: dict[int, Run] = {}
+        self.files: dict[int, RunFile] = {}
+        self._next_id = {"agent": 1001, "run": 50001, "file": 90001}
+        self._used_ids: set[int] = set()
+        self._pending: set[int] = set()
+
+    def _new_id(self, kind: str) -> int:
+        # Separate ranges keep ids recognisable; the used-set keeps them unique if ranges meet.
+        candidate = self._next_id[kind]
+        while candidate in self._used_ids:
+            candidate += 1
+        self._next_id[kind] = candidate + 1
+        self._used_ids.add(candidate)
+        return candidate
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    def agent(self, agent_id: int) -> Agent:
+        with self.lock:
+            try:
+                return self.agents[agent_id]
+            except KeyError:
+                raise NotFound(f"Agent {agent_id} was not found.") from None
+
+    def run(self, agent_id: int, run_id: int) -> Run:
+        with self.lock:
+            run = self.agent(agent_id).runs.get(run_id)
+            if run is None:
+                raise NotFound(f"Run {run_id} was not found for agent {agent_id}.")
+            return run
+
+    def file(self, agent_id: int, run_id: int, file_id: int) -> RunFile:
+        with self.lock:
+            for run_file in self.run(agent_id, run_id).files:
+                if run_file.id == file_id:
+                    return run_file
+            raise NotFound(f"File {file_id} was not found for run {run_id}.")
+
+    # --- JSON shapes ----------------------------------------------------------------------------
+
+    def agent_summary(self, agent: Agent) -> dict[str, Any]:
+        return summarize(self.agent_detail(agent))
+
+    def agent_detail(self, agent: Agent) -> dict[str, Any]:
+        with self.lock:
+            newest = agent.newest_run()
+            f = agent.fields
+            return {
+                "agentTemplates": f["agentTemplates"],
+                "configType": f["configType"],
+                "description": f["description"],
+                "documentation": f["documentation"],
+                "icon": f["icon"],
+                "image": f["image"],
+                "inputParameters": f["inputParameters"],
+                "id": agent.id,
+                "isActive": any(not r.finished for r in agent.runs.values()),
+                "lastActivity": iso(newest.created) if newest else None,
+                "name": agent.name,
+                "proxyPoolId": f["proxyPoolId"],
+                "spaceId": f["spaceId"],
+                "startUrl": f["startUrl"],
+                "status": newest.status if newest else None,
+                "userId": f["userId"],
+                "validationStatus": f["validationStatus"],
+                "version": agent.version,
+                "created": iso(agent.created),
+                "updated": iso(agent.updated),
+            }
+
+    def run_json(self, run: Run) -> dict[str, Any]:
+        with self.lock:
+            agent = self.agents[run.agent_id]
+            counts = run.counts
+            return {
+                "id": run.id,
+                "configId": agent.id,
+                "configName": agent.name,
+                "spaceId": agent.fields["spaceId"] or 0,
+                "organizationId": ORGANIZATION_ID,
+                "organizationName": None,
+                "sequence": run.sequence,
+                "parallelism": run.parallelism,
+                "parallelMaxConcurrency": run.parallel_max_concurrency,
+                "parallelExport": run.parallel_export,
+                "parallelSet": run.parallel_set,
+                "startTime": iso(run.start_time),
+                "endTime": iso(run.end_time),
+                "created": iso(run.created),
+                "status": run.status,
+                "message": run.message,
+                "configVersion": run.config_version,
+                **{key: counts.get(key) for key in RUN_COUNTS},
+                "runTimeSec": _runtime(run),
+                "serverName": run.server_name,
+                "tableType": "history" if run.finished else "run",
+            }
+
+    # --- agents and versions ------------------------------------------------------------------
+
+    def add_agent(self, name: str, *, kind: str = "generic", **fields: Any) -> Agent:
+        """A new agent with version rows 1..version; unknown fields are a TypeError."""
+        created = parse_time(fields.pop("created", None))
+        updated = parse_time(fields.pop("updated", None), default=created)
+        version = int(fields.pop("version", 1))
+        unknown = set(fields) - set(AGENT_FIELDS)
+        if unknown:
+            allowed = ", ".join(sorted([*AGENT_FIELDS, "created", "updated", "version", "kind"]))
+            raise TypeError(f"Unknown agent field(s) {sorted(unknown)}; allowed: {allowed}")
+        with self.lock:
+            agent = Agent(
+                id=self._new_id("agent"),
+                name=name,
+                created=created,
+                updated=updated,
+                version=0,
+                kind=kind,
+                fields={**AGENT_FIELDS, "inputParameters": {}, **fields},
+            )
+            self.agents[agent.id] = agent
+            for number in range(1, version + 1):
+                comment = "Initial version" if number == 1 else f"Version {number}"
+                self.add_version(agent.id, comment, "Sandbox User", created=created)
+            agent.updated = updated
+            return agent
+
+    def add_version(
+        self,
+        agent_id: int,
+        comments: str = "",
+        user_name: str = "Sandbox User",
+        *,
+        created: datetime | str | None = None,
+        file_size: int | None = None,
+    ) -> Version:
+        """The next version of an agent, which becomes its active version."""
+        with self.lock:
+            agent = self.agent(agent_id)
+            number = max((v.version for v in agent.versions), default=0) + 1
+            when = parse_time(created)
+            size = file_size if file_size is not None else (0 if number == 1 else 3000 + 211 * number)
+            version = Version(number, user_name, when, comments, size)
+            agent.versions.append(version)
+            agent.version = number
+            agent.updated = max(agent.updated, when)
+            return version
+
+    def versions(self, agent_id: int) -> list[Version]:
+        with self.lock:
+            return sorted(self.agent(agent_id).versions, key=lambda v: v.version, reverse=True)
+
+    def restore_version(self, agent_id: int, number: int, comments: str) -> Version:
+        """A new version copying an older one: restores never rewrite history."""
+        with self.lock:
+            agent = self.agent(agent_id)
+            source = next((v for v in agent.versions if v.version == number), None)
+            if source is None:
+                raise NotFound(f"Version {number} was not found for agent {agent_id}.")
+            return self.add_version(agent_id, comments, API_USER, file_size=source.file_size)
+
+    # --- runs and files -----------------------------------------------------------------------
+
+    def add_run(
+        self,
+        agent_id: int,
+        status: int = COMPLETED,
+        created: datetime | str | None = None,
+        files: Iterable[FileSpec] | None = None,
+        **fields: Any,
+    ) -> Run:
+        """A run with plausible times and counts for its status; camelCase fields override them."""
+        with self.lock:
+            agent = self.agent(agent_id)
+            when = parse_time(created)
+            run = Run(
+                id=self._new_id("run"),
+                agent_id=agent.id,
+                sequence=max((r.sequence for r in agent.runs.values()), default=0) + 1,
+                status=status,
+                created=when,
+                config_version=max(
+                    (v.version for v in agent.versions if v.created <= when), default=agent.version
+                ),
+            )
+            rng = random.Random(f"run:{agent.id}:{iso(when)}")
+            # A run created just now cannot have started or ended in the future.
+            latest = max(utcnow(), when)
+            if status not in (QUEUING, 12):  # queuing and waiting runs have not started
+                run.start_time = min(when + timedelta(seconds=rng.uniform(0.005, 0.9)), latest)
+                run.server_name = SERVER_NAME
+            if status in FINISHED:
+                assert run.start_time is not None
+                end = run.start_time + timedelta(seconds=rng.uniform(20, 600))
+                run.end_time = min(end, latest)
+            run.counts = self._plausible_counts(rng, status)
+            agent.runs[run.id] = run
+            self.runs[run.id] = run
+            for spec in files or ():
+                self._attach(run, *spec)
+            self._apply_run_fields(run, fields)
+            return run
+
+    def _plausible_counts(self, rng: random.Random, status: int) -> dict[str, int | None]:
+        if status == QUEUING:
+            counts: dict[str, int | None] = dict.fromkeys(RUN_COUNTS, 0)
+            counts.update(inputCount=None, exportCount=None, traffic=None)
+            return counts
+        pages = rng.randint(3, 80)
+        return {
+            "actionCount": pages * rng.randint(2, 6),
+            "pageCount": pages,
+            "dynamicPageCount": rng.randint(0, pages),
+            "requestCount": pages + rng.randint(0, 40),
+            "dataCount": 0,
+            "inputCount": 0,
+            "errorCount": rng.randint(1, 5) if status in (FAILURE, FAILED) else 0,
+            "exportCount": 0 if status in FINISHED else None,
+            "traffic": pages * rng.randint(20_000, 400_000),
+        }
+
+    def _apply_run_fields(self, run: Run, fields: Mapping[str, Any]) -> None:
+        for key, value in fields.items():
+            if key in RUN_ATTRIBUTES:
+                setattr(run, RUN_ATTRIBUTES[key], value)
+            elif key in RUN_COUNTS:
+                run.counts[key] = value
+            elif key in ("startTime", "endTime"):
+                parsed = None if value is None else parse_time(value)
+                setattr(run, "start_time" if key == "startTime" else "end_time", parsed)
+            else:
+                raise TypeError(f"Unknown run field {key!r}")
+
+    def add_file(
+        self,
+        agent_id: int,
+        run_id: int,
+        name: str,
+        content: Content,
+        file_type: int = DATA_FILE,
+        created: datetime | str | None = None,
+    ) -> RunFile:
+        with self.lock:
+            run = self.run(agent_id, run_id)
+            return self._attach(run, name, content, file_type, created)
+
+    def _attach(
+        self,
+        run: Run,
+        name: str,
+        content: Content,
+        file_type: int = DATA_FILE,
+        created: datetime | str | None = None,
+    ) -> RunFile:
+        default_created = run.end_time or run.start_time or run.created
+        run_file = RunFile(
+            id=self._new_id("file"),
+            run_id=run.id,
+            name=name,
+            file_type=file_type,
+            created=parse_time(created, default=default_created),
+        )
+        if isinstance(content, Path):
+            run_file.path = content
+        else:
+            run_file.data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        run.files.append(run_file)
+        self.files[run_file.id] = run_file
+        if file_type == DATA_FILE and run_file.data is not None:
+            rows = tables.count_rows(name, run_file.data)
+            for key in ("dataCount", "exportCount"):
+                run.counts[key] = (run.counts.get(key) or 0) + rows
+        return run_file
+
+    def set_run_status(
+        self, agent_id: int, run_id: int, status: int, files: Iterable[FileSpec] | None = None
+    ) -> Run:
+        """Move a run by hand (e.g. finish a running run) and attach its outputs."""
+        with self.lock:
+            run = self.run(agent_id, run_id)
+            run.lifecycle = None
+            self._pending.discard(run.id)
+            now = utcnow()
+            run.status = status
+            if status in FINISHED:
+                run.start_time = run.start_time or run.created
+                run.end_time = run.end_time or max(now, run.start_time)
+                for key in ("inputCount", "exportCount", "traffic"):
+                    run.counts[key] = run.counts.get(key) or 0
+            else:
+                run.end_time = None
+                if status != QUEUING and run.start_time is None:
+                    run.start_time = max(now, run.created)
+                    run.server_name = SERVER_NAME
+            for spec in files or ():
+                self._attach(run, *spec)
+            return run
+
+    # --- runs started through the API ---------------------------------------------------------
+
+    def start_run(self, agent_id: int, options: StartOptions, duration: float) -> Run:
+        """Queue a run that advances lazily with wall time, or complete it at once (synchronous).
+
+        A synchronous run finishes at once, as if the caller had waited for it.
+        """
+        with self.lock:
+            agent = self.agent(agent_id)
+            started = time.time()
+            created = datetime.fromtimestamp(started, UTC)
+            run = self.add_run(agent.id, status=QUEUING, created=created)
+            run.parallelism = options.parallelism
+            run.parallel_max_concurrency = options.parallel_max_concurrency
+            run.parallel_export = options.parallel_export
+            run.inputs = dict(options.inputs)
+            separated = options.parallel_export == "Separated"
+            sessions = options.parallelism if separated and options.parallelism > 1 else 1
+            if options.synchronous:
+                run.status = RUNNING
+                run.start_time = created
+                self._finish(run, COMPLETED, max(utcnow(), created), 1.0, sessions)
+            else:
+                run.lifecycle = Lifecycle(started=started, duration=duration, sessions=sessions)
+                self._pending.add(run.id)
+            return run
+
+    def output_table(self, run: Run) -> tables.Table:
+        """The full table a run delivers on completion (a stopped run delivers a prefix of it)."""
+        agent = self.agents[run.agent_id]
+        n = tables.row_count(run.id)
+        return tables.generate(agent.kind, run.id, n, run.created, run.inputs)
+
+    def tick(self, now: float | None = None) -> None:
+        """Advance API-started runs to the state their age implies (runs advance lazily)."""
+        with self.lock:
+            now = time.time() if now is None else now
+            for run_id in sorted(self._pending):
+                run = self.runs[run_id]
+                life = run.lifecycle
+                assert life is not None
+                elapsed = now - life.started
+                if elapsed >= life.duration:
+                    end = datetime.fromtimestamp(life.started + life.duration, UTC)
+                    self._promote(run, life)
+                    self._finish(run, COMPLETED, end, 1.0, life.sessions)
+                elif elapsed >= 0.2 * life.duration:
+                    self._promote(run, life)
+
+    def _promote(self, run: Run, life: Lifecycle) -> None:
+        if run.status == QUEUING:
+            run.status = RUNNING
+            run.start_time = datetime.fromtimestamp(life.started + 0.2 * life.duration, UTC)
+            run.server_name = SERVER_NAME
+            run.counts.update(inputCount=0, traffic=0)
+
+    def _finish(self, run: Run, status: int, end: datetime, fraction: float, sessions: int) -> tables.Table:
+        """Close a run with its data file(s) and log; fraction < 1 delivers a partial export."""
+        agent = self.agents[run.agent_id]
+        run.lifecycle = None
+        self._pending.discard(run.id)
+        run.status = status
+        run.start_time = run.start_time or end
+        run.end_time = end
+        run.server_name = SERVER_NAME
+        full = self.output_table(run)
+        table = full if fraction >= 1 else full.head(max(1, int(len(full.rows) * fraction)))
+        slug = tables.slugify(agent.name)
+        parts = table.split(sessions) if sessions > 1 else [table]
+        run.counts = dict.fromkeys(RUN_COUNTS, 0)
+        pages = max(1, len(table.rows) // 5)
+        run.counts.update(
+            actionCount=pages * 3, pageCount=pages, requestCount=pages + 1, traffic=pages * 48_211
+        )
+        names = []
+        for index, part in enumerate(parts, start=1):
+            suffix = f"_{index}" if sessions > 1 else ""
+            name = f"{slug}_{run.id}{suffix}.csv"
+            names.append((name, len(part.rows)))
+            self._attach(run, name, tables.to_csv(part), DATA_FILE, end)
+        log = self.run_log(run, names)
+        self._attach(run, f"{slug}_{run.id}.log", log, LOG_FILE, end)
+        return table
+
+    def run_log(self, run: Run, exported: Sequence[tuple[str, int]]) -> bytes:
+        """The log text of a finished run, naming what it exported."""
+        agent = self.agents[run.agent_id]
+        start = run.start_time or run.created
+        end = run.end_time or start
+        events = [
+            (run.created, "INFO", f'Run {run.id} of agent "{agent.name}" queued'),
+            (start, "INFO", f"Run started on {SERVER_NAME} (version {run.config_version})"),
+        ]
+        if run.inputs:
+            events.append((start, "INFO", f"Input parameters: {sorted(run.inputs)}"))
+        for name, rows in exported:
+            events.append((end, "INFO", f"Exported {rows} row(s) to {name}"))
+        if run.message:
+            level = "INFO" if run.status in (COMPLETED, SUCCESS, STOPPED) else "ERROR"
+            events.append((end, level, run.message))
+        outcome = {STOPPED: "stopped", FAILURE: "failed", FAILED: "failed"}.get(run.status)
+        events.append((end, "INFO", f"Run {outcome or 'completed'} (status {run.status})"))
+        return tables.run_log(events)
+
+    def stop_run(self, agent_id: int, run_id: int) -> Run:
+        """Stop an active run; it keeps the rows exported so far and a log."""
+        with self.lock:
+            self.tick()
+            run = self.run(agent_id, run_id)
+            if run.finished:
+                raise NotRunning(f"Run {run_id} is not running (status {run.status}).")
+            now = time.time()
+            fraction = 0.5
+            life = run.lifecycle
+            if life is not None:
+                fraction = min(0.9, max(0.1, (now - life.started) / max(life.duration, 1e-9)))
+            run.message = "Stopped by user."
+            sessions = life.sessions if life else 1
+            end = max(datetime.fromtimestamp(now, UTC), run.start_time or run.created)
+            self._finish(run, STOPPED, end, fraction, sessions)
+            return run
+
+    def stop_agent(self, agent_id: int) -> list[Run]:
+        """Stop every active run of an agent (the reference page's agent/{id}/stop)."""
+        with self.lock:
+            self.tick()
+            active = [r for r in self.agent(agent_id).runs_newest_first() if not r.finished]
+            if not active:
+                raise NotRunning(f"Agent {agent_id} has no active run.")
+            return [self.stop_run(agent_id, r.id) for r in active]

@@ -1,0 +1,73 @@
+"""Helpers shared by the tests: run the tap in-process or as a real process against a sandbox."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tap_sequentum.tap import TapSequentum
+
+
+def config_for(sandbox, **extra) -> dict:
+    return {"api_key": sandbox.api_key, "base_url": sandbox.base_url, "max_retries": 3, **extra}
+
+
+@dataclass
+class SyncResult:
+    messages: list[dict]
+    stdout: str
+    stderr: str = ""
+    returncode: int = 0
+    records: dict[str, list[dict]] = field(default_factory=dict)
+    state: dict | None = None
+
+    def __post_init__(self) -> None:
+        for message in self.messages:
+            if message["type"] == "RECORD":
+                self.records.setdefault(message["stream"], []).append(message["record"])
+            elif message["type"] == "STATE":
+                self.state = message["value"]
+
+    def ids(self, stream: str, key: str = "id") -> list:
+        return [r[key] for r in self.records.get(stream, [])]
+
+
+def parse_messages(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def sync(config: dict, state: dict | None = None, catalog: dict | None = None) -> SyncResult:
+    """Run a full sync in-process and parse what it wrote to stdout."""
+    tap = TapSequentum(config=config, state=state, catalog=catalog, validate_config=True)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        tap.sync_all()
+    return SyncResult(parse_messages(out.getvalue()), out.getvalue(), err.getvalue())
+
+
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run `tap-sequentum` as a real process (the way Meltano does)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_SEQUENTUM_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "tap_sequentum.tap", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def write_json(path: Path, data: dict) -> Path:
+    path.write_text(json.dumps(data))
+    return path

@@ -1,0 +1,200 @@
+"""The HTTP client against the sandbox: faults, redirects, pacing, caching, secrecy."""
+
+from __future__ import annotations
+
+import collections
+import io
+import re
+import time
+
+import pytest
+from support import config_for, sync
+
+from tap_sequentum import errors
+from tap_sequentum.client import RateLimiter, SequentumClient, unpack_page
+
+
+def client_for(sandbox, **kwargs) -> SequentumClient:
+    return SequentumClient(sandbox.api_key, sandbox.base_url, backoff_factor=0.01, **kwargs)
+
+
+def delivered_file(client: SequentumClient) -> tuple[int, int, dict]:
+    for agent in client.list_agents():
+        for run in client.list_runs(agent["id"]):
+            for item in client.list_files(agent["id"], run["id"]):
+                if item["fileType"] == 1:
+                    return agent["id"], run["id"], item
+    raise AssertionError("no delivered file in the demo data")
+
+
+def without_volatile(result) -> dict:
+    return {stream: sorted(map(repr, rows)) for stream, rows in result.records.items()}
+
+
+def test_no_url_is_fetched_twice_in_one_sync(sandbox):
+    sync(config_for(sandbox))
+    api = [(r.method, r.path, tuple(sorted(r.query.items()))) for r in sandbox.requests if r.host == "api"]
+    repeated = [k for k, n in collections.Counter(api).items() if n > 1]
+    assert api and repeated == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kind"),
+    [
+        (r"/agent/all$", "429"),
+        (r"/runs$", "503"),
+        (r"/files$", "500"),
+        (r"/versions$", "reset"),
+        (r"/agent/\d+$", "502"),
+    ],
+)
+def test_faults_are_retried_to_the_same_records(sandbox, pattern, kind):
+    config = config_for(sandbox)
+    clean = sync(config)
+    clean_hits = sum(1 for r in sandbox.requests if re.search(pattern, r.path))
+    sandbox.clear_requests()
+    sandbox.add_fault(pattern, kind, times=2, retry_after=1)
+    faulty = sync(config)
+    assert without_volatile(faulty) == without_volatile(clean)
+    faulty_hits = sum(1 for r in sandbox.requests if re.search(pattern, r.path))
+    assert faulty_hits == clean_hits + 2
+
+
+def test_retry_after_is_honoured(sandbox):
+    client = client_for(sandbox)
+    sandbox.add_fault(r"/agent/all$", "429", times=1, retry_after=2)
+    started = time.monotonic()
+    assert list(client.list_agents())
+    assert time.monotonic() - started >= 1.9
+
+
+def test_exhausted_retries_give_a_named_error(sandbox):
+    client = client_for(sandbox, max_retries=1)
+    sandbox.add_fault(r"/agent/all$", "503", times=5)
+    with pytest.raises(errors.ServerError, match=r"HTTP 503 after 1 retries"):
+        list(client.list_agents())
+
+
+def test_redirected_download_is_byte_exact_and_never_carries_the_key(sandbox):
+    client = client_for(sandbox)
+    agent_id, run_id, item = delivered_file(client)
+    direct = io.BytesIO()
+    client.download(agent_id, run_id, item["id"], direct)
+    sandbox.redirect_downloads = True
+    sandbox.clear_requests()
+    redirected = io.BytesIO()
+    result = client.download(agent_id, run_id, item["id"], redirected)
+    assert result.redirected
+    assert redirected.getvalue() == direct.getvalue()
+    assert len(direct.getvalue()) == item["fileSize"]
+    storage = [r for r in sandbox.requests if r.host == "storage"]
+    assert storage and not any(r.has_authorization for r in storage)
+    assert all(r.status == 200 for r in storage)
+
+
+def test_truncated_download_is_retried_from_scratch(sandbox):
+    client = client_for(sandbox)
+    agent_id, run_id, item = delivered_file(client)
+    expected = io.BytesIO()
+    client.download(agent_id, run_id, item["id"], expected)
+    sandbox.add_fault(r"/download$", "truncate", times=2)
+    got = io.BytesIO()
+    result = client.download(agent_id, run_id, item["id"], got)
+    assert got.getvalue() == expected.getvalue()
+    assert result.attempts == 3
+
+
+def test_truncated_signed_download_is_retried(sandbox):
+    client = client_for(sandbox)
+    agent_id, run_id, item = delivered_file(client)
+    expected = io.BytesIO()
+    client.download(agent_id, run_id, item["id"], expected)
+    sandbox.redirect_downloads = True
+    sandbox.add_fault(r"^/signed/", "truncate", times=1)
+    got = io.BytesIO()
+    client.download(agent_id, run_id, item["id"], got)
+    assert got.getvalue() == expected.getvalue()
+
+
+def test_download_that_keeps_breaking_fails_clearly(sandbox):
+    client = client_for(sandbox, max_retries=1)
+    agent_id, run_id, item = delivered_file(client)
+    sandbox.add_fault(r"/download$", "truncate", times=10)
+    with pytest.raises(errors.DownloadError, match="after 2 attempts"):
+        client.download(agent_id, run_id, item["id"], io.BytesIO())
+
+
+def test_pacing_keeps_a_sync_under_the_rate_limit(sandbox):
+    sandbox.rate_limit, sandbox.rate_window = 15, 1.0
+    result = sync(config_for(sandbox, max_retries=0))
+    assert result.records["agents"]
+    statuses = collections.Counter(r.status for r in sandbox.requests if r.host == "api")
+    assert statuses[429] == 0
+    assert sum(statuses.values()) > 15
+
+
+def test_rate_limiter_sliding_window_with_a_fake_clock():
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(3, 10.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        limiter.acquire()
+    assert slept == []
+    now[0] = 4.0
+    limiter.acquire()
+    assert slept == [6.0]
+    limiter.update({"X-RateLimit-Limit": "100", "X-RateLimit-Window-Seconds": "60"})
+    assert (limiter.limit, limiter.window) == (100, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("data", "items", "total"),
+    [
+        ([{"id": 1}], [{"id": 1}], None),
+        ({"agents": [{"id": 1}], "totalRecordCount": 7}, [{"id": 1}], 7),
+        ({"items": [], "totalCount": 0}, [], 0),
+    ],
+)
+def test_both_answer_shapes(data, items, total):
+    assert unpack_page(data, "agents") == (items, total)
+
+
+def test_pagination_walks_every_page(demo_sandbox):
+    client = client_for(demo_sandbox)
+    paged = [a["id"] for a in client.list_agents(page_size=2)]
+    bare = [a["id"] for a in client.get_json("agent/all", what="agents")]
+    assert sorted(paged) == sorted(bare)
+    assert len(paged) == len(set(paged))
+    pages = [r for r in demo_sandbox.requests if r.path.endswith("/agent/all") and "pageIndex" in r.query]
+    assert len(pages) >= 3
+
+
+def test_posts_are_never_retried(sandbox):
+    client = client_for(sandbox)
+    agent_id = next(iter(client.list_agents()))["id"]
+    sandbox.add_fault(r"/start$", "503", times=1)
+    with pytest.raises(errors.ServerError):
+        client.start_agent(agent_id, {})
+    starts = [r for r in sandbox.requests if r.path.endswith("/start")]
+    assert len(starts) == 1
+
+
+def test_reset_after_a_post_is_reported_as_ambiguous(sandbox):
+    client = client_for(sandbox)
+    agent_id = next(iter(client.list_agents()))["id"]
+    sandbox.add_fault(r"/start$", "reset", times=1)
+    with pytest.raises(errors.AmbiguousWriteError, match="may have taken effect"):
+        client.start_agent(agent_id, {})
+
+
+def test_error_messages_never_contain_the_key(sandbox):
+    client = SequentumClient("wrong-" + sandbox.api_key, sandbox.base_url)
+    with pytest.raises(errors.AuthenticationError) as info:
+        client.get_agent(1)
+    assert "wrong-" not in str(info.value)
+    assert "HTTP 401" in str(info.value)

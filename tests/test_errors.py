@@ -1,0 +1,76 @@
+"""Bad input ends in one readable line and exit code 1, never a traceback, never the key."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from support import run_cli, write_json
+
+SECRET = "sk-very-secret-key-123"
+
+
+def assert_one_clear_line(proc, *needles: str) -> str:
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    for needle in needles:
+        assert needle in last, last
+    assert SECRET not in proc.stdout + proc.stderr
+    return last
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_wrong_key(sandbox, tmp_path):
+    config = write_json(tmp_path / "c.json", {"api_key": SECRET, "base_url": sandbox.base_url})
+    proc = run_cli(["--config", str(config)])
+    assert_one_clear_line(proc, "rejected the API key (HTTP 401)", "TAP_SEQUENTUM_API_KEY")
+    assert not [line for line in proc.stdout.splitlines() if '"RECORD"' in line]
+
+
+def test_wrong_key_from_the_environment(sandbox):
+    proc = run_cli(
+        ["--config", "ENV"],
+        env={"TAP_SEQUENTUM_API_KEY": SECRET, "TAP_SEQUENTUM_BASE_URL": sandbox.base_url},
+    )
+    assert_one_clear_line(proc, "HTTP 401")
+
+
+def test_unreachable_host(tmp_path):
+    base = f"http://127.0.0.1:{closed_port()}"
+    config = write_json(tmp_path / "c.json", {"api_key": SECRET, "base_url": base, "max_retries": 1})
+    proc = run_cli(["--config", str(config)])
+    assert_one_clear_line(proc, f"Could not reach Sequentum at {base}", "check base_url")
+
+
+def test_unknown_agent_id(sandbox, tmp_path):
+    config = write_json(
+        tmp_path / "c.json",
+        {"api_key": sandbox.api_key, "base_url": sandbox.base_url, "agent_ids": [424242]},
+    )
+    proc = run_cli(["--config", str(config)])
+    assert_one_clear_line(proc, "Agent 424242 from agent_ids does not exist")
+
+
+def test_missing_key_is_a_config_error(tmp_path):
+    config = write_json(tmp_path / "c.json", {"base_url": "http://127.0.0.1:1"})
+    proc = run_cli(["--config", str(config)])
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "api_key" in proc.stderr
+
+
+@pytest.mark.parametrize("level", ["DEBUG"])
+def test_successful_sync_logs_no_secret(sandbox, tmp_path, level):
+    config = write_json(tmp_path / "c.json", {"api_key": sandbox.api_key, "base_url": sandbox.base_url})
+    sandbox.redirect_downloads = True
+    proc = run_cli(["--config", str(config)], env={"TAP_SEQUENTUM_LOGLEVEL": level})
+    assert proc.returncode == 0, proc.stderr
+    assert '"RECORD"' in proc.stdout
+    assert sandbox.api_key not in proc.stdout
+    assert sandbox.api_key not in proc.stderr
