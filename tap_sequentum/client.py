@@ -154,6 +154,7 @@ class DownloadResult:
     seconds: float
     attempts: int
     redirected: bool
+    complete: bool = True
 
 
 class SequentumClient:
@@ -494,11 +495,13 @@ class SequentumClient:
         dest: IO[bytes],
         *,
         name: str | None = None,
+        max_bytes: int | None = None,
     ) -> DownloadResult:
         """Write a run file into `dest` (rewound and truncated on every attempt).
 
         The whole transfer is retried from scratch when it breaks, so callers never see half a file. A
-        redirect to a signed storage URL is followed at once and without the API key.
+        redirect to a signed storage URL is followed at once and without the API key. With `max_bytes`
+        only a prefix is read (for sampling) and `complete` says whether it was the whole file.
         """
         what = f"file {file_id}{f' ({name})' if name else ''} of run {run_id} of agent {agent_id}"
         url = self.url(f"agent/{int(agent_id)}/run/{int(run_id)}/file/{int(file_id)}/download")
@@ -512,19 +515,21 @@ class SequentumClient:
             dest.seek(0)
             dest.truncate()
             try:
-                size, redirected = self._download_once(url, dest, what)
+                size, redirected, complete = self._download_once(url, dest, what, max_bytes)
             except _TransferBroken as exc:
                 last_reason = str(exc)
                 continue
             dest.flush()
-            return DownloadResult(size, time.monotonic() - started, attempt, redirected)
+            return DownloadResult(size, time.monotonic() - started, attempt, redirected, complete)
         raise self._fail(
             errors.DownloadError,
             f"Could not download {what} after {attempts} attempts ({last_reason}); nothing from it "
             "was emitted: run the sync again later.",
         )
 
-    def _download_once(self, url: str, dest: IO[bytes], what: str) -> tuple[int, bool]:
+    def _download_once(
+        self, url: str, dest: IO[bytes], what: str, max_bytes: int | None
+    ) -> tuple[int, bool, bool]:
         response = self._send("GET", url, what=what, stream=True)
         redirected = False
         hops = 0
@@ -553,6 +558,9 @@ class SequentumClient:
             size = 0
             try:
                 for chunk in response.iter_content(_CHUNK):
+                    if max_bytes is not None and size + len(chunk) >= max_bytes:
+                        dest.write(chunk[: max_bytes - size])
+                        return max_bytes, redirected, False
                     dest.write(chunk)
                     size += len(chunk)
             except (
@@ -564,7 +572,7 @@ class SequentumClient:
             encoded = response.headers.get("Content-Encoding")
             if expected and expected.isdigit() and not encoded and int(expected) != size:
                 raise _TransferBroken(f"got {size} of {expected} bytes")
-        return size, redirected
+        return size, redirected, True
 
     def download_to_path(
         self, agent_id: int, run_id: int, file_id: int, path: Path, *, name: str | None = None

@@ -5,16 +5,21 @@ from __future__ import annotations
 import sys
 from functools import cached_property
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
 from tap_sequentum import errors
 from tap_sequentum.client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT, SequentumClient
+from tap_sequentum.contents.discovery import Sample, sample_agent
+from tap_sequentum.contents.formats import ReadOptions
+from tap_sequentum.contents.naming import stream_names
+from tap_sequentum.contents.schema import columns_of
+from tap_sequentum.contents.stream import ContentStream
 from tap_sequentum.streams import STREAM_TYPES
 
 
 class TapSequentum(Tap):
-    """Singer tap for Sequentum Cloud: agents, their versions, runs and run files."""
+    """Singer tap for Sequentum Cloud: agents, versions, runs, run files, and the scraped data itself."""
 
     name = "tap-sequentum"
 
@@ -77,6 +82,59 @@ class TapSequentum(Tap):
             description="recordsPerPage when paging through agent/all.",
         ),
         th.Property(
+            "content_streams",
+            th.BooleanType,
+            default=True,
+            title="Content streams",
+            description="One stream per agent with the rows of its delivered data files (CSV, TSV, "
+            "JSON, JSON Lines, XLSX, Parquet).",
+        ),
+        th.Property(
+            "infer_types",
+            th.BooleanType,
+            default=True,
+            title="Infer types",
+            description="Type content columns from the data (integer, number, boolean, date, date-time, "
+            "else string), losslessly. Off: every column is a string.",
+        ),
+        th.Property(
+            "csv_encoding",
+            th.StringType,
+            default="utf-8",
+            title="CSV encoding",
+            description="Text encoding of CSV/TSV/JSON files that are not UTF-8 (e.g. cp1252, latin-1). "
+            "A UTF-8 byte order mark is always accepted.",
+        ),
+        th.Property(
+            "discovery_sample_runs",
+            th.IntegerType,
+            default=3,
+            title="Discovery sample runs",
+            description="Newest finished runs with data files read per agent to infer a first schema.",
+        ),
+        th.Property(
+            "discovery_sample_bytes",
+            th.IntegerType,
+            default=4 * 1024 * 1024,
+            title="Discovery sample bytes",
+            description="At most this many bytes read per file while discovering (a prefix of CSV, TSV "
+            "and JSON Lines; JSON, XLSX and Parquet files larger than this are not sampled).",
+        ),
+        th.Property(
+            "temp_dir",
+            th.StringType,
+            title="Temporary directory",
+            description="Where run files are downloaded before parsing (default: the system's).",
+        ),
+        th.Property(
+            "content_fast_path",
+            th.BooleanType,
+            default=True,
+            title="Content fast path",
+            description="Encode content records directly when no stream map applies to the stream. "
+            "Off: every record goes through singer-sdk's per-record path (slower, same output).",
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             default=DEFAULT_USER_AGENT,
@@ -99,8 +157,72 @@ class TapSequentum(Tap):
             user_agent=self.config.get("user_agent") or DEFAULT_USER_AGENT,
         )
 
-    def discover_streams(self) -> list:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+    _discovering = False
+
+    def run_discovery(self) -> str:
+        """Discovery proper samples data files for column types; a sync without a catalog does not."""
+        self._discovering = True
+        self._streams = None
+        return super().run_discovery()
+
+    def discover_streams(self) -> list[Stream]:
+        streams: list[Stream] = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        if self.config.get("content_streams", True):
+            streams += self._content_streams({stream.name for stream in streams})
+        return streams
+
+    def _content_streams(self, reserved: set[str]) -> list[Stream]:
+        """Content streams from the given catalog (no downloads) or from a sample of each agent."""
+        names = self._content_names(reserved)
+        if self.input_catalog is not None:
+            by_name = {name: agent_id for agent_id, name in names.items()}
+            streams: list[Stream] = []
+            for entry in self.input_catalog.streams:
+                if entry.tap_stream_id in reserved:
+                    continue
+                agent_id = by_name.get(entry.tap_stream_id)
+                if agent_id is None:
+                    self.logger.warning(
+                        "Catalog stream '%s' matches no agent this key can see; it is skipped.",
+                        entry.tap_stream_id,
+                    )
+                    continue
+                columns = columns_of(entry.schema.to_dict())
+                streams.append(
+                    ContentStream(self, name=entry.tap_stream_id, agent_id=agent_id, columns=columns)
+                )
+            return streams
+        return [
+            ContentStream(self, name=name, agent_id=agent_id, columns=sample.columns)
+            for agent_id, name in names.items()
+            if (sample := self._sample(agent_id)) is not None
+        ]
+
+    def _content_names(self, reserved: set[str]) -> dict[int, str]:
+        """Stream names over every visible agent (stable under sharding), then the agent_ids subset."""
+        agents = [
+            (int(agent["id"]), agent.get("name"))
+            for agent in self.client.list_agents(page_size=self.config.get("agents_page_size", 100))
+        ]
+        names = stream_names(agents, reserved)
+        wanted = {int(a) for a in self.config.get("agent_ids") or []}
+        return {a: n for a, n in names.items() if not wanted or a in wanted}
+
+    def _sample(self, agent_id: int) -> Sample | None:
+        sample = sample_agent(
+            self.client,
+            agent_id,
+            runs_max_records=int(self.config.get("runs_max_records", 1000)),
+            sample_runs=int(self.config.get("discovery_sample_runs", 3)),
+            sample_bytes=int(self.config.get("discovery_sample_bytes", 4 * 1024 * 1024)),
+            options=ReadOptions(encoding=self.config.get("csv_encoding") or "utf-8"),
+            infer_types=bool(self.config.get("infer_types", True)),
+            temp_dir=self.config.get("temp_dir") or None,
+            read=self._discovering,
+        )
+        if sample is None:
+            self.logger.info("Agent %s has no data files in its newest runs: no content stream.", agent_id)
+        return sample
 
 
 def main() -> None:

@@ -1,0 +1,54 @@
+"""The JSON schema of a content stream: the `_sdc_` metadata columns plus inferred data columns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tap_sequentum.contents.infer import Kind, json_schema, kind_from_json_schema, widen
+
+#: Metadata columns every content record carries, in order, with their schemas.
+METADATA: dict[str, dict] = {
+    "_sdc_agent_id": {"type": ["integer"]},
+    "_sdc_run_id": {"type": ["integer"]},
+    "_sdc_run_created": {"type": ["string", "null"], "format": "date-time"},
+    "_sdc_file_id": {"type": ["integer"]},
+    "_sdc_file_name": {"type": ["string", "null"]},
+    "_sdc_row_number": {"type": ["integer"]},
+}
+PRIMARY_KEYS = ("_sdc_file_id", "_sdc_row_number")
+REPLICATION_KEY = "_sdc_run_created"
+
+
+def build_schema(columns: Mapping[str, Kind]) -> dict:
+    """Schema for data columns of the given kinds (all nullable), after the metadata columns."""
+    properties = {name: dict(schema) for name, schema in METADATA.items()}
+    for name, kind in columns.items():
+        properties[name] = json_schema(kind)
+    return {"type": "object", "properties": properties}
+
+
+def columns_of(schema: Mapping) -> dict[str, Kind]:
+    """The data columns a (catalog) schema declares, in order, with their kinds."""
+    properties = schema.get("properties") or {}
+    return {
+        name: kind_from_json_schema(prop if isinstance(prop, dict) else {})
+        for name, prop in properties.items()
+        if name not in METADATA
+    }
+
+
+def merge_columns(current: Mapping[str, Kind], seen: Mapping[str, Kind]) -> dict[str, Kind]:
+    """Widen `current` with what a file showed: new columns are appended, types only ever widen.
+
+    A column with no value yet is declared a string: once a target has a text column it must not
+    be asked to turn it into integers later.
+    """
+    merged = {name: declared(kind) for name, kind in current.items()}
+    for name, kind in seen.items():
+        merged[name] = widen(merged[name], kind) if name in merged else declared(kind)
+    return merged
+
+
+def declared(kind: Kind) -> Kind:
+    """The kind a column is declared with: an all-empty column is a string column."""
+    return Kind.STRING if kind is Kind.NULL else kind

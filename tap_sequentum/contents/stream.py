@@ -1,0 +1,269 @@
+"""ContentStream: every row of one agent's delivered data files, typed, exactly once.
+
+Per file: download whole (retried whole), infer every column over the whole file (pass 1), widen the
+stream schema and emit SCHEMA if it changed, then convert and emit rows (pass 2). State moves past a
+run only after all its files were emitted; inside a file it records the rows written, so an
+interrupted sync resumes after the last row it wrote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from singer_sdk import Stream
+from singer_sdk.mapper import SameRecordTransform
+
+from tap_sequentum import errors
+from tap_sequentum.contents.discovery import data_files
+from tap_sequentum.contents.fetch import RunFile, fetched
+from tap_sequentum.contents.formats import MalformedFileError, ReadOptions, format_of, read_batches
+from tap_sequentum.contents.infer import Kind, infer_arrow, widen
+from tap_sequentum.contents.records import RecordWriter, column_values
+from tap_sequentum.contents.schema import (
+    METADATA,
+    PRIMARY_KEYS,
+    REPLICATION_KEY,
+    build_schema,
+    declared,
+    merge_columns,
+)
+from tap_sequentum.domain import is_finished, parse_timestamp
+from tap_sequentum.incremental import plan_runs
+
+if TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context, Record
+
+    from tap_sequentum.client import SequentumClient
+
+_META_NAMES = list(METADATA)
+
+
+class ContentError(errors.SequentumError):
+    """A data file could not be parsed; nothing from it was emitted."""
+
+
+class ContentStream(Stream):
+    """Rows of the data files an agent delivered, with `_sdc_` columns naming their origin."""
+
+    primary_keys = PRIMARY_KEYS
+    replication_key = REPLICATION_KEY
+    is_sorted = False
+
+    def __init__(self, tap: Tap, *, name: str, agent_id: int, columns: dict[str, Kind]) -> None:
+        self.agent_id = agent_id
+        self.columns = {column: declared(kind) for column, kind in columns.items()}
+        super().__init__(tap=tap, name=name, schema=build_schema(self.columns))
+        self.rows_emitted = 0
+
+    @property
+    def client(self) -> SequentumClient:
+        return self._tap.client  # type: ignore[attr-defined]
+
+    @property
+    def read_options(self) -> ReadOptions:
+        return ReadOptions(encoding=self.config.get("csv_encoding") or "utf-8")
+
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        """No per-record bookmarks: `get_records` writes state per batch and per finished run."""
+
+    # -- runs ---------------------------------------------------------------------------------------
+
+    def get_records(self, context: Context | None) -> Iterable[dict]:
+        state = self.stream_state
+        max_records = int(self.config.get("runs_max_records", 1000))
+        runs = self.client.list_runs(self.agent_id, max_records)
+        plan = plan_runs(
+            runs,
+            bookmark=state.get("replication_key_value"),
+            finished_ids=state.get("done_run_ids", ()),
+            start_date=self.config.get("start_date"),
+            max_records=max_records,
+        )
+        if plan.gap:
+            self.logger.warning(
+                "Stream %s: all %d listed runs of agent %s are newer than the bookmark, so the content "
+                "of older runs may have been missed. Sync more often.",
+                self.name,
+                len(runs),
+                self.agent_id,
+            )
+        # Oldest first, so an interrupted sync has emitted a prefix of history.
+        todo = sorted(
+            (run for run in plan.emit if is_finished(run.get("status"))),
+            key=lambda run: (parse_timestamp(run.get("created")), int(run["id"])),
+        )
+        for run in todo:
+            yield from self._sync_run(run, state)
+            state.setdefault("done_run_ids", []).append(int(run["id"]))
+            state.pop("current", None)
+            self._flush_state()
+        if plan.bookmark is not None:
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = plan.bookmark
+            state["done_run_ids"] = plan.finished_ids
+
+    def _sync_run(self, run: dict, state: dict) -> Iterator[dict]:
+        run_id = int(run["id"])
+        current = state.get("current") if (state.get("current") or {}).get("run_id") == run_id else None
+        files_done = set(current.get("files_done", [])) if current else set()
+        for item in data_files(self.client, self.agent_id, run):
+            if item.file_id in files_done:
+                continue
+            fmt = format_of(item.name)
+            if fmt is None:
+                self.logger.warning("Skipping %s: not a data format this tap reads.", item.describe())
+                continue
+            resume = current["rows"] if current and current.get("file_id") == item.file_id else 0
+            yield from self._sync_file(item, fmt, resume, state, files_done)
+            files_done.add(item.file_id)
+            state["current"] = {"run_id": run_id, "files_done": sorted(files_done)}
+
+    # -- files --------------------------------------------------------------------------------------
+
+    def _sync_file(
+        self, item: RunFile, fmt: str, resume: int, state: dict, files_done: set[int]
+    ) -> Iterator[dict]:
+        started = time.monotonic()
+        temp_dir = self.config.get("temp_dir") or None
+        with fetched(self.client, item, temp_dir=temp_dir) as (path, download):
+            try:
+                self._widen(self._infer_file(path, fmt), item)
+            except MalformedFileError as exc:
+                raise ContentError(
+                    f"{item.describe()} is not valid {fmt.upper()} ({exc}); nothing from it was "
+                    f"emitted and the state stays before this run: fix the file, set csv_encoding if "
+                    f"it is not UTF-8, or deselect stream '{self.name}'."
+                ) from None
+            progress = {
+                "run_id": item.run_id,
+                "files_done": sorted(files_done),
+                "file_id": item.file_id,
+                "rows": resume,
+            }
+            state["current"] = progress
+            rows = yield from self._emit_file(path, fmt, item, progress)
+        self.logger.info(
+            "Downloaded %s: %d bytes, %d rows emitted in %.2f s",
+            item.describe(),
+            download.size,
+            rows,
+            time.monotonic() - started,
+        )
+
+    def _infer_file(self, path: Path, fmt: str) -> dict[str, Kind]:
+        """Pass 1: the kind of every column over the whole file (columns already text stay text)."""
+        infer_types = self.config.get("infer_types", True)
+        seen: dict[str, Kind] = {}
+        for batch in read_batches(path, fmt, self.read_options):
+            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                if seen.get(name) is Kind.STRING or self.columns.get(name) is Kind.STRING:
+                    seen[name] = Kind.STRING
+                    continue
+                kind = infer_arrow(column) if infer_types else _text_kind(column)
+                seen[name] = widen(seen.get(name, Kind.NULL), kind)
+        return seen
+
+    def _widen(self, seen: dict[str, Kind], item: RunFile) -> None:
+        """Widen the schema for what a file holds and announce it before any of its records."""
+        merged = merge_columns(self.columns, seen)
+        if merged == self.columns:
+            return
+        changes = [
+            f"{name}: {self.columns[name].value} -> {kind.value}"
+            if name in self.columns
+            else f"{name}: new ({kind.value})"
+            for name, kind in merged.items()
+            if self.columns.get(name) is not kind
+        ]
+        self.logger.info("Stream %s widened for %s: %s", self.name, item.describe(), "; ".join(changes))
+        self.columns = merged
+        self._schema = build_schema(merged)
+        if self._input_schema is not None:
+            self._input_schema = self._schema
+        if self._tap.mapper is not None:
+            self._tap.mapper.register_raw_stream_schema(self.name, self._schema, self.primary_keys)
+            self._stream_maps = []
+        self._write_schema_message()
+
+    def _emit_file(self, path: Path, fmt: str, item: RunFile, progress: dict) -> Iterator[dict]:
+        """Pass 2: convert and emit every row after `progress["rows"]`; returns the rows emitted."""
+        fast = self._fast_path()
+        names = [n for n in self.columns if not fast or self.mask[("properties", n)]]
+        kinds = [self.columns[n] for n in names]
+        writer = RecordWriter(self.name) if fast else None
+        extracted = dt.datetime.now(dt.UTC).isoformat()
+        skip = progress["rows"]
+        row = emitted = 0
+        for batch in read_batches(path, fmt, self.read_options):
+            first = row + 1
+            row += batch.num_rows
+            if row <= skip:
+                continue
+            if first <= skip:
+                batch = batch.slice(skip - first + 1)
+                first = skip + 1
+            count = batch.num_rows
+            values = _columns(batch, names, kinds)
+            meta = [
+                [item.agent_id] * count,
+                [item.run_id] * count,
+                [item.run_created] * count,
+                [item.file_id] * count,
+                [item.name] * count,
+                range(first, first + count),
+            ]
+            if writer is not None:
+                writer.write(_META_NAMES + names, meta + values, extracted)
+                progress["rows"] = row
+                self._flush_state()
+            else:
+                for number, record in enumerate(_records(names, meta, values), start=first):
+                    progress["rows"] = number  # before the yield: the state never runs ahead
+                    yield record
+            emitted += count
+        self.rows_emitted += emitted
+        return emitted
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    def _fast_path(self) -> bool:
+        """True when records need no stream map: they can be encoded straight to stdout.
+
+        Flattening needs no care: content records are flat already.
+        """
+        maps = self.stream_maps
+        return (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not self.get_batch_config(self.config)
+            and self.config.get("content_fast_path", True)
+        )
+
+    def _flush_state(self) -> None:
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+
+def _text_kind(column: pa.Array) -> Kind:
+    return Kind.NULL if column.null_count == len(column) else Kind.STRING
+
+
+def _columns(batch: pa.RecordBatch, names: list[str], kinds: list[Kind]) -> list[list[Any]]:
+    present = set(batch.schema.names)
+    count = batch.num_rows
+    return [
+        column_values(batch.column(name) if name in present else None, kind, count)
+        for name, kind in zip(names, kinds, strict=True)
+    ]
+
+
+def _records(names: list[str], meta: list[Any], values: list[list[Any]]) -> Iterator[dict]:
+    keys = _META_NAMES + names
+    for row in zip(*meta, *values, strict=True):
+        yield dict(zip(keys, row, strict=True))
