@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from tap_sequentum.tap import TapSequentum
@@ -39,7 +40,7 @@ class SyncResult:
 
 
 def parse_messages(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    return [json.loads(line, parse_float=Decimal) for line in stdout.splitlines() if line.strip()]
 
 
 def sync(config: dict, state: dict | None = None, catalog: dict | None = None) -> SyncResult:

@@ -12,11 +12,13 @@ import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import simplejson
 
 from tap_sequentum.domain import file_extension
 
@@ -87,24 +89,24 @@ def read_delimited(path: Path, options: ReadOptions, delimiter: str = ",") -> It
             return
         raise MalformedFileError(_arrow_message(exc)) from None
     names = unique_names(header)
-    reader = pa_csv.open_csv(
-        path,
-        read_options=pa_csv.ReadOptions(
-            encoding=options.encoding,
-            block_size=options.block_size,
-            column_names=names,
-            skip_rows_after_names=1,
-        ),
-        parse_options=parse,
-        convert_options=pa_csv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            # Only truly empty cells are null: "NA", "null", "N/A" are data.
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
     try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(
+                encoding=options.encoding,
+                block_size=options.block_size,
+                column_names=names,
+                skip_rows_after_names=1,
+            ),
+            parse_options=parse,
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                # Only truly empty cells are null: "NA", "null", "N/A" are data.
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
         yield from reader
     except pa.ArrowInvalid as exc:
         raise MalformedFileError(_arrow_message(exc)) from None
@@ -130,25 +132,24 @@ def cell_text(value: Any) -> str | None:
         return str(value)
     if isinstance(value, float):
         return None if math.isnan(value) else repr(value)
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return simplejson.dumps(value, ensure_ascii=False, separators=(",", ":"), use_decimal=True)
     return str(value)
-
-
-class _RawNumber(str):
-    """A JSON number kept as its source text, so 12345678901234567.891 is not rounded."""
-
-    __slots__ = ()
 
 
 def _rows_to_batch(rows: list[dict], columns: dict[str, None]) -> pa.RecordBatch:
     names = list(columns)
     unique = unique_names(names)
-    arrays = [pa.array([cell_text(row.get(name)) for row in rows], type=pa.string()) for name in names]
+    # An empty string is an empty cell, as in CSV.
+    arrays = [
+        pa.array([cell_text(row.get(name)) or None for row in rows], type=pa.string()) for name in names
+    ]
     return pa.RecordBatch.from_arrays(arrays, names=unique)
 
 
@@ -169,7 +170,8 @@ def _batched_rows(rows: Iterator[dict]) -> Iterator[pa.RecordBatch]:
 
 
 def _loads(text: str | bytes) -> Any:
-    return json.loads(text, parse_float=_RawNumber, parse_int=_RawNumber, parse_constant=str)
+    # Decimal keeps every digit of 12345678901234567.891; Python ints are exact already.
+    return json.loads(text, parse_float=Decimal, parse_constant=str)
 
 
 def read_json(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:

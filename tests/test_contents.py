@@ -1,0 +1,289 @@
+"""Content streams end to end against the sandbox: exact values, drift, exactly-once state."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+from support import config_for, run_cli, sync, write_json
+
+from tap_sequentum.client import SequentumClient
+from tap_sequentum.contents.formats import unique_names
+from tap_sequentum.contents.infer import Kind, classify
+
+METADATA_STREAMS = {"agents", "agent_versions", "runs", "run_files"}
+
+
+def content(result) -> dict[str, list[dict]]:
+    return {name: rows for name, rows in result.records.items() if name not in METADATA_STREAMS}
+
+
+def schemas(result, stream: str) -> list[dict]:
+    return [m["schema"] for m in result.messages if m["type"] == "SCHEMA" and m["stream"] == stream]
+
+
+def same_cell(text: str, value: object) -> bool:
+    if text == "":
+        return value is None
+    if isinstance(value, bool):
+        return text.lower() == str(value).lower()
+    if isinstance(value, int):
+        return str(value) == text
+    if isinstance(value, Decimal):
+        return Decimal(text) == value
+    return value == text
+
+
+def test_every_cell_of_every_demo_csv_arrives_exactly(demo_sandbox):
+    result = sync(config_for(demo_sandbox))
+    client = SequentumClient(demo_sandbox.api_key, demo_sandbox.base_url)
+    rows = [r for rows in content(result).values() for r in rows]
+    by_file: dict[int, list[dict]] = {}
+    for row in rows:
+        by_file.setdefault(row["_sdc_file_id"], []).append(row)
+    checked = 0
+    for file_id, records in by_file.items():
+        first = records[0]
+        name = first["_sdc_file_name"]
+        if not name.endswith((".csv", ".tsv")):
+            continue
+        buffer = io.BytesIO()
+        client.download(first["_sdc_agent_id"], first["_sdc_run_id"], file_id, buffer)
+        text = buffer.getvalue().decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if name.endswith(".tsv") else ",")
+        header = next(reader)
+        source = list(reader)
+        assert [r["_sdc_row_number"] for r in records] == list(range(1, len(source) + 1))
+        names = unique_names(header)
+        for line, record in zip(source, records, strict=True):
+            assert len(line) == len(header)
+            for column, cell in zip(names, line, strict=True):
+                assert same_cell(cell, record[column]), (name, column, cell, record[column])
+                checked += 1
+            others = set(record) - set(names) - {k for k in record if k.startswith("_sdc_")}
+            assert all(record[k] is None for k in others)
+    assert checked > 1000
+
+
+def test_demo_traps_keep_leading_zeros_and_big_ids(demo_sandbox):
+    result = sync(config_for(demo_sandbox))
+    streams = content(result)
+    assert {"steam", "societe_generale_prix", "acdelco_parts", "real_estate_listings"} <= set(streams)
+    assert {"price_monitor", "price_monitor_1006"} <= set(streams)
+    values = [v for rows in streams.values() for r in rows for v in r.values() if isinstance(v, str)]
+    assert any(v.startswith("0") and v.isdigit() and len(v) > 1 for v in values)  # leading zeros kept
+    assert any(v.isdigit() and len(v) > 19 for v in values)  # ids beyond int64 kept as text
+    assert any("\n" in v for v in values)  # quoted newlines kept
+    for rows in streams.values():
+        keys = [(r["_sdc_file_id"], r["_sdc_row_number"]) for r in rows]
+        assert len(keys) == len(set(keys))
+
+
+def test_only_finished_runs_and_only_data_files(demo_sandbox):
+    result = sync(config_for(demo_sandbox))
+    runs = {r["id"]: r for r in result.records["runs"]}
+    files = {f["id"]: f for f in result.records["run_files"]}
+    for rows in content(result).values():
+        for row in rows:
+            assert runs[row["_sdc_run_id"]]["is_finished"]
+            assert files[row["_sdc_file_id"]]["fileType"] == 1
+
+
+def add_agent(sandbox, name="Trap Shop"):
+    return sandbox.add_agent(name)["id"]
+
+
+def test_exact_values_and_types_for_a_trap_file(sandbox):
+    agent = add_agent(sandbox)
+    body = (
+        "\ufeffsku,zip,id,price,qty,ok,day,at,note\r\n"
+        '007123,02134,98765432109876543210,19.90,17,TRUE,2025-10-31,2025-11-03T08:00:12Z,"a, ""b""\nc"\r\n'
+        "0045,10001,12345678901234567891,1299.00,-3,false,2025-11-01,2025-11-03T09:00:00Z,\r\n"
+    ).encode()
+    sandbox.add_run(agent, status=9, files=[("shop.csv", body), ("run.log", b"log")])
+    result = sync(config_for(sandbox, agent_ids=[agent]))
+    rows = result.records["trap_shop"]
+    assert [r["_sdc_row_number"] for r in rows] == [1, 2]
+    assert rows[0]["sku"] == "007123"
+    assert rows[0]["zip"] == "02134"
+    assert rows[0]["id"] == "98765432109876543210"
+    assert rows[0]["price"] == Decimal("19.90")
+    assert rows[1]["qty"] == -3
+    assert rows[0]["ok"] is True
+    assert rows[1]["ok"] is False
+    assert rows[0]["note"] == 'a, "b"\nc'
+    assert rows[1]["note"] is None
+    assert rows[0]["day"] == "2025-10-31"
+    assert rows[0]["at"] == "2025-11-03T08:00:12Z"
+    schema = schemas(result, "trap_shop")[-1]["properties"]
+    assert schema["sku"]["type"] == ["string", "null"]
+    assert schema["price"]["type"] == ["number", "null"]
+    assert schema["qty"]["type"] == ["integer", "null"]
+    assert schema["ok"]["type"] == ["boolean", "null"]
+    assert schema["day"]["format"] == "date"
+    assert schema["at"]["format"] == "date-time"
+    line = next(line for line in result.stdout.splitlines() if '"trap_shop"' in line and '"RECORD"' in line)
+    assert '"price":19.90' in line  # the exact digits, not 19.9 and not a float rounding
+
+
+def test_drift_widens_and_announces_before_records(sandbox):
+    agent = add_agent(sandbox)
+    sandbox.add_run(agent, status=9, files=[("a.csv", b"code,qty\n1,5\n2,6\n")])
+    config = config_for(sandbox, agent_ids=[agent])
+    first = sync(config)
+    assert schemas(first, "trap_shop")[-1]["properties"]["code"]["type"] == ["integer", "null"]
+    sandbox.add_run(agent, status=9, files=[("b.csv", b"code,qty,colour\n007,7.5,red\n3,8,blue\n")])
+    second = sync(config, state=first.state)
+    messages = [m for m in second.messages if m.get("stream") == "trap_shop"]
+    first_record = next(i for i, m in enumerate(messages) if m["type"] == "RECORD")
+    widened = [i for i, m in enumerate(messages) if m["type"] == "SCHEMA"][-1]
+    assert widened < first_record
+    props = messages[widened]["schema"]["properties"]
+    assert props["code"]["type"] == ["string", "null"]
+    assert props["qty"]["type"] == ["number", "null"]
+    assert props["colour"]["type"] == ["string", "null"]
+    rows = second.records["trap_shop"]
+    assert [r["code"] for r in rows] == ["007", "3"]
+    assert [r["qty"] for r in rows] == [Decimal("7.5"), Decimal("8")]
+
+
+def test_runs_finishing_out_of_order_are_emitted_once(sandbox):
+    agent = add_agent(sandbox)
+    old = sandbox.add_run(agent, status=1, created="2026-05-01T00:00:00Z")
+    sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("new.csv", b"v\n2\n")])
+    config = config_for(sandbox, agent_ids=[agent])
+    first = sync(config)
+    assert [r["v"] for r in first.records["trap_shop"]] == [2]
+    sandbox.set_run_status(agent, old["id"], 9, files=[("old.csv", b"v\n1\n")])
+    second = sync(config, state=first.state)
+    assert [r["v"] for r in second.records["trap_shop"]] == [1]
+    third = sync(config, state=second.state)
+    assert third.records.get("trap_shop", []) == []
+
+
+def test_truncated_download_is_retried_without_duplicates(sandbox):
+    agent = add_agent(sandbox)
+    body = "n\n" + "".join(f"{i}\n" for i in range(5000))
+    sandbox.add_run(agent, status=9, files=[("big.csv", body.encode())])
+    sandbox.redirect_downloads = True
+    sandbox.add_fault(r"^/signed/", "truncate", times=2)
+    result = sync(config_for(sandbox, agent_ids=[agent]))
+    assert [r["n"] for r in result.records["trap_shop"]] == list(range(5000))
+
+
+def test_interrupted_sync_resumes_without_gaps_or_duplicates(sandbox, tmp_path):
+    agent = add_agent(sandbox)
+    for day in (1, 2, 3):
+        body = "day,n\n" + "".join(f"{day},{i}\n" for i in range(3))
+        created = f"2026-05-0{day}T00:00:00Z"
+        sandbox.add_run(agent, status=9, created=created, files=[(f"d{day}.csv", body.encode())])
+    client = SequentumClient(sandbox.api_key, sandbox.base_url)
+    second_run = sorted(r["id"] for r in client.list_runs(agent))[1]
+    broken = client.list_files(agent, second_run)[0]["id"]
+    sandbox.add_fault(rf"/file/{broken}/download$", "503", times=1000)
+
+    config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent], max_retries=0))
+    proc = run_cli(["--config", str(config)])
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    emitted = [m["record"] for m in lines if m["type"] == "RECORD" and m["stream"] == "trap_shop"]
+    assert [r["day"] for r in emitted] == [1, 1, 1]
+    last_state = [m["value"] for m in lines if m["type"] == "STATE"][-1]  # what a runner keeps
+
+    sandbox.clear_faults()
+    resumed = sync(config_for(sandbox, agent_ids=[agent]), state=last_state)
+    assert [(r["day"], r["n"]) for r in resumed.records["trap_shop"]] == [
+        (2, 0),
+        (2, 1),
+        (2, 2),
+        (3, 0),
+        (3, 1),
+        (3, 2),
+    ]
+
+
+def test_resume_inside_a_file_skips_the_rows_already_written(sandbox):
+    agent = add_agent(sandbox)
+    body = "n\n" + "".join(f"{i}\n" for i in range(10))
+    run = sandbox.add_run(agent, status=9, files=[("ten.csv", body.encode())])
+    file_id = SequentumClient(sandbox.api_key, sandbox.base_url).list_files(agent, run["id"])[0]["id"]
+    state = {
+        "bookmarks": {
+            "trap_shop": {"current": {"run_id": run["id"], "files_done": [], "file_id": file_id, "rows": 4}}
+        }
+    }
+    for fast in (True, False):
+        result = sync(
+            config_for(sandbox, agent_ids=[agent], content_fast_path=fast),
+            state=json.loads(json.dumps(state)),
+        )
+        rows = result.records["trap_shop"]
+        assert [r["_sdc_row_number"] for r in rows] == list(range(5, 11))
+        assert [r["n"] for r in rows] == list(range(4, 10))
+
+
+def test_fast_and_sdk_paths_write_the_same_records(demo_sandbox):
+    fast = sync(config_for(demo_sandbox))
+    slow = sync(config_for(demo_sandbox, content_fast_path=False))
+    assert content(fast) == content(slow)
+    assert content(fast)
+
+
+def test_infer_types_off_gives_strings(demo_sandbox):
+    result = sync(config_for(demo_sandbox, infer_types=False, agent_ids=[1001]))
+    rows = result.records["steam"]
+    assert rows
+    for row in rows:
+        for key, value in row.items():
+            if not key.startswith("_sdc_"):
+                assert value is None or isinstance(value, str)
+
+
+def test_malformed_file_is_one_clear_line_and_state_stays(sandbox, tmp_path):
+    agent = add_agent(sandbox)
+    sandbox.add_run(agent, status=9, created="2026-05-01T00:00:00Z", files=[("ok.csv", b"a,b\n1,2\n")])
+    sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("bad.csv", b"a,b\n1,2\n3\n")])
+    config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent]))
+    proc = run_cli(["--config", str(config)])
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "bad.csv" in last
+    assert "not valid CSV" in last
+    assert "Expected 2 columns, got 1" in last
+    states = [json.loads(line)["value"] for line in proc.stdout.splitlines() if '"STATE"' in line]
+    content_state = states[-1]["bookmarks"].get("trap_shop", {})
+    assert len(content_state.get("done_run_ids", [])) == 1  # the good run only
+    assert "replication_key_value" not in content_state
+    rows = [line for line in proc.stdout.splitlines() if '"RECORD"' in line and '"trap_shop"' in line]
+    assert len(rows) == 1
+
+
+def test_a_given_catalog_means_no_discovery_downloads(demo_sandbox, tmp_path):
+    config = write_json(tmp_path / "c.json", config_for(demo_sandbox))
+    discovered = run_cli(["--config", str(config), "--discover"])
+    assert discovered.returncode == 0, discovered.stderr
+    catalog = json.loads(discovered.stdout)
+    steam = next(s for s in catalog["streams"] if s["tap_stream_id"] == "steam")
+    assert steam["schema"]["properties"]["price"]["type"] == ["number", "null"]
+    assert steam["key_properties"] == ["_sdc_file_id", "_sdc_row_number"]
+    catalog_path = write_json(tmp_path / "catalog.json", catalog)
+    demo_sandbox.clear_requests()
+    proc = run_cli(["--config", str(config), "--catalog", str(catalog_path)])
+    assert proc.returncode == 0, proc.stderr
+    downloads = [r.path for r in demo_sandbox.requests if r.path.endswith("/download")]
+    assert len(downloads) == len(set(downloads))
+    records = [json.loads(line) for line in proc.stdout.splitlines() if '"RECORD"' in line]
+    emitted_files = {m["record"]["_sdc_file_id"] for m in records if m["stream"] not in METADATA_STREAMS}
+    assert len(downloads) == len(emitted_files)
+
+
+def test_sampled_kinds_match_classify(demo_sandbox, tmp_path):
+    config = write_json(tmp_path / "c.json", config_for(demo_sandbox))
+    catalog = json.loads(run_cli(["--config", str(config), "--discover"]).stdout)
+    steam = next(s for s in catalog["streams"] if s["tap_stream_id"] == "steam")
+    assert steam["schema"]["properties"]["rank"]["type"] == ["integer", "null"]
+    assert classify("007") is Kind.STRING
