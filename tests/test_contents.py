@@ -287,3 +287,30 @@ def test_sampled_kinds_match_classify(demo_sandbox, tmp_path):
     steam = next(s for s in catalog["streams"] if s["tap_stream_id"] == "steam")
     assert steam["schema"]["properties"]["rank"]["type"] == ["integer", "null"]
     assert classify("007") is Kind.STRING
+
+
+def test_parquet_batches_hold_the_same_typed_rows(demo_sandbox, tmp_path):
+    import pyarrow.parquet as pq
+
+    plain = sync(config_for(demo_sandbox, agent_ids=[1001, 1002, 1003]))
+    batch_config = {
+        "encoding": {"format": "parquet", "compression": "none"},
+        "storage": {"root": f"file://{tmp_path}", "prefix": "sequentum-"},
+    }
+    batched = sync(config_for(demo_sandbox, agent_ids=[1001, 1002, 1003], batch_config=batch_config))
+    batches = [m for m in batched.messages if m["type"] == "BATCH"]
+    for stream in ("steam", "societe_generale_prix", "acdelco_parts"):
+        urls = [u for m in batches if m["stream"] == stream for u in m["manifest"]]
+        assert urls, stream
+        rows = [r for u in urls for r in pq.read_table(u.removeprefix("file://")).to_pylist()]
+        expected = plain.records[stream]
+        assert len(rows) == len(expected)
+        for got, want in zip(rows, expected, strict=True):
+            assert {k: v for k, v in got.items() if v is not None} == {
+                k: v for k, v in want.items() if v is not None
+            }
+    steam_file = next(u for m in batches if m["stream"] == "steam" for u in m["manifest"])
+    schema = pq.read_schema(steam_file.removeprefix("file://"))
+    assert str(schema.field("rank").type) == "int64"
+    assert str(schema.field("price").type).startswith("decimal")
+    assert str(schema.field("free").type) == "bool"

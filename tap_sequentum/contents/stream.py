@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from singer_sdk import Stream
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_sequentum import errors
+from tap_sequentum.contents.batches import ParquetBatchWriter, typed_column
 from tap_sequentum.contents.discovery import data_files
 from tap_sequentum.contents.fetch import RunFile, fetched
 from tap_sequentum.contents.formats import MalformedFileError, ReadOptions, format_of, read_batches
@@ -37,6 +39,7 @@ from tap_sequentum.incremental import plan_runs
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
+    from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context, Record
 
     from tap_sequentum.client import SequentumClient
@@ -60,6 +63,7 @@ class ContentStream(Stream):
         self.columns = {column: declared(kind) for column, kind in columns.items()}
         super().__init__(tap=tap, name=name, schema=build_schema(self.columns))
         self.rows_emitted = 0
+        self._parquet: ParquetBatchWriter | None = None
 
     @property
     def client(self) -> SequentumClient:
@@ -191,12 +195,17 @@ class ContentStream(Stream):
             self._stream_maps = []
         self._write_schema_message()
 
-    def _emit_file(self, path: Path, fmt: str, item: RunFile, progress: dict) -> Iterator[dict]:
-        """Pass 2: convert and emit every row after `progress["rows"]`; returns the rows emitted."""
-        fast = self._fast_path()
-        names = [n for n in self.columns if not fast or self.mask[("properties", n)]]
+    def _emit_file(self, path: Path, fmt: str, item: RunFile, progress: dict) -> Iterator[Any]:
+        """Pass 2: convert and emit every row after `progress["rows"]`; returns the rows emitted.
+
+        Three ways out: Parquet BATCH files (typed Arrow, no row objects), the fast RECORD writer,
+        or records yielded to singer-sdk when a stream map needs them.
+        """
+        parquet = self._parquet
+        writer = RecordWriter(self.name) if parquet is None and self._fast_path() else None
+        direct = parquet is not None or writer is not None
+        names = [n for n in self.columns if not direct or self.mask[("properties", n)]]
         kinds = [self.columns[n] for n in names]
-        writer = RecordWriter(self.name) if fast else None
         extracted = dt.datetime.now(dt.UTC).isoformat()
         skip = progress["rows"]
         row = emitted = 0
@@ -209,7 +218,6 @@ class ContentStream(Stream):
                 batch = batch.slice(skip - first + 1)
                 first = skip + 1
             count = batch.num_rows
-            values = _columns(batch, names, kinds)
             meta = [
                 [item.agent_id] * count,
                 [item.run_id] * count,
@@ -218,17 +226,40 @@ class ContentStream(Stream):
                 [item.name] * count,
                 range(first, first + count),
             ]
-            if writer is not None:
-                writer.write(_META_NAMES + names, meta + values, extracted)
+            if parquet is not None:
+                parquet.write(_META_NAMES + names, _meta_arrays(meta) + _typed(batch, names, kinds))
+            elif writer is not None:
+                writer.write(_META_NAMES + names, meta + _columns(batch, names, kinds), extracted)
                 progress["rows"] = row
                 self._flush_state()
             else:
+                values = _columns(batch, names, kinds)
                 for number, record in enumerate(_records(names, meta, values), start=first):
                     progress["rows"] = number  # before the yield: the state never runs ahead
                     yield record
             emitted += count
+        if parquet is not None:
+            progress["rows"] = row
+            manifest = parquet.take_manifest()
+            if manifest:
+                yield Manifest(manifest)  # the SDK writes the BATCH message, then the state
         self.rows_emitted += emitted
         return emitted
+
+    def get_batches(self, batch_config: BatchConfig, context: Context | None = None) -> Iterable[Any]:
+        """Parquet BATCH files straight from Arrow when no stream map applies; else the SDK's way."""
+        maps = self.stream_maps
+        parquet = str(getattr(batch_config.encoding.format, "value", batch_config.encoding.format))
+        if parquet != "parquet" or len(maps) != 1 or type(maps[0]) is not SameRecordTransform:
+            yield from super().get_batches(batch_config, context)
+            return
+        self._parquet = ParquetBatchWriter(batch_config, self.tap_name, self.name)
+        try:
+            for item in self.get_records(context):
+                if isinstance(item, Manifest):
+                    yield batch_config.encoding, item.urls
+        finally:
+            self._parquet = None
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -248,6 +279,26 @@ class ContentStream(Stream):
     def _flush_state(self) -> None:
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Parquet files written for one data file, handed from `get_records` to `get_batches`."""
+
+    urls: list[str]
+
+
+def _meta_arrays(meta: list[Any]) -> list[pa.Array]:
+    types = [pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string(), pa.int64()]
+    return [pa.array(list(values), type=kind) for values, kind in zip(meta, types, strict=True)]
+
+
+def _typed(batch: pa.RecordBatch, names: list[str], kinds: list[Kind]) -> list[pa.Array]:
+    present = set(batch.schema.names)
+    return [
+        typed_column(batch.column(name) if name in present else None, kind, batch.num_rows)
+        for name, kind in zip(names, kinds, strict=True)
+    ]
 
 
 def _text_kind(column: pa.Array) -> Kind:
