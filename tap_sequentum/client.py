@@ -581,6 +581,11 @@ class SequentumClient:
         with open(path, "w+b") as handle:
             return self.download(agent_id, run_id, file_id, handle, name=name)
 
+    def clear_cache(self) -> None:
+        """Forget cached answers (after the tap itself changed what Sequentum holds, e.g. started runs)."""
+        with self._cache_lock:
+            self._cache.clear()
+
     def close(self) -> None:
         self._session.close()
         self._storage.close()

@@ -16,6 +16,7 @@ from tap_sequentum.contents.naming import stream_names
 from tap_sequentum.contents.schema import columns_of
 from tap_sequentum.contents.stream import ContentStream
 from tap_sequentum.streams import STREAM_TYPES
+from tap_sequentum.trigger import run_triggers
 
 
 class TapSequentum(Tap):
@@ -135,6 +136,34 @@ class TapSequentum(Tap):
             "Off: every record goes through singer-sdk's per-record path (slower, same output).",
         ),
         th.Property(
+            "trigger",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("agent_id", th.IntegerType, required=True),
+                    th.Property("input_parameters", th.ObjectType(additional_properties=True)),
+                    th.Property("timeout", th.NumberType),
+                )
+            ),
+            title="Trigger",
+            description="Agents to start before extracting: [{agent_id, input_parameters, timeout "
+            "(seconds to wait, default 3600)}]. The sync waits for their runs, then extracts them.",
+        ),
+        th.Property(
+            "trigger_fail_on_error",
+            th.BooleanType,
+            default=True,
+            title="Fail on trigger errors",
+            description="Stop the sync (exit 1, nothing extracted) when a triggered run fails or times out. "
+            "Off: log a warning and extract anyway.",
+        ),
+        th.Property(
+            "trigger_poll_interval",
+            th.NumberType,
+            default=10,
+            title="Trigger poll interval",
+            description="Seconds between status checks of triggered runs.",
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             default=DEFAULT_USER_AGENT,
@@ -158,6 +187,20 @@ class TapSequentum(Tap):
         )
 
     _discovering = False
+
+    def sync_all(self) -> None:
+        """Run the configured triggers first, so this same sync extracts what they produced."""
+        triggers = self.config.get("trigger") or []
+        if triggers:
+            run_triggers(
+                self.client,
+                triggers,
+                fail_on_error=bool(self.config.get("trigger_fail_on_error", True)),
+                poll_interval=float(self.config.get("trigger_poll_interval", 10)),
+                logger=self.logger,
+            )
+            self.client.clear_cache()  # run and file lists read before the trigger are stale now
+        super().sync_all()
 
     def run_discovery(self) -> str:
         """Discovery proper samples data files for column types; a sync without a catalog does not."""

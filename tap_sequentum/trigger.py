@@ -1,0 +1,95 @@
+"""Trigger-then-extract: start agents, wait for their runs, so the same sync extracts what they made.
+
+This replaces a separate orchestration step before a scheduled `meltano run`: the tap starts the agents,
+waits (bounded by each trigger's timeout, progress in the log) and only then extracts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tap_sequentum import errors
+from tap_sequentum.client import SequentumClient
+from tap_sequentum.operations import (
+    RunTimeoutError,
+    run_succeeded,
+    start_body,
+    started_run,
+    status_label,
+    wait_for_run,
+)
+
+DEFAULT_TIMEOUT = 3600.0
+
+
+class TriggerError(errors.SequentumError):
+    """A triggered run failed or did not finish in time, and the sync was told to stop for it."""
+
+
+def run_triggers(
+    client: SequentumClient,
+    triggers: Sequence[Mapping[str, Any]],
+    *,
+    fail_on_error: bool = True,
+    poll_interval: float = 10.0,
+    logger: logging.Logger,
+) -> list[dict]:
+    """Start every trigger's agent (all first, so they run in parallel), then wait for each run.
+
+    Returns the final runs. A failed or timed-out run raises `TriggerError` unless `fail_on_error` is off,
+    in which case it is logged and the sync goes on to extract whatever exists.
+    """
+    started: list[tuple[Mapping[str, Any], dict]] = []
+    for spec in triggers:
+        agent_id = int(spec["agent_id"])
+        body = start_body(spec.get("input_parameters") or None)
+        run = started_run(client.start_agent(agent_id, body), agent_id)
+        logger.info(
+            "Trigger: started agent %s, run %s (%s).", agent_id, run["id"], status_label(run.get("status"))
+        )
+        started.append((spec, run))
+
+    finished: list[dict] = []
+    problems: list[str] = []
+    for spec, run in started:
+        agent_id, run_id = int(spec["agent_id"]), int(run["id"])
+        timeout = float(spec.get("timeout") or DEFAULT_TIMEOUT)
+        begun = time.monotonic()
+
+        def progress(
+            current: dict, agent_id: int = agent_id, run_id: int = run_id, begun: float = begun
+        ) -> None:
+            logger.info(
+                "Trigger: agent %s run %s is %s after %.0f s.",
+                agent_id,
+                run_id,
+                status_label(current.get("status")),
+                time.monotonic() - begun,
+            )
+
+        try:
+            final = wait_for_run(
+                client, agent_id, run_id, timeout=timeout, poll_interval=poll_interval, on_update=progress
+            )
+        except RunTimeoutError as exc:
+            problems.append(str(exc))
+            continue
+        finished.append(final)
+        if not run_succeeded(final):
+            problems.append(
+                f"Triggered run {run_id} of agent {agent_id} ended {status_label(final.get('status'))}"
+                + (f": {final['message']}" if final.get("message") else "")
+                + "."
+            )
+    if problems:
+        if fail_on_error:
+            raise TriggerError(
+                " ".join(problems) + " Nothing was extracted; set trigger_fail_on_error to false to extract "
+                "anyway."
+            )
+        for problem in problems:
+            logger.warning("Trigger: %s Extracting anyway (trigger_fail_on_error is off).", problem)
+    return finished
