@@ -303,7 +303,7 @@ class SequentumClient:
         code = response.status_code
         if code < 400:
             return
-        detail = problem_detail(response)
+        detail = problem_detail(response).rstrip(".")
         suffix = f": {detail}" if detail else ""
         if code == 401:
             raise self._fail(

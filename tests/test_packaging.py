@@ -35,6 +35,7 @@ def test_wheel_contains_package_data_and_entry_points(wheel):
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "tap-sequentum = tap_sequentum.tap:main" in text
     assert "tap-sequentum-sandbox = tap_sequentum.sandbox.__main__:main" in text
+    assert "sequentum = tap_sequentum.cli:main" in text
 
 
 def test_sandbox_and_tap_run_from_the_wheel_alone(wheel, tmp_path):

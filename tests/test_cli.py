@@ -1,0 +1,585 @@
+"""The `sequentum` command against the sandbox: every command, each start mode, and every way to fail."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tap_sequentum import cli
+from tap_sequentum.client import SequentumClient
+from tap_sequentum.sandbox import READONLY_API_KEY, Sandbox
+
+STEAM = 1001  # demo agent with a running run (50005) and finished runs
+STEAM_RUN = 50001  # finished, delivered steam.csv (file 90001) and a log (90002)
+STEAM_CSV = 90001
+PRICES = 1002  # no active run
+PRICES_NAME = "Société Générale \u2013 prix"  # an en dash, as agents get named
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for key in list(os.environ):
+        if key.startswith("TAP_SEQUENTUM_"):
+            monkeypatch.delenv(key)
+
+
+def use(monkeypatch, sandbox, key: str | None = None) -> None:
+    monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", key or sandbox.api_key)
+    monkeypatch.setenv("TAP_SEQUENTUM_BASE_URL", sandbox.base_url)
+
+
+@pytest.fixture
+def run(capsys):
+    """Call `main(argv)` in-process: (exit code, stdout, stderr)."""
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        code = cli.main([str(a) for a in argv])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke
+
+
+@pytest.fixture
+def demo(monkeypatch, demo_sandbox):
+    use(monkeypatch, demo_sandbox)
+    return demo_sandbox
+
+
+@pytest.fixture
+def live(monkeypatch, sandbox):
+    use(monkeypatch, sandbox)
+    return sandbox
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("sequentum: error: "), err
+    return lines[0]
+
+
+def starts(sandbox) -> int:
+    return sum(1 for r in sandbox.requests if r.method == "POST" and r.path.endswith("/start"))
+
+
+def run_subprocess(
+    args: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_SEQUENTUM_")}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "tap_sequentum.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+# --- listing commands -----------------------------------------------------------------------------
+
+
+def test_agents_table(demo, run):
+    code, out, err = run("agents")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["ID", "NAME", "STATUS", "LAST", "ACTIVITY"]
+    steam = next(line for line in lines if " steam " in line)
+    assert steam.startswith("1001") and "Running (1)" in steam
+    assert any(PRICES_NAME in line and "Success (10)" in line for line in lines)
+    assert err == ""
+
+
+def test_agents_details_fill_last_activity(demo, run):
+    code, out, _ = run("agents", "--details", "--name", "steam")
+    assert code == 0
+    assert "2026-02-16T08:00:10.551023Z" in out
+    assert "price" not in out.lower()
+
+
+def test_runs_table(demo, run):
+    code, out, _ = run("runs", STEAM)
+    assert code == 0
+    assert out.splitlines()[0].split()[:3] == ["ID", "STATUS", "CREATED"]
+    failed = next(line for line in out.splitlines() if line.startswith("50002"))
+    assert "Failed (7)" in failed and "Proxy pool 5 exhausted" in failed
+    assert "2025-03-14T08:00:12.345678Z" in out
+
+
+def test_files_table(demo, run):
+    code, out, _ = run("files", STEAM, STEAM_RUN)
+    assert code == 0
+    assert "DeliveredFile (1)" in out and "steam.csv" in out
+    assert "LogText (6)" in out and "steam.log" in out
+
+
+def test_versions_table(demo, run):
+    code, out, _ = run("versions", STEAM)
+    assert code == 0
+    rows = out.splitlines()[1:]
+    assert [row.split()[0] for row in rows] == ["3", "2", "1"]
+    assert "Rotate proxies on 403" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "kind"),
+    [
+        (["agents"], list),
+        (["agents", "--details"], list),
+        (["runs", STEAM], list),
+        (["files", STEAM, STEAM_RUN], list),
+        (["versions", STEAM], list),
+    ],
+)
+def test_json_output_parses(demo, run, argv, kind):
+    code, out, err = run("--json", *argv)
+    assert code == 0, err
+    value = json.loads(out)
+    assert isinstance(value, kind) and value
+    assert all(isinstance(item, dict) and ("id" in item or "version" in item) for item in value)
+
+
+def test_json_flag_also_after_the_command(demo, run):
+    code, out, _ = run("runs", STEAM, "--json")
+    assert code == 0
+    assert [r["id"] for r in json.loads(out)][:2] == [50005, 50004]
+
+
+# --- download -------------------------------------------------------------------------------------
+
+
+def direct_download(sandbox, file_id: int = STEAM_CSV) -> bytes:
+    buffer = io.BytesIO()
+    SequentumClient(sandbox.api_key, sandbox.base_url).download(STEAM, STEAM_RUN, file_id, buffer)
+    return buffer.getvalue()
+
+
+def test_download_default_name_is_byte_exact(demo, run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("download", STEAM, STEAM_RUN, STEAM_CSV)
+    assert code == 0, err
+    written = (tmp_path / "steam.csv").read_bytes()
+    assert written == direct_download(demo)
+    assert out.startswith("steam.csv") and f"{len(written)} bytes" in out
+    assert err == ""  # no progress bar when stderr is not a terminal
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["steam.csv"]  # no .part left over
+
+
+def test_download_refuses_to_overwrite_without_force(demo, run, tmp_path):
+    target = tmp_path / "kept.csv"
+    target.write_text("precious")
+    code, _, err = run("download", STEAM, STEAM_RUN, STEAM_CSV, "-o", target)
+    assert code == 1
+    assert "--force" in one_error_line(err)
+    assert target.read_text() == "precious"
+    code, _, _ = run("download", STEAM, STEAM_RUN, STEAM_CSV, "-o", target, "--force")
+    assert code == 0
+    assert target.read_bytes() == direct_download(demo)
+
+
+def test_download_into_a_folder_with_json(demo, run, tmp_path):
+    code, out, _ = run("--json", "download", STEAM, STEAM_RUN, 90002, "-o", tmp_path)
+    assert code == 0
+    result = json.loads(out)
+    assert result["path"] == str(tmp_path / "steam.log")
+    assert result["size"] == (tmp_path / "steam.log").stat().st_size == len(direct_download(demo, 90002))
+
+
+def test_download_unknown_file(demo, run, tmp_path):
+    code, out, err = run("download", STEAM, STEAM_RUN, 12345, "-o", tmp_path / "x")
+    assert code == 1 and out == ""
+    assert "sequentum files 1001 50001" in one_error_line(err)
+    assert not list(tmp_path.iterdir())
+
+
+def test_download_progress_bar_on_a_terminal(demo, run, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_is_terminal", lambda stream: True)
+    code, out, err = run("download", STEAM, STEAM_RUN, STEAM_CSV, "-o", tmp_path / "s.csv")
+    assert code == 0
+    assert err.startswith("\r[") and "100%" in err and err.endswith("\n")
+    assert "s.csv" in out
+
+
+def test_server_file_names_cannot_escape_the_folder():
+    assert cli.safe_file_name("../../etc/passwd", 7) == "passwd"
+    assert cli.safe_file_name("C:\\temp\\evil.csv", 7) == "evil.csv"
+    assert cli.safe_file_name("..", 7) == "file-7"
+    assert cli.safe_file_name(None, 7) == "file-7"
+
+
+# --- start ----------------------------------------------------------------------------------------
+
+
+def test_start_returns_the_queued_run(live, run):
+    code, out, err = run("--json", "start", STEAM)
+    assert code == 0, err
+    started = json.loads(out)
+    assert started["status"] == 4
+    assert started["configId"] == STEAM
+    assert starts(live) == 1
+
+
+def test_start_table_and_hint(live, run):
+    code, out, err = run("start", PRICES)
+    assert code == 0
+    assert "Queuing (4)" in out
+    assert f"sequentum stop {PRICES} " in err
+
+
+def test_start_sends_parameters_and_options(live, run):
+    code, out, _ = run(
+        "--json",
+        "start",
+        PRICES,
+        "--param",
+        "market=XPAR",
+        "-p",
+        "q=a=b",
+        "--parallelism",
+        "2",
+        "--max-concurrency",
+        "2",
+        "--export",
+        "SEPARATED",
+        "--timeout",
+        "300",
+        "--proxy-pool",
+        "5",
+        "--no-exclusive",
+        "--wait-on-failure",
+        "--log-level",
+        "Info",
+        "--log-mode",
+        "Text",
+    )
+    assert code == 0
+    started = json.loads(out)
+    assert started["parallelism"] == 2
+    assert started["parallelExport"] == "Separated"
+    assert live.data.runs[started["id"]].inputs == {"market": "XPAR", "q": "a=b"}
+
+
+def test_start_wait_ends_completed(live, run):
+    live.run_duration = 0.5
+    code, out, err = run("start", STEAM, "--wait", "--poll-interval", "0.1")
+    assert code == 0, err
+    assert "Completed (9)" in out
+    progress = err.splitlines()
+    assert progress[0].startswith("run ") and "Queuing" in progress[0]
+    assert "Completed" in progress[-1]
+    assert len(progress) == len(set(progress))  # one plain line per change, not per poll
+
+
+def test_start_wait_json_prints_the_final_run(live, run):
+    live.run_duration = 0.3
+    code, out, _ = run("--json", "start", STEAM, "--wait", "--poll-interval", "0.1")
+    assert code == 0
+    assert json.loads(out)["status"] == 9
+
+
+def test_start_wait_progress_is_rewritten_in_place_on_a_terminal(live, run, monkeypatch):
+    monkeypatch.setattr(cli, "_is_terminal", lambda stream: True)
+    live.run_duration = 0.3
+    code, _, err = run("start", STEAM, "--wait", "--poll-interval", "0.05")
+    assert code == 0
+    assert err.startswith("\rrun ") and err.count("\n") == 1 and err.endswith("\n")
+    assert "Completed" in err.rsplit("\r", 1)[-1]
+
+
+def stop_when_started(sandbox, agent_id: int) -> threading.Thread:
+    """Stop the agent's run from the server side as soon as one is active (a run that will not complete)."""
+
+    def stop() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with sandbox.data.lock:
+                if any(not r.finished for r in sandbox.data.agent(agent_id).runs.values()):
+                    sandbox.data.stop_agent(agent_id)
+                    return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=stop, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_start_wait_exits_1_when_the_run_does_not_complete(live, run):
+    live.run_duration = 30
+    stopper = stop_when_started(live, PRICES)
+    code, out, err = run("start", PRICES, "--wait", "--poll-interval", "0.1", "--wait-timeout", "20")
+    stopper.join()
+    assert code == 1
+    assert "Stopped (8)" in out
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("sequentum: error: ") and "ended Stopped (8)" in line
+
+
+def test_start_wait_timeout(live, run):
+    live.run_duration = 30
+    code, out, err = run(
+        "--json", "start", STEAM, "--wait", "--poll-interval", "0.1", "--wait-timeout", "0.3"
+    )
+    assert code == 1
+    assert json.loads(out)["status"] in (1, 4)  # the run as last seen
+    line = err.strip().splitlines()[-1]
+    assert "still" in line and "sequentum stop 1001" in line
+
+
+def test_start_sync_prints_the_rows(live, run):
+    code, out, err = run("start", PRICES, "--sync")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{PRICES_NAME} (") and lines[0].endswith(" rows)")
+    assert lines[1].split()[:2] == ["code_isin", "libellé"]
+    assert len(lines) == 2 + int(lines[0].split("(")[1].split()[0])
+
+
+def test_start_sync_json_is_the_answer(live, run):
+    code, out, _ = run("--json", "start", PRICES, "--sync")
+    assert code == 0
+    data = json.loads(out)
+    assert list(data) == [PRICES_NAME]
+    assert data[PRICES_NAME] and "code_isin" in data[PRICES_NAME][0]
+
+
+def test_start_sync_and_wait_together_is_a_usage_error(live, run):
+    code, out, err = run("start", STEAM, "--sync", "--wait")
+    assert code == 2 and out == ""
+    assert "not allowed with" in err
+    assert starts(live) == 0
+
+
+def test_lost_start_answer_says_how_to_check(live, run):
+    live.add_fault(r"/start$", "reset")
+    code, out, err = run("start", STEAM)
+    assert code == 1 and out == ""
+    line = one_error_line(err)
+    assert "was sent" in line and "may have queued a run" in line
+    assert "sequentum runs 1001" in line
+    assert starts(live) == 1  # never retried
+
+
+def test_readonly_key_cannot_start(monkeypatch, sandbox, run):
+    use(monkeypatch, sandbox, READONLY_API_KEY)
+    code, out, err = run("start", STEAM)
+    assert code == 1 and out == ""
+    line = one_error_line(err)
+    assert "403" in line and "insufficient_scope" in line
+
+
+@pytest.mark.parametrize("bad", ["novalue", "=x"])
+def test_bad_param(live, run, bad):
+    code, _, err = run("start", STEAM, "--param", "ok=1", "--param", bad)
+    assert code == 2
+    assert repr(bad) in one_error_line(err)
+    assert starts(live) == 0
+
+
+# --- stop and restore -----------------------------------------------------------------------------
+
+
+def test_stop_a_running_run_then_again(live, run):
+    live.run_duration = 30
+    code, out, _ = run("--json", "start", PRICES)
+    run_id = json.loads(out)["id"]
+    code, out, err = run("--json", "stop", PRICES, run_id)
+    assert code == 0, err
+    assert json.loads(out)["status"] == 8
+    code, out, err = run("stop", PRICES, run_id)
+    assert code == 1 and out == ""
+    assert "not running" in one_error_line(err)
+
+
+def test_stop_table(live, run):
+    code, out, _ = run("stop", STEAM, 50005)
+    assert code == 0
+    assert "Stopped (8)" in out
+
+
+def test_restore_creates_the_new_highest_version(live, run):
+    code, out, err = run("restore", STEAM, 1, "--comment", "Back to the first version")
+    assert code == 0, err
+    assert out.splitlines()[1].split()[0] == "4"
+    code, out, _ = run("--json", "versions", STEAM)
+    top = json.loads(out)[0]
+    assert top["version"] == 4 and top["comments"] == "Back to the first version"
+
+
+def test_restore_json(live, run):
+    code, out, _ = run("--json", "restore", STEAM, 2, "--comment", "again")
+    assert code == 0
+    assert json.loads(out)["version"] == 4
+
+
+def test_restore_needs_a_comment(live, run):
+    code, _, err = run("restore", STEAM, 1)
+    assert code == 2 and "--comment" in err
+
+
+# --- bad input and settings -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["runs", 9999], ["versions", 9999], ["files", STEAM, 1], ["start", 9999], ["stop", 9999, 1]],
+)
+def test_unknown_ids_are_one_line(demo, run, argv):
+    code, out, err = run(*argv)
+    assert code == 1 and out == ""
+    assert "404" in one_error_line(err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["runs", "abc"],
+        ["files", STEAM, "x1"],
+        ["download", STEAM, STEAM_RUN, "-1"],
+        ["stop", "1.5", 2],
+        ["restore", STEAM, "v1", "--comment", "c"],
+        ["start", "steam"],
+    ],
+)
+def test_non_numeric_ids_are_usage_errors(demo, run, argv):
+    code, out, err = run(*argv)
+    assert code == 2 and out == ""
+    assert "expected a numeric id" in err or "whole number" in err
+    assert "Traceback" not in err
+
+
+def test_wrong_key_is_one_line_without_the_key(monkeypatch, demo_sandbox, run):
+    secret = "sk-wrong-but-secret-1234"
+    use(monkeypatch, demo_sandbox, secret)
+    code, out, err = run("agents")
+    assert code == 1 and out == ""
+    line = one_error_line(err)
+    assert "401" in line and "TAP_SEQUENTUM_API_KEY" in line
+    assert secret not in out + err
+
+
+def test_wrong_key_on_the_command_line_is_not_echoed(demo_sandbox, run):
+    secret = "sk-flag-secret-5678"
+    code, out, err = run("--api-key", secret, "--base-url", demo_sandbox.base_url, "runs", STEAM)
+    assert code == 1
+    assert secret not in out + err
+
+
+def test_missing_key(run):
+    code, out, err = run("agents")
+    assert code == 2 and out == ""
+    assert "TAP_SEQUENTUM_API_KEY" in one_error_line(err)
+
+
+def test_unreachable_host_is_one_line(monkeypatch, run):
+    monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", "k")
+    monkeypatch.setenv("TAP_SEQUENTUM_MAX_RETRIES", "0")
+    code, _, err = run("--base-url", "http://127.0.0.1:9", "agents")
+    assert code == 1
+    assert "Could not reach" in one_error_line(err)
+
+
+def test_bad_base_url_is_a_usage_error(monkeypatch, run):
+    monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", "k")
+    code, _, err = run("--base-url", "ftp://nowhere", "agents")
+    assert code == 2
+    assert "base_url" in one_error_line(err)
+
+
+def test_config_file_and_precedence(demo_sandbox, run, tmp_path, monkeypatch):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url}))
+    code, out, _ = run("--config", config, "--json", "versions", STEAM)
+    assert code == 0 and json.loads(out)
+    # The environment beats the file, and a flag beats the environment.
+    monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", "wrong")
+    assert run("--config", config, "agents")[0] == 1
+    assert run("--config", config, "--api-key", demo_sandbox.api_key, "agents")[0] == 0
+
+
+def test_unreadable_config_file(run, tmp_path):
+    bad = tmp_path / "config.json"
+    bad.write_text("{not json")
+    code, _, err = run("--config", bad, "agents")
+    assert code == 2
+    assert "config.json" in one_error_line(err)
+
+
+def test_help_lists_every_command(run):
+    code, out, _ = run("--help")
+    assert code == 0
+    for name in ("agents", "runs", "files", "download", "versions", "start", "stop", "restore"):
+        assert name in out
+
+
+# --- pure rendering -------------------------------------------------------------------------------
+
+
+def test_render_table_aligns_text_left_and_numbers_right():
+    text = cli.render_table(["ID", "NAME"], [[7, "a"], [1234, "東京"], [None, "x\ny\x1b[2J"]])
+    assert text.splitlines() == ["ID    NAME", "   7  a", "1234  東京", "   -  x y [2J"]
+
+
+def test_progress_bar():
+    assert cli.progress_bar(0, 100).startswith("[------")
+    assert "50%" in cli.progress_bar(50, 100)
+    assert cli.progress_bar(2048, 2048).startswith("[" + "#" * 30 + "]")
+    assert cli.progress_bar(3 * 1024 * 1024, None) == "3.0 MB"
+
+
+# --- as real processes ----------------------------------------------------------------------------
+
+
+def test_process_json_and_download(demo_sandbox, tmp_path):
+    env = {"TAP_SEQUENTUM_API_KEY": demo_sandbox.api_key, "TAP_SEQUENTUM_BASE_URL": demo_sandbox.base_url}
+    listed = run_subprocess(["--json", "agents"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert {a["name"] for a in json.loads(listed.stdout)} >= {"steam", "price-monitor"}
+    fetched = run_subprocess(["download", str(STEAM), str(STEAM_RUN), str(STEAM_CSV)], env, cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    assert (tmp_path / "steam.csv").read_bytes() == direct_download(demo_sandbox)
+
+
+def test_process_wrong_key_and_bad_id(demo_sandbox):
+    secret = "sk-process-secret-42"
+    env = {"TAP_SEQUENTUM_API_KEY": secret, "TAP_SEQUENTUM_BASE_URL": demo_sandbox.base_url}
+    denied = run_subprocess(["runs", str(STEAM)], env)
+    assert denied.returncode == 1
+    assert denied.stdout == "" and one_error_line(denied.stderr)
+    assert secret not in denied.stdout + denied.stderr
+    bad = run_subprocess(["runs", "abc"], env)
+    assert bad.returncode == 2 and "expected a numeric id" in bad.stderr
+
+
+def test_process_start_wait():
+    with Sandbox(run_duration=0.5) as sandbox:
+        env = {"TAP_SEQUENTUM_API_KEY": sandbox.api_key, "TAP_SEQUENTUM_BASE_URL": sandbox.base_url}
+        done = run_subprocess(["start", str(STEAM), "--wait", "--poll-interval", "0.1"], env)
+    assert done.returncode == 0, done.stderr
+    assert "Completed (9)" in done.stdout
+
+
+def test_console_script_is_installed(demo_sandbox):
+    script = Path(sys.executable).with_name("sequentum")
+    if not script.exists():
+        pytest.skip("the package is not installed in this environment")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TAP_SEQUENTUM_")},
+        "TAP_SEQUENTUM_API_KEY": demo_sandbox.api_key,
+        "TAP_SEQUENTUM_BASE_URL": demo_sandbox.base_url,
+    }
+    done = subprocess.run(
+        [str(script), "--json", "versions", str(STEAM)], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["version"] == 3
