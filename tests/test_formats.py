@@ -238,12 +238,29 @@ def test_non_data_files_have_no_format(name):
 def test_record_writer_writes_exact_numbers():
     out = io.StringIO()
     writer = RecordWriter("s", out)
-    writer.write(["a", "b"], [[Decimal("12345678901234567.891"), None], ["007", "x"]], "2025-01-01T00:00:00Z")
+    writer.write(
+        {"k": 1},
+        ["a", "b"],
+        [[Decimal("12345678901234567.891"), None], ["007", "x"]],
+        "2025-01-01T00:00:00Z",
+    )
     lines = [json.loads(line, parse_float=Decimal) for line in out.getvalue().splitlines()]
     assert lines[0] == {
         "type": "RECORD",
         "stream": "s",
-        "record": {"a": Decimal("12345678901234567.891"), "b": "007"},
+        "record": {"k": 1, "a": Decimal("12345678901234567.891"), "b": "007"},
         "time_extracted": "2025-01-01T00:00:00Z",
     }
-    assert lines[1]["record"] == {"a": None, "b": "x"}
+    assert lines[1]["record"] == {"k": 1, "a": None, "b": "x"}
+
+
+@pytest.mark.parametrize("names", [["a", "b"], ['we"ird', "b"], ["a\nb", "é"]])
+def test_record_writer_struct_and_dict_paths_agree(names):
+    columns = [[1, None, Decimal("1.50")], ["x\ny", "", '"q"']]
+    out = io.StringIO()
+    RecordWriter("s", out).write({"f": "n", "r": 7}, names, columns, "t")
+    records = [json.loads(line, parse_float=Decimal)["record"] for line in out.getvalue().splitlines()]
+    expected = [
+        {"f": "n", "r": 7, **dict(zip(names, row, strict=True))} for row in zip(*columns, strict=True)
+    ]
+    assert records == expected

@@ -41,10 +41,14 @@ class MalformedFileError(ValueError):
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How to read files: text encoding (CSV/TSV) and Arrow block size."""
+    """How to read files: text encoding (CSV/TSV) and Arrow block size.
+
+    Small blocks keep memory flat (pyarrow reads ahead dozens of blocks); a cell larger than a block
+    is still read correctly.
+    """
 
     encoding: str = "utf-8"
-    block_size: int = 4 << 20
+    block_size: int = 256 << 10
 
 
 def unique_names(raw: Sequence[Any]) -> list[str]:
@@ -113,8 +117,9 @@ def read_delimited(path: Path, options: ReadOptions, delimiter: str = ",") -> It
 
 
 def _arrow_message(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0]
-    return text.replace("CSV parse error: ", "")
+    """Arrow's message, first line only and cut short: it may quote a whole (huge) cell."""
+    text = str(exc).strip().splitlines()[0].replace("CSV parse error: ", "")
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 # -- JSON, JSON Lines ------------------------------------------------------------------------------
@@ -208,33 +213,48 @@ def read_json_lines(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch
 
 
 def read_xlsx(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
-    """The first sheet of a workbook via pandas + openpyxl, every cell as text."""
-    import pandas as pd
+    """The first sheet of a workbook, streamed row by row with openpyxl's read-only mode.
+
+    pandas.read_excel would load the whole sheet (and pandas itself costs ~40 MiB per process);
+    openpyxl, which pandas uses underneath anyway, streams.
+    """
+    import openpyxl
 
     try:
-        frame = pd.read_excel(path, sheet_name=0, header=None, dtype=object, engine="openpyxl")
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise MalformedFileError(f"not a readable XLSX workbook: {exc}") from None
-    if frame.empty:
-        return
-    values = frame.to_numpy().tolist()
-    header = [cell_text(_nan_to_none(v)) for v in values[0]]
-    names = unique_names(header)
-    for start in range(1, len(values), _ROWS_PER_BATCH):
-        rows = values[start : start + _ROWS_PER_BATCH]
-        arrays = [
-            pa.array([cell_text(_nan_to_none(row[i])) for row in rows], type=pa.string())
-            for i in range(len(names))
-        ]
-        yield pa.RecordBatch.from_arrays(arrays, names=names)
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True) if book.worksheets else iter(())
+        header = next(rows, None)
+        if header is None:
+            return
+        raw = [cell_text(value) for value in header]
+        names = unique_names(raw)
+        chunk: list[list[str | None]] = []
+        for row in rows:
+            cells = [cell_text(value) or None for value in row]
+            if not any(cells):
+                continue  # formatting-only rows at the end of a sheet
+            if len(cells) > len(names):
+                if chunk:
+                    yield _text_batch(chunk, names)
+                    chunk = []
+                raw += [None] * (len(cells) - len(names))
+                names = unique_names(raw)
+            chunk.append(cells + [None] * (len(names) - len(cells)))
+            if len(chunk) >= _ROWS_PER_BATCH:
+                yield _text_batch(chunk, names)
+                chunk = []
+        if chunk:
+            yield _text_batch(chunk, names)
+    finally:
+        book.close()
 
 
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime()
-    return value
+def _text_batch(rows: list[list[str | None]], names: list[str]) -> pa.RecordBatch:
+    columns = [pa.array([row[i] for row in rows], type=pa.string()) for i in range(len(names))]
+    return pa.RecordBatch.from_arrays(columns, names=names)
 
 
 def read_parquet(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from tap_sequentum.client import SequentumClient
 
 _META_NAMES = list(METADATA)
+#: The fast path writes a STATE message at least this often (and after every file).
+STATE_EVERY_ROWS = 100_000
 
 
 class ContentError(errors.SequentumError):
@@ -208,7 +210,7 @@ class ContentStream(Stream):
         kinds = [self.columns[n] for n in names]
         extracted = dt.datetime.now(dt.UTC).isoformat()
         skip = progress["rows"]
-        row = emitted = 0
+        row = emitted = flushed = 0
         for batch in read_batches(path, fmt, self.read_options):
             first = row + 1
             row += batch.num_rows
@@ -229,15 +231,22 @@ class ContentStream(Stream):
             if parquet is not None:
                 parquet.write(_META_NAMES + names, _meta_arrays(meta) + _typed(batch, names, kinds))
             elif writer is not None:
-                writer.write(_META_NAMES + names, meta + _columns(batch, names, kinds), extracted)
+                constants = dict(zip(_META_NAMES[:-1], (m[0] for m in meta[:-1]), strict=True))
+                writer.write(
+                    constants, _META_NAMES[-1:] + names, meta[-1:] + _columns(batch, names, kinds), extracted
+                )
                 progress["rows"] = row
-                self._flush_state()
+                if row - flushed >= STATE_EVERY_ROWS:
+                    self._flush_state()
+                    flushed = row
             else:
                 values = _columns(batch, names, kinds)
                 for number, record in enumerate(_records(names, meta, values), start=first):
                     progress["rows"] = number  # before the yield: the state never runs ahead
                     yield record
             emitted += count
+        if writer is not None and flushed != row:
+            self._flush_state()
         if parquet is not None:
             progress["rows"] = row
             manifest = parquet.take_manifest()
