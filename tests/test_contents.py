@@ -314,3 +314,21 @@ def test_parquet_batches_hold_the_same_typed_rows(demo_sandbox, tmp_path):
     assert str(schema.field("rank").type) == "int64"
     assert str(schema.field("price").type).startswith("decimal")
     assert str(schema.field("free").type) == "bool"
+
+
+def test_logs_count_records_and_name_every_downloaded_file(demo_sandbox, tmp_path):
+    config = write_json(tmp_path / "c.json", config_for(demo_sandbox, agent_ids=[1001]))
+    proc = run_cli(["--config", str(config)])
+    assert proc.returncode == 0, proc.stderr
+    messages = [json.loads(line) for line in proc.stdout.splitlines()]  # stdout holds Singer messages only
+    assert all(m["type"] in {"SCHEMA", "RECORD", "STATE"} for m in messages)
+    records = [m for m in messages if m["type"] == "RECORD" and m["stream"] == "steam"]
+    counted = [
+        json.loads(line.split("METRIC: ", 1)[1])
+        for line in proc.stderr.splitlines()
+        if "METRIC: " in line and '"record_count"' in line and '"steam"' in line
+    ]
+    assert sum(m["value"] for m in counted) == len(records)
+    downloaded = [line for line in proc.stderr.splitlines() if "Downloaded steam.csv" in line]
+    assert len(downloaded) == len({r["record"]["_sdc_file_id"] for r in records})
+    assert all("bytes" in line and "rows emitted in" in line for line in downloaded)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_sequentum import errors
@@ -66,6 +66,7 @@ class ContentStream(Stream):
         super().__init__(tap=tap, name=name, schema=build_schema(self.columns))
         self.rows_emitted = 0
         self._parquet: ParquetBatchWriter | None = None
+        self._record_counter: metrics.Counter | None = None
 
     @property
     def client(self) -> SequentumClient:
@@ -74,6 +75,11 @@ class ContentStream(Stream):
     @property
     def read_options(self) -> ReadOptions:
         return ReadOptions(encoding=self.config.get("csv_encoding") or "utf-8")
+
+    def get_record_counter(self, **kwargs: Any) -> metrics.Counter:
+        """Keep the SDK's counter: records the fast path writes itself are counted on it too."""
+        self._record_counter = super().get_record_counter(**kwargs)
+        return self._record_counter
 
     def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
         """No per-record bookmarks: `get_records` writes state per batch and per finished run."""
@@ -230,11 +236,13 @@ class ContentStream(Stream):
             ]
             if parquet is not None:
                 parquet.write(_META_NAMES + names, _meta_arrays(meta) + _typed(batch, names, kinds))
+                self._count(count)
             elif writer is not None:
                 constants = dict(zip(_META_NAMES[:-1], (m[0] for m in meta[:-1]), strict=True))
                 writer.write(
                     constants, _META_NAMES[-1:] + names, meta[-1:] + _columns(batch, names, kinds), extracted
                 )
+                self._count(count)
                 progress["rows"] = row
                 if row - flushed >= STATE_EVERY_ROWS:
                     self._flush_state()
@@ -284,6 +292,10 @@ class ContentStream(Stream):
             and not self.get_batch_config(self.config)
             and self.config.get("content_fast_path", True)
         )
+
+    def _count(self, records: int) -> None:
+        if self._record_counter is not None:
+            self._record_counter.increment(records)
 
     def _flush_state(self) -> None:
         self.state_manager.is_flushed = False
