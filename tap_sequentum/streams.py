@@ -22,7 +22,7 @@ from tap_sequentum.domain import (
     normalize_timestamp,
     status_name,
 )
-from tap_sequentum.incremental import plan_runs
+from tap_sequentum.incremental import RunPlan, plan_runs
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -51,6 +51,41 @@ class SequentumStream(Stream):
             if name in record:
                 record[name] = normalize_timestamp(record[name])
         return record
+
+
+def plan_agent_runs(stream: SequentumStream, agent_id: int, state: dict, ids_key: str) -> RunPlan:
+    """List an agent's runs (answer shared by all streams of the sync) and plan them against `state`."""
+    max_records = int(stream.config.get("runs_max_records", 1000))
+    runs = stream.client.list_runs(agent_id, max_records)
+    plan = plan_runs(
+        runs,
+        bookmark=state.get("replication_key_value"),
+        finished_ids=state.get(ids_key, ()),
+        start_date=stream.config.get("start_date"),
+        max_records=max_records,
+    )
+    if plan.gap:
+        stream.logger.warning(
+            "Agent %s: all %d listed runs are newer than the bookmark %s of stream %s, so older runs may "
+            "have been missed (the API lists only the newest runs_max_records runs). Sync more often.",
+            agent_id,
+            len(runs),
+            state.get("replication_key_value"),
+            stream.name,
+        )
+    if plan.skipped_no_date:
+        stream.logger.warning(
+            "Agent %s: %d runs without a created date skipped.", agent_id, plan.skipped_no_date
+        )
+    return plan
+
+
+def save_plan(state: dict, plan: RunPlan, replication_key: str, ids_key: str) -> None:
+    """Move the bookmark as planned; called only once everything the plan emits is out."""
+    if plan.bookmark is not None:
+        state["replication_key"] = replication_key
+        state["replication_key_value"] = plan.bookmark
+        state[ids_key] = plan.finished_ids
 
 
 class AgentsStream(SequentumStream):
@@ -198,27 +233,7 @@ class RunsStream(SequentumStream):
     def get_records(self, context: Context | None) -> Iterable[dict]:
         agent_id = int(context["agent_id"]) if context else 0
         state = self.get_context_state(context)
-        max_records = int(self.config.get("runs_max_records", 1000))
-        runs = self.client.list_runs(agent_id, max_records)
-        plan = plan_runs(
-            runs,
-            bookmark=state.get("replication_key_value"),
-            finished_ids=state.get("finished_run_ids", ()),
-            start_date=self.config.get("start_date"),
-            max_records=max_records,
-        )
-        if plan.gap:
-            self.logger.warning(
-                "Agent %s: all %d listed runs are newer than the bookmark %s, so older runs may have "
-                "been missed (the API lists only the newest runs_max_records runs). Sync more often.",
-                agent_id,
-                len(runs),
-                state.get("replication_key_value"),
-            )
-        if plan.skipped_no_date:
-            self.logger.warning(
-                "Agent %s: %d runs without a created date skipped.", agent_id, plan.skipped_no_date
-            )
+        plan = plan_agent_runs(self, agent_id, state, "finished_run_ids")
         for run in plan.emit:
             yield self.normalize(
                 {
@@ -229,10 +244,7 @@ class RunsStream(SequentumStream):
                 }
             )
         # Reached only after every run (and its child records) was emitted.
-        if plan.bookmark is not None:
-            state["replication_key"] = self.replication_key
-            state["replication_key_value"] = plan.bookmark
-            state["finished_run_ids"] = plan.finished_ids
+        save_plan(state, plan, self.replication_key, "finished_run_ids")
 
     def get_child_context(self, record: Record, context: Context | None) -> dict:
         return {"agent_id": record["agent_id"], "run_id": record["id"]}

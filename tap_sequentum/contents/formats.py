@@ -20,17 +20,11 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import simplejson
 
+from tap_sequentum.contents.schema import METADATA
 from tap_sequentum.domain import file_extension
 
 #: Names our own metadata columns use; a data column with one of these names is renamed.
-RESERVED = (
-    "_sdc_agent_id",
-    "_sdc_run_id",
-    "_sdc_run_created",
-    "_sdc_file_id",
-    "_sdc_file_name",
-    "_sdc_row_number",
-)
+RESERVED = tuple(METADATA)
 
 _ROWS_PER_BATCH = 50_000
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from singer_sdk import Stream, metrics
+from singer_sdk import metrics
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_sequentum import errors
@@ -35,14 +35,13 @@ from tap_sequentum.contents.schema import (
     merge_columns,
 )
 from tap_sequentum.domain import is_finished, parse_timestamp
-from tap_sequentum.incremental import plan_runs
+from tap_sequentum.streams import SequentumStream, plan_agent_runs, save_plan
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_sequentum.client import SequentumClient
 
 _META_NAMES = list(METADATA)
 #: The fast path writes a STATE message at least this often (and after every file).
@@ -53,7 +52,7 @@ class ContentError(errors.SequentumError):
     """A data file could not be parsed; nothing from it was emitted."""
 
 
-class ContentStream(Stream):
+class ContentStream(SequentumStream):
     """Rows of the data files an agent delivered, with `_sdc_` columns naming their origin."""
 
     primary_keys = PRIMARY_KEYS
@@ -67,10 +66,6 @@ class ContentStream(Stream):
         self.rows_emitted = 0
         self._parquet: ParquetBatchWriter | None = None
         self._record_counter: metrics.Counter | None = None
-
-    @property
-    def client(self) -> SequentumClient:
-        return self._tap.client  # type: ignore[attr-defined]
 
     @property
     def read_options(self) -> ReadOptions:
@@ -88,23 +83,7 @@ class ContentStream(Stream):
 
     def get_records(self, context: Context | None) -> Iterable[dict]:
         state = self.stream_state
-        max_records = int(self.config.get("runs_max_records", 1000))
-        runs = self.client.list_runs(self.agent_id, max_records)
-        plan = plan_runs(
-            runs,
-            bookmark=state.get("replication_key_value"),
-            finished_ids=state.get("done_run_ids", ()),
-            start_date=self.config.get("start_date"),
-            max_records=max_records,
-        )
-        if plan.gap:
-            self.logger.warning(
-                "Stream %s: all %d listed runs of agent %s are newer than the bookmark, so the content "
-                "of older runs may have been missed. Sync more often.",
-                self.name,
-                len(runs),
-                self.agent_id,
-            )
+        plan = plan_agent_runs(self, self.agent_id, state, "done_run_ids")
         # Oldest first, so an interrupted sync has emitted a prefix of history.
         todo = sorted(
             (run for run in plan.emit if is_finished(run.get("status"))),
@@ -115,10 +94,7 @@ class ContentStream(Stream):
             state.setdefault("done_run_ids", []).append(int(run["id"]))
             state.pop("current", None)
             self._flush_state()
-        if plan.bookmark is not None:
-            state["replication_key"] = self.replication_key
-            state["replication_key_value"] = plan.bookmark
-            state["done_run_ids"] = plan.finished_ids
+        save_plan(state, plan, REPLICATION_KEY, "done_run_ids")
 
     def _sync_run(self, run: dict, state: dict) -> Iterator[dict]:
         run_id = int(run["id"])
