@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 from decimal import Decimal
 
+import pytest
 from support import config_for, run_cli, sync, write_json
 
 from tap_sequentum.client import SequentumClient
@@ -332,3 +334,72 @@ def test_logs_count_records_and_name_every_downloaded_file(demo_sandbox, tmp_pat
     downloaded = [line for line in proc.stderr.splitlines() if "Downloaded steam.csv" in line]
     assert len(downloaded) == len({r["record"]["_sdc_file_id"] for r in records})
     assert all("bytes" in line and "rows emitted in" in line for line in downloaded)
+
+
+def test_an_older_run_finishing_meanwhile_does_not_reset_an_interrupted_run(sandbox, tmp_path):
+    agent = add_agent(sandbox)
+    older = sandbox.add_run(agent, status=1, created="2026-05-01T00:00:00Z")
+    run = sandbox.add_run(
+        agent,
+        status=9,
+        created="2026-05-02T00:00:00Z",
+        files=[("part1.csv", b"n\n1\n2\n3\n"), ("part2.csv", b"n\n4\n5\n")],
+    )
+    files = SequentumClient(sandbox.api_key, sandbox.base_url).list_files(agent, run["id"])
+    sandbox.add_fault(rf"/file/{max(f['id'] for f in files)}/download$", "503", times=1000)
+    config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent], max_retries=0))
+    proc = run_cli(["--config", str(config)])
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    first = [m["record"]["n"] for m in lines if m["type"] == "RECORD" and m["stream"] == "trap_shop"]
+    assert first == [1, 2, 3]
+    state = [m["value"] for m in lines if m["type"] == "STATE"][-1]
+
+    sandbox.clear_faults()
+    sandbox.set_run_status(agent, older["id"], 9, files=[("old.csv", b"n\n0\n")])
+    second = sync(config_for(sandbox, agent_ids=[agent]), state=state)
+    assert sorted(r["n"] for r in second.records["trap_shop"]) == [0, 4, 5]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_batch_state_never_runs_ahead_of_the_batches(sandbox, tmp_path, fmt):
+    agent = add_agent(sandbox)
+    sandbox.add_run(agent, status=9, created="2026-05-01T00:00:00Z", files=[("good.csv", b"n\n1\n2\n")])
+    sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("bad.csv", b"a,b\n1\n")])
+    batch_config = {"encoding": {"format": fmt}, "storage": {"root": f"file://{tmp_path}"}}
+    extra = {"stream_maps": {"trap_shop": {"n2": "n"}}} if fmt == "parquet" else {}
+    config = config_for(sandbox, agent_ids=[agent], batch_config=batch_config, **extra)
+    proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
+    assert proc.returncode == 1
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    batches = [m for m in lines if m["type"] == "BATCH" and m["stream"] == "trap_shop"]
+    states = [m["value"]["bookmarks"].get("trap_shop", {}) for m in lines if m["type"] == "STATE"]
+    # No batch of the stream went out, so no state may claim its first run is done.
+    assert batches or not any(s.get("done_run_ids") for s in states)
+
+
+def test_widened_schema_keeps_deselected_columns_out(sandbox):
+    agent = add_agent(sandbox)
+    sandbox.add_run(agent, status=9, created="2026-05-01T00:00:00Z", files=[("a.csv", b"code,price\n1,5\n")])
+    config = config_for(sandbox, agent_ids=[agent])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        from tap_sequentum.tap import TapSequentum
+
+        catalog = json.loads(TapSequentum(config=config, setup_mapper=False).run_discovery())
+    for entry in catalog["streams"]:
+        entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] == "trap_shop"
+        for item in entry["metadata"]:
+            if item["breadcrumb"] in (["properties", "price"], ["properties", "_sdc_file_name"]):
+                item["metadata"]["selected"] = False
+    sandbox.add_run(
+        agent, status=9, created="2026-05-02T00:00:00Z", files=[("b.csv", b"code,price,c\n007,5.5,r\n")]
+    )
+    for fast in (True, False):
+        result = sync({**config, "content_fast_path": fast}, catalog=json.loads(json.dumps(catalog)))
+        for schema in schemas(result, "trap_shop"):
+            assert "price" not in schema["properties"]
+            assert "_sdc_file_name" not in schema["properties"]
+        for record in result.records["trap_shop"]:
+            assert "price" not in record
+            assert "_sdc_file_name" not in record
+        assert [r["code"] for r in result.records["trap_shop"]] == [1, "007"]  # widened after file 1

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from singer_sdk import metrics
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_sequentum import errors
@@ -66,6 +67,7 @@ class ContentStream(SequentumStream):
         self.rows_emitted = 0
         self._parquet: ParquetBatchWriter | None = None
         self._record_counter: metrics.Counter | None = None
+        self._pending: tuple[dict, int] | None = None
 
     @property
     def read_options(self) -> ReadOptions:
@@ -77,17 +79,29 @@ class ContentStream(SequentumStream):
         return self._record_counter
 
     def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
-        """No per-record bookmarks: `get_records` writes state per batch and per finished run."""
+        """Called right after singer-sdk wrote a record: that row now counts as emitted.
+
+        There are no per-record bookmarks; `get_records` writes the run bookkeeping itself.
+        """
+        if self._pending is not None:
+            progress, number = self._pending
+            progress["rows"] = number
 
     # -- runs ---------------------------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> Iterable[dict]:
         state = self.stream_state
         plan = plan_agent_runs(self, self.agent_id, state, "done_run_ids")
-        # Oldest first, so an interrupted sync has emitted a prefix of history.
+        # A run interrupted mid-way comes first, so its progress is used before anything replaces it;
+        # then oldest first, so an interrupted sync has emitted a prefix of history.
+        interrupted = (state.get("current") or {}).get("run_id")
         todo = sorted(
             (run for run in plan.emit if is_finished(run.get("status"))),
-            key=lambda run: (parse_timestamp(run.get("created")), int(run["id"])),
+            key=lambda run: (
+                int(run["id"]) != interrupted,
+                parse_timestamp(run.get("created")),
+                int(run["id"]),
+            ),
         )
         for run in todo:
             yield from self._sync_run(run, state)
@@ -175,7 +189,9 @@ class ContentStream(SequentumStream):
         if self._input_schema is not None:
             self._input_schema = self._schema
         if self._tap.mapper is not None:
-            self._tap.mapper.register_raw_stream_schema(self.name, self._schema, self.primary_keys)
+            # As singer-sdk does for the catalog: the announced schema leaves out deselected columns.
+            selected = get_selected_schema(self.name, self._schema, self.mask)
+            self._tap.mapper.register_raw_stream_schema(self.name, selected, self.primary_keys)
             self._stream_maps = []
         self._write_schema_message()
 
@@ -189,6 +205,7 @@ class ContentStream(SequentumStream):
         writer = RecordWriter(self.name) if parquet is None and self._fast_path() else None
         direct = parquet is not None or writer is not None
         names = [n for n in self.columns if not direct or self.mask[("properties", n)]]
+        meta_names = [n for n in _META_NAMES if not direct or self.mask[("properties", n)]]
         kinds = [self.columns[n] for n in names]
         extracted = dt.datetime.now(dt.UTC).isoformat()
         skip = progress["rows"]
@@ -211,10 +228,13 @@ class ContentStream(SequentumStream):
                 range(first, first + count),
             ]
             if parquet is not None:
-                parquet.write(_META_NAMES + names, _meta_arrays(meta) + _typed(batch, names, kinds))
+                arrays = [a for k, a in zip(_META_NAMES, _meta_arrays(meta), strict=True) if k in meta_names]
+                parquet.write(meta_names + names, arrays + _typed(batch, names, kinds))
                 self._count(count)
             elif writer is not None:
-                constants = dict(zip(_META_NAMES[:-1], (m[0] for m in meta[:-1]), strict=True))
+                constants = {
+                    k: m[0] for k, m in zip(_META_NAMES[:-1], meta[:-1], strict=True) if k in meta_names
+                }
                 writer.write(
                     constants, _META_NAMES[-1:] + names, meta[-1:] + _columns(batch, names, kinds), extracted
                 )
@@ -226,8 +246,9 @@ class ContentStream(SequentumStream):
             else:
                 values = _columns(batch, names, kinds)
                 for number, record in enumerate(_records(names, meta, values), start=first):
-                    progress["rows"] = number  # before the yield: the state never runs ahead
+                    self._pending = (progress, number)  # counted once written (_increment_stream_state)
                     yield record
+                self._pending = None
             emitted += count
         if writer is not None and flushed != row:
             self._flush_state()
@@ -274,6 +295,10 @@ class ContentStream(SequentumStream):
             self._record_counter.increment(records)
 
     def _flush_state(self) -> None:
+        """Write STATE now, unless singer-sdk's batcher still holds records: it writes STATE itself
+        right after each BATCH, when the state matches what was sent."""
+        if self._parquet is None and self.get_batch_config(self.config):
+            return
         self.state_manager.is_flushed = False
         self._write_state_message()
 
