@@ -178,14 +178,26 @@ class SequentumClient:
         base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if base.endswith(API_PREFIX):
             base = base[: -len(API_PREFIX)]
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            parts = urlsplit(base)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in base
+            valid = valid and (parts.port is None or parts.port > 0)
+        except ValueError:  # a bad port or bracket
+            valid = False
+        if not valid:
             raise errors.ConfigurationError(
                 f"base_url must look like https://dashboard.sequentum.com, not {base_url!r}."
             )
+        if not timeout > 0:
+            raise errors.ConfigurationError(
+                f"request_timeout must be a positive number of seconds, not {timeout}."
+            )
+        if max_retries < 0:
+            raise errors.ConfigurationError(f"max_retries must be 0 or more, not {max_retries}.")
         self.base_url = base
         self._api_root = base + API_PREFIX + "/"
         self._netloc = parts.netloc
+        self._scheme = parts.scheme
         self._api_key = api_key
         self.timeout = timeout
         self.max_retries = max_retries
@@ -234,11 +246,14 @@ class SequentumClient:
         """Absolute API URL for a path relative to /api/v1."""
         return self._api_root + path.lstrip("/")
 
+    def _is_api(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return (parts.scheme, parts.netloc) == (self._scheme, self._netloc)
+
     def _auth_headers(self, url: str) -> dict[str, str]:
-        # The key goes to the API host and nowhere else (not to storage hosts, not after redirects).
-        if urlsplit(url).netloc == self._netloc:
-            return {"Authorization": f"ApiKey {self._api_key}"}
-        return {}
+        # The key goes to the API host, over the base URL's scheme, and nowhere else (not to storage
+        # hosts, not after a redirect to another host or to plain http).
+        return {"Authorization": f"ApiKey {self._api_key}"} if self._is_api(url) else {}
 
     def _send(
         self,
@@ -538,7 +553,7 @@ class SequentumClient:
             response.close()
             redirected = True
             hops += 1
-            if urlsplit(location).netloc == self._netloc:
+            if self._is_api(location):
                 response = self._send("GET", location, what=what, stream=True)
                 continue
             try:
@@ -551,6 +566,8 @@ class SequentumClient:
                 # An expired or refused signed URL: a fresh one comes with the next attempt.
                 raise _TransferBroken(f"storage host answered HTTP {response.status_code}")
         with response:
+            if response.is_redirect:
+                raise _TransferBroken(f"more than {hops} redirects")
             if response.status_code in RETRY_STATUSES:
                 raise _TransferBroken(f"HTTP {response.status_code}")
             self._raise_for_status(response, what)

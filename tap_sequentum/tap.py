@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
+import os
 import sys
+from collections.abc import Mapping
 from functools import cached_property
+from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import MappingError
 
 from tap_sequentum import errors
 from tap_sequentum.client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT, SequentumClient
@@ -15,6 +20,7 @@ from tap_sequentum.contents.formats import ReadOptions
 from tap_sequentum.contents.naming import stream_names
 from tap_sequentum.contents.schema import columns_of
 from tap_sequentum.contents.stream import ContentStream
+from tap_sequentum.domain import parse_timestamp
 from tap_sequentum.streams import STREAM_TYPES
 from tap_sequentum.trigger import run_triggers
 
@@ -175,9 +181,7 @@ class TapSequentum(Tap):
     @cached_property
     def client(self) -> SequentumClient:
         """One client per tap run, so every stream shares its answer cache and rate-limit pacing."""
-        runs_max = int(self.config.get("runs_max_records", 1000))
-        if not 1 <= runs_max <= 1000:
-            raise errors.ConfigurationError(f"runs_max_records must be between 1 and 1000, not {runs_max}.")
+        check_settings(self.config)
         return SequentumClient(
             api_key=self.config["api_key"],
             base_url=self.config.get("base_url") or DEFAULT_BASE_URL,
@@ -225,10 +229,12 @@ class TapSequentum(Tap):
                     continue
                 agent_id = by_name.get(entry.tap_stream_id)
                 if agent_id is None:
-                    self.logger.warning(
-                        "Catalog stream '%s' matches no agent this key can see; it is skipped.",
-                        entry.tap_stream_id,
-                    )
+                    if entry.metadata.resolve_selection()[()]:
+                        raise errors.ConfigurationError(
+                            f"Catalog stream '{entry.tap_stream_id}' is selected but matches no agent this "
+                            "key can see (renamed or deleted?): refresh the catalog (run --discover "
+                            "again, or meltano's --refresh-catalog) or deselect it."
+                        )
                     continue
                 columns = columns_of(entry.schema.to_dict())
                 streams.append(
@@ -268,6 +274,30 @@ class TapSequentum(Tap):
         return sample
 
 
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Settings the JSON schema cannot check, as one actionable line each (before any request)."""
+    problems = []
+    runs_max = int(config.get("runs_max_records", 1000))
+    if not 1 <= runs_max <= 1000:
+        problems.append(f"runs_max_records must be between 1 and 1000, not {runs_max}")
+    for name in ("agents_page_size", "discovery_sample_runs", "discovery_sample_bytes"):
+        if name in config and int(config[name]) < 1:
+            problems.append(f"{name} must be at least 1, not {config[name]}")
+    if float(config.get("trigger_poll_interval", 10)) <= 0:
+        problems.append("trigger_poll_interval must be a positive number of seconds")
+    if config.get("start_date") and parse_timestamp(config["start_date"]) is None:
+        problems.append(f"start_date must be an ISO 8601 date or date-time, not {config['start_date']!r}")
+    try:
+        codecs.lookup(config.get("csv_encoding") or "utf-8")
+    except LookupError:
+        problems.append(f"csv_encoding {config.get('csv_encoding')!r} is not a known text encoding")
+    temp_dir = config.get("temp_dir")
+    if temp_dir and not os.path.isdir(temp_dir):
+        problems.append(f"temp_dir {temp_dir!r} is not an existing directory")
+    if problems:
+        raise errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
+
+
 def main() -> None:
     """Console entry point: the SDK's CLI, with our errors shown as one actionable line."""
     try:
@@ -275,6 +305,9 @@ def main() -> None:
     except errors.SequentumError as exc:
         sys.stderr.write(f"tap-sequentum: error: {exc}\n")
         sys.exit(exc.exit_code)
+    except MappingError as exc:
+        sys.stderr.write(f"tap-sequentum: error: stream_maps: {exc}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

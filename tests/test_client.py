@@ -198,3 +198,13 @@ def test_error_messages_never_contain_the_key(sandbox):
         client.get_agent(1)
     assert "wrong-" not in str(info.value)
     assert "HTTP 401" in str(info.value)
+
+
+def test_the_key_is_only_attached_to_the_api_host_and_scheme():
+    client = SequentumClient("k-123", "https://dashboard.example.com")
+    assert client._auth_headers("https://dashboard.example.com/api/v1/agent/all") == {
+        "Authorization": "ApiKey k-123"
+    }
+    assert client._auth_headers("http://dashboard.example.com/api/v1/agent/all") == {}
+    assert client._auth_headers("https://storage.example.com/signed/abc") == {}
+    assert client._auth_headers("https://dashboard.example.com:8443/api/v1/agent/all") == {}

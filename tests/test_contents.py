@@ -403,3 +403,13 @@ def test_widened_schema_keeps_deselected_columns_out(sandbox):
             assert "price" not in record
             assert "_sdc_file_name" not in record
         assert [r["code"] for r in result.records["trap_shop"]] == [1, "007"]  # widened after file 1
+
+
+def test_a_selected_catalog_stream_without_its_agent_is_a_clear_error(demo_sandbox, tmp_path):
+    config = write_json(tmp_path / "c.json", config_for(demo_sandbox, agent_ids=[1001]))
+    catalog = json.loads(run_cli(["--config", str(config), "--discover"]).stdout)
+    steam = next(s for s in catalog["streams"] if s["tap_stream_id"] == "steam")
+    steam["tap_stream_id"] = steam["stream"] = "renamed_agent"
+    proc = run_cli(["--config", str(config), "--catalog", str(write_json(tmp_path / "cat.json", catalog))])
+    assert proc.returncode == 1
+    assert "Catalog stream 'renamed_agent' is selected but matches no agent" in proc.stderr.splitlines()[-1]

@@ -74,3 +74,25 @@ def test_successful_sync_logs_no_secret(sandbox, tmp_path, level):
     assert '"RECORD"' in proc.stdout
     assert sandbox.api_key not in proc.stdout
     assert sandbox.api_key not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"request_timeout": 0}, "request_timeout must be a positive number"),
+        ({"max_retries": -1}, "max_retries must be 0 or more"),
+        ({"csv_encoding": "klingon"}, "csv_encoding 'klingon' is not a known text encoding"),
+        ({"temp_dir": "/no/such/dir"}, "temp_dir '/no/such/dir' is not an existing directory"),
+        ({"start_date": "yesterday"}, "start_date must be an ISO 8601 date"),
+        ({"runs_max_records": 5000}, "runs_max_records must be between 1 and 1000"),
+        ({"discovery_sample_runs": 0}, "discovery_sample_runs must be at least 1"),
+        ({"base_url": "https://h:99999"}, "base_url must look like https://"),
+        ({"base_url": "http://[::1"}, "base_url must look like https://"),
+        ({"stream_maps": {"steam": {"x": "1 +* 2"}}, "agent_ids": [1001]}, "stream_maps"),
+    ],
+)
+def test_bad_settings_are_one_line(sandbox, tmp_path, setting, message):
+    key = sandbox.api_key if "stream_maps" in setting else SECRET  # maps are applied after discovery
+    config = {"api_key": key, "base_url": sandbox.base_url, **setting}
+    proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
+    assert_one_clear_line(proc, message)

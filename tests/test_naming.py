@@ -39,3 +39,10 @@ def test_reserved_and_empty_names():
 def test_names_do_not_depend_on_listing_order():
     agents = [(3, "a b"), (1, "A-B"), (2, "a_b")]
     assert stream_names(agents) == stream_names(list(reversed(agents)))
+
+
+def test_a_suffixed_name_never_lands_on_another_agents_name():
+    names = stream_names([(900, "shop 1002"), (1001, "Shop"), (1002, "shop")])
+    assert len(set(names.values())) == 3
+    assert names[900] == "shop_1002"
+    assert names[1001] == "shop"

@@ -34,49 +34,89 @@ def typed_column(array: pa.Array | None, kind: Kind, length: int) -> pa.Array:
 
 
 def decimal_column(array: pa.Array) -> pa.Array:
-    """Exact decimals: the scale is the longest fraction, so no value is rounded."""
+    """Exact decimals: scale is the longest fraction, precision the widest whole part plus that.
+
+    Beyond 76 digits (decimal256's limit, e.g. `1e9999`) the column stays text, which is exact too.
+    """
     if pc.any(pc.match_substring_regex(array, _EXPONENT)).as_py():
         values = [None if text is None else Decimal(text) for text in array.to_pylist()]
-        scale = max((max(0, -int(v.as_tuple().exponent)) for v in values if v is not None), default=0)
-        digits = max((len(v.as_tuple().digits) for v in values if v is not None), default=1)
-        return pa.array(values, type=_decimal_type(digits + scale, scale))
+        shapes = [v.as_tuple() for v in values if v is not None]
+        scale = max((max(0, -int(t.exponent)) for t in shapes), default=0)
+        whole = max((max(1, len(t.digits) + int(t.exponent)) for t in shapes), default=1)
+        if whole + scale > 76:
+            return array.cast(pa.string())
+        return pa.array(values, type=_decimal_type(whole + scale, scale))
     fraction = pc.utf8_length(pc.replace_substring_regex(array, r"^[^.]*\.?", ""))
-    whole = pc.utf8_length(pc.replace_substring_regex(array, r"^-|\..*$", ""))
+    integer = pc.utf8_length(pc.replace_substring_regex(array, r"^-|\..*$", ""))
     scale = pc.max(fraction).as_py() or 0
-    precision = (pc.max(whole).as_py() or 1) + scale
+    precision = (pc.max(integer).as_py() or 1) + scale
+    if precision > 76:
+        return array.cast(pa.string())
     return pc.cast(array, _decimal_type(precision, scale))
 
 
 def _decimal_type(precision: int, scale: int) -> pa.DataType:
     if precision <= 38:
         return pa.decimal128(max(precision, 1), scale)
-    return pa.decimal256(min(max(precision, 1), 76), scale)
+    return pa.decimal256(precision, scale)
+
+
+def common_type(types: set[pa.DataType]) -> pa.DataType:
+    """One Arrow type for batches that typed a column differently (decimal widths, text fallback)."""
+    if len(types) == 1:
+        return next(iter(types))
+    if any(pa.types.is_string(t) for t in types):
+        return pa.string()
+    decimals = [t for t in types if pa.types.is_decimal(t)]
+    if decimals:
+        scale = max(t.scale for t in decimals)
+        whole = max(t.precision - t.scale for t in decimals)
+        return _decimal_type(whole + scale, scale) if whole + scale <= 76 else pa.string()
+    return next(iter(types))
 
 
 _ARROW_TYPES = {Kind.INTEGER: pa.int64(), Kind.BOOLEAN: pa.bool_(), Kind.NUMBER: pa.decimal128(38, 0)}
 
 
 class ParquetBatchWriter:
-    """Writes one Parquet file per Arrow batch into the BATCH storage and collects their URLs."""
+    """Collects typed Arrow batches into Parquet files of about `batch_size` rows in BATCH storage."""
 
     def __init__(self, batch_config: Any, tap_name: str, stream_name: str) -> None:
         self._config = batch_config
         self._prefix = f"{batch_config.storage.prefix or ''}{tap_name}--{stream_name}-{uuid4()}"
+        self._rows_per_file = int(getattr(batch_config, "batch_size", 0) or 100_000)
         self._count = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
         self.manifest: list[str] = []
 
     def write(self, names: Sequence[str], columns: Sequence[pa.Array]) -> None:
+        self._pending.append(pa.Table.from_arrays(list(columns), names=list(names)))
+        self._pending_rows += len(columns[0]) if columns else 0
+        if self._pending_rows >= self._rows_per_file:
+            self._flush()
+
+    def take_manifest(self) -> list[str]:
+        """Write what is pending and hand over the files written since the last call."""
+        self._flush()
+        manifest, self.manifest = self.manifest, []
+        return manifest
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        tables, self._pending, self._pending_rows = self._pending, [], 0
+        names = tables[0].column_names
+        target = [common_type({t.column(i).type for t in tables}) for i in range(len(names))]
+        table = pa.concat_tables(
+            [pa.table([t.column(i).cast(target[i]) for i in range(len(names))], names=names) for t in tables]
+        )
         self._count += 1
         filename = f"{self._prefix}={self._count}.parquet"
         compression = "gzip" if self._config.encoding.compression == "gzip" else "snappy"
         if compression == "gzip":
             filename += ".gz"
-        table = pa.Table.from_arrays(list(columns), names=list(names))
         storage = self._config.storage
         with storage.open(filename, "wb") as handle:
             pq.write_table(table, handle, compression=compression)
         self.manifest.append(storage.get_url(filename))
-
-    def take_manifest(self) -> list[str]:
-        manifest, self.manifest = self.manifest, []
-        return manifest

@@ -7,6 +7,8 @@ streaming where the format allows it (CSV, TSV, JSON Lines, Parquet), so memory 
 
 from __future__ import annotations
 
+import base64
+import codecs
 import datetime as dt
 import json
 import math
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import simplejson
 
@@ -176,7 +179,7 @@ def _loads(text: str | bytes) -> Any:
 def read_json(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
     """A JSON array of objects, or the `{"<agent name>": [rows]}` shape the synchronous start returns."""
     try:
-        data = _loads(path.read_bytes().decode(options.encoding if options.encoding else "utf-8-sig"))
+        data = _loads(path.read_bytes().decode(_text_encoding(options)))
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedFileError(f"not valid JSON: {exc}") from None
     if isinstance(data, dict):
@@ -191,7 +194,7 @@ def read_json_lines(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch
     """One JSON object per line, streamed."""
 
     def rows() -> Iterator[dict]:
-        with path.open("r", encoding=options.encoding, newline="\n") as handle:
+        with path.open("r", encoding=_text_encoding(options), newline="\n") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -200,7 +203,16 @@ def read_json_lines(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch
                 except ValueError as exc:
                     raise MalformedFileError(f"line {number} is not valid JSON: {exc}") from None
 
-    yield from _batched_rows(rows())
+    try:
+        yield from _batched_rows(rows())
+    except UnicodeDecodeError as exc:
+        raise MalformedFileError(f"not {options.encoding} text: {exc}") from None
+
+
+def _text_encoding(options: ReadOptions) -> str:
+    """The codec for Python-decoded text: a UTF-8 byte order mark is always accepted."""
+    codec = codecs.lookup(options.encoding or "utf-8").name
+    return "utf-8-sig" if codec == "utf-8" else codec
 
 
 # -- XLSX, Parquet ---------------------------------------------------------------------------------
@@ -266,11 +278,33 @@ def read_parquet(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
 
 
 def _as_text(column: pa.Array) -> pa.Array:
+    """A typed Parquet column as the text inference reads, exactly: Arrow's own casts where they
+    are exact (integers, decimals, floats in shortest form, booleans, dates), ISO 8601 for
+    timestamps (nanoseconds and zone kept), base64 for binary, JSON for nested values."""
     kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    if pa.types.is_timestamp(kind):
+        if kind.tz is None:
+            return pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+        text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S%z")
+        return pc.replace_substring_regex(text, pattern=r"([+-][0-9]{2})([0-9]{2})$", replacement=r"\1:\2")
+    if any(
+        check(kind)
+        for check in (
+            pa.types.is_string,
+            pa.types.is_large_string,
+            pa.types.is_integer,
+            pa.types.is_decimal,
+            pa.types.is_floating,
+            pa.types.is_boolean,
+            pa.types.is_date,
+        )
+    ):
         return column.cast(pa.string())
-    if pa.types.is_integer(kind) or pa.types.is_decimal(kind):
-        return column.cast(pa.string())
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return pa.array(
+            [None if v is None else base64.b64encode(v).decode("ascii") for v in column.to_pylist()],
+            type=pa.string(),
+        )
     return pa.array([cell_text(v) for v in column.to_pylist()], type=pa.string())
 
 

@@ -32,6 +32,9 @@ def stream_names(agents: Iterable[tuple[int, str | None]], reserved: Iterable[st
     names: dict[int, str] = {}
     for agent_id, name in sorted(agents):
         slug = slugify(name) or f"agent_{agent_id}"
-        names[agent_id] = f"{slug}_{agent_id}" if slug in taken else slug
-        taken.add(names[agent_id])
+        candidate = slug if slug not in taken else f"{slug}_{agent_id}"
+        while candidate in taken:  # another agent's plain slug may already read `<slug>_<id>`
+            candidate += f"_{agent_id}"
+        names[agent_id] = candidate
+        taken.add(candidate)
     return names
