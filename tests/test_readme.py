@@ -20,7 +20,7 @@ def test_settings_table_is_in_sync():
 def test_readme_opens_with_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     first_block = readme.split("```bash", 1)[1].split("```", 1)[0]
-    assert "./scripts/demo" in first_block
+    assert "./scripts/meltano-demo" in first_block
     assert "./scripts/test" in first_block
     ci = (ROOT / ".ci/run").read_text()
     assert "scripts/test" in ci

@@ -1,0 +1,106 @@
+"""Helpers for the Meltano tests: the project installed once per session, and `meltano` run hermetically.
+
+Shared by test_meltano.py and test_warehouse.py. Plugin venvs live in the project's `.meltano/` (installed
+once, reused across sessions); each test gets its own system database (state) and its own output files.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from tap_sequentum.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO = ROOT / ".meltano" / "venv" / "bin" / "meltano"
+#: The tap's INFO line per downloaded data file (name, size, rows, seconds).
+DOWNLOADED = re.compile(
+    r"Downloaded (.+) \(file (\d+), run (\d+), agent (\d+)\): (\d+) bytes, (\d+) rows emitted"
+)
+
+
+def project() -> dict:
+    return yaml.safe_load((ROOT / "meltano.yml").read_text())
+
+
+def plugin(kind: str, name: str) -> dict:
+    return next(p for p in project()["plugins"][kind] if p["name"] == name)
+
+
+@functools.cache
+def install_meltano() -> Path:
+    """Meltano and every plugin of meltano.yml, installed once by the demo script's own set-up path."""
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "meltano-demo"), "--install-only"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return MELTANO
+
+
+class Meltano:
+    """`meltano` against a sandbox, with this session's system database and database files."""
+
+    def __init__(self, executable: Path, home: Path, sandbox: Sandbox, project_root: Path = ROOT) -> None:
+        self.executable = executable
+        self.home = home
+        self.sandbox = sandbox
+        self.project_root = project_root
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("TAP_SEQUENTUM_", "TARGET_", "MELTANO_"))
+        }
+        env.update(
+            MELTANO_DATABASE_URI=f"sqlite:///{self.home / 'meltano.db'}",
+            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+            TAP_SEQUENTUM_API_KEY=self.sandbox.api_key,
+            TAP_SEQUENTUM_BASE_URL=self.sandbox.base_url,
+            TARGET_DUCKDB_FILEPATH=str(self.home / "sequentum.duckdb"),
+            TARGET_JSONL_DESTINATION_PATH=str(self.home / "jsonl"),
+        )
+        env.update(extra)
+        return env
+
+    def __call__(self, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [str(self.executable), *args],
+            cwd=self.project_root,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert proc.returncode == 0, f"meltano {' '.join(args)} failed:\n{proc.stderr[-5000:]}"
+        return proc
+
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess:
+        return self("--environment", "demo", "run", *args, **env)
+
+    def state(self, state_id: str) -> dict:
+        return json.loads(self("--environment", "demo", "state", "get", state_id).stdout)
+
+
+def downloads(log: str) -> list[str]:
+    """The data files a tap run says it downloaded, as `name (file id)`."""
+    return [f"{m[1]} ({m[2]})" for m in DOWNLOADED.finditer(log)]
+
+
+def record_counts(stdout: str) -> dict[str, int]:
+    """RECORD messages per stream in a tap's output."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in stdout.splitlines():
+        if '"RECORD"' in line:
+            counts[json.loads(line)["stream"]] += 1
+    return dict(counts)

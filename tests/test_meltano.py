@@ -1,0 +1,503 @@
+"""tap-sequentum as a Meltano plugin: the project files, real `meltano run`s into DuckDB, and the
+ecosystem contracts on content streams (stream maps, flattening, state, the cached catalog, logs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from meltano_support import (
+    DOWNLOADED,
+    ROOT,
+    Meltano,
+    downloads,
+    install_meltano,
+    plugin,
+    project,
+    record_counts,
+)
+from support import SyncResult, config_for, parse_messages, run_cli, write_json
+
+from tap_sequentum.sandbox import DEFAULT_API_KEY, Sandbox
+from tap_sequentum.sandbox.__main__ import parse_args
+from tap_sequentum.tap import TapSequentum
+
+HUB_FILE = ROOT / "plugins" / "extractors" / "tap-sequentum--sequentum.yml"
+CAPABILITIES = ["catalog", "discover", "state", "about", "stream-maps", "schema-flattening", "batch"]
+METADATA_STREAMS = {"agents", "agent_versions", "runs", "run_files"}
+#: Meltano setting kinds of JSON Schema types, in order of precedence.
+KINDS = {
+    "boolean": "boolean",
+    "integer": "integer",
+    "number": "decimal",
+    "array": "array",
+    "object": "object",
+}
+STEAM_AGENT = 1001
+NEW_STEAM_CSV = (
+    b"rank,app_id,name,current_players,peak_players,price,free,snapshot_at\n"
+    b"1,730,Counter-Strike 2,1002003,1500000,0.00,true,2026-03-01T08:00:00Z\n"
+    b"2,570,Dota 2,650000,800000,0.00,true,2026-03-01T08:00:00Z\n"
+    b"3,1086940,Baldur's Gate 3,120000,180000,59.99,false,2026-03-01T08:00:00Z\n"
+)
+STEAM_MAPS = {"steam": {"__alias__": "steam_top10", "__filter__": "rank <= 10", "peak_players": None}}
+
+
+@pytest.fixture(scope="module")
+def meltano_installed() -> Path:
+    return install_meltano()
+
+
+# --- the project files --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def about() -> dict:
+    return json.loads(run_cli(["--about", "--format=json"]).stdout)
+
+
+def _types(spec: dict) -> list[str]:
+    types = spec.get("type") or []
+    return [types] if isinstance(types, str) else types
+
+
+def expected_kind(spec: dict) -> str:
+    """The Meltano setting kind for a JSON Schema setting, as the Hub writes them."""
+    if spec.get("secret"):
+        return "password"
+    if spec.get("format") == "date-time":
+        return "date_iso8601"
+    if spec.get("enum"):
+        return "options"
+    if "oneOf" in spec:  # a union (faker_config.seed, .locale): free text unless it may be a list
+        return "array" if any("array" in _types(option) for option in spec["oneOf"]) else "string"
+    return next((kind for json_type, kind in KINDS.items() if json_type in _types(spec)), "string")
+
+
+def leaf_settings(properties: dict, prefix: str = "") -> dict[str, dict]:
+    """Settings as Meltano names them: nested objects by their dotted leaves, stream_maps whole."""
+    leaves: dict[str, dict] = {}
+    for name, spec in properties.items():
+        if spec.get("properties") and name != "stream_maps":
+            leaves.update(leaf_settings(spec["properties"], f"{prefix}{name}."))
+        else:
+            leaves[prefix + name] = spec
+    return leaves
+
+
+def expected_settings(about: dict) -> list[dict]:
+    """The extractor's `settings:` for meltano.yml, from `tap-sequentum --about --format=json`.
+
+    Defaults become `value`, except user_agent's (it carries the version).
+    """
+    settings = []
+    for name, spec in leaf_settings(about["settings"]["properties"]).items():
+        setting = {"name": name, "label": spec["title"], "description": spec["description"]}
+        setting["kind"] = expected_kind(spec)
+        if spec.get("secret"):
+            setting["sensitive"] = True
+        if spec.get("enum"):
+            setting["options"] = [{"label": v, "value": v} for v in spec["enum"] if v is not None]
+        if "default" in spec and name != "user_agent":
+            setting["value"] = spec["default"]
+        settings.append(setting)
+    return settings
+
+
+def test_extractor_settings_mirror_the_tap_about(about):
+    expected = expected_settings(about)
+    declared = plugin("extractors", "tap-sequentum")["settings"]
+    assert declared == expected, "meltano.yml's tap-sequentum settings should be:\n" + yaml.safe_dump(
+        expected, sort_keys=False, width=110, allow_unicode=True
+    )
+    by_name = {s["name"]: s for s in declared}
+    assert by_name["api_key"]["sensitive"] is True
+    assert by_name["api_key"]["kind"] == "password"
+    assert by_name["start_date"]["kind"] == "date_iso8601"
+    assert [s["name"] for s in declared if s.get("sensitive")] == ["api_key"]
+
+
+def test_extractor_declares_the_capabilities_the_tap_has(about):
+    extractor = plugin("extractors", "tap-sequentum")
+    assert extractor["namespace"] == "tap_sequentum"
+    assert extractor["pip_url"] == "-e ."
+    assert extractor["capabilities"] == CAPABILITIES
+    assert set(CAPABILITIES) <= set(about["capabilities"])
+    assert extractor["select"] == ["*.*"]
+
+
+def test_hub_definition_is_the_meltano_yml_extractor():
+    hub = yaml.safe_load(HUB_FILE.read_text())
+    extractor = plugin("extractors", "tap-sequentum")
+    for key in ("name", "namespace", "label", "description", "executable", "settings", "select"):
+        assert hub[key] == extractor[key], key
+    assert hub["settings_group_validation"] == extractor["settings_group_validation"]
+    assert sorted(hub["capabilities"]) == sorted(extractor["capabilities"])
+    assert not hub["pip_url"].startswith("-e"), "a Hub plugin installs from a package"
+    assert hub["variant"] == HUB_FILE.stem.split("--")[1]
+
+
+def test_demo_environment_is_the_sandbox_and_prod_holds_no_secret():
+    environments = {e["name"]: e["config"]["plugins"]["extractors"][0] for e in project()["environments"]}
+    sandbox = parse_args([])
+    assert environments["demo"]["config"] == {
+        "base_url": f"http://127.0.0.1:{sandbox.port}",
+        "api_key": DEFAULT_API_KEY,
+    }
+    assert sandbox.storage_port == 8766
+    assert environments["prod"]["config"] == {"base_url": "https://dashboard.sequentum.com"}
+    assert project()["default_environment"] == "demo"
+    sensitive = {
+        s["name"]
+        for kind in project()["plugins"].values()
+        for p in kind
+        for s in p["settings"]
+        if s.get("sensitive")
+    }
+    configured = {k for kind in project()["plugins"].values() for p in kind for k in p.get("config", {})}
+    assert not sensitive & configured
+
+
+def test_demo_script_reads_the_databases_meltano_writes():
+    script = (ROOT / "scripts" / "meltano-demo").read_text()
+    demo = next(e for e in project()["environments"] if e["name"] == "demo")["config"]["plugins"]["loaders"]
+    paths = {
+        "sequentum.duckdb": plugin("loaders", "target-duckdb")["config"]["filepath"],
+        "demo.duckdb": next(p for p in demo if p["name"] == "target-duckdb")["config"]["filepath"],
+    }
+    for name, filepath in paths.items():
+        assert filepath == f"$MELTANO_PROJECT_ROOT/output/{name}"
+        assert f"DATABASE=$OUTPUT/{name}" in script
+
+
+def test_loaders_are_pinned_to_versions_that_load_every_row():
+    assert plugin("loaders", "target-duckdb")["pip_url"].split() == ["target-duckdb==0.8.0", "duckdb==1.2.2"]
+    assert plugin("loaders", "target-postgres")["pip_url"] == "meltanolabs-target-postgres==0.8.1"
+    assert plugin("loaders", "target-jsonl")["pip_url"] == "target-jsonl==0.1.4"
+    postgres = plugin("loaders", "target-postgres")
+    # COPY (use_copy) goes through floats and drops UTC offsets; INSERT keeps decimals and instants.
+    assert postgres["config"].get("use_copy", False) is False
+    assert postgres["config"]["load_method"] == "upsert"
+    assert project()["venv"]["backend"] == "uv"
+
+
+def test_sample_config_is_valid_and_points_at_the_sandbox(demo_sandbox):
+    sample = json.loads((ROOT / "sample_config.json").read_text())
+    assert sample["base_url"] == f"http://127.0.0.1:{parse_args([]).port}"
+    assert sample["api_key"] == DEFAULT_API_KEY
+    tap = TapSequentum(config={**sample, "base_url": demo_sandbox.base_url}, validate_config=True)
+    assert {"agents", "runs", "steam"} <= set(tap.streams)
+
+
+def test_env_example_names_only_real_settings():
+    names = re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    assert "TAP_SEQUENTUM_API_KEY" in names
+    settings = {
+        "TAP_SEQUENTUM": {s["name"] for s in plugin("extractors", "tap-sequentum")["settings"]},
+        "TARGET_POSTGRES": {s["name"] for s in plugin("loaders", "target-postgres")["settings"]},
+    }
+    for name in names:
+        prefix = next(p for p in settings if name.startswith(p + "_"))
+        assert name.removeprefix(prefix + "_").lower() in settings[prefix], name
+
+
+# --- the tap as Meltano runs it: a process with a config, a catalog and a state file -------------
+
+
+def tap(tmp_path: Path, config: dict, *args: str) -> SyncResult:
+    path = write_json(tmp_path / "config.json", config)
+    proc = run_cli(["--config", str(path), *args])
+    assert proc.returncode == 0, proc.stderr
+    return SyncResult(parse_messages(proc.stdout), proc.stdout, proc.stderr, proc.returncode)
+
+
+def last_schema(result: SyncResult, stream: str) -> dict:
+    return [m for m in result.messages if m["type"] == "SCHEMA" and m["stream"] == stream][-1]
+
+
+@pytest.fixture(scope="module")
+def plain(demo_sandbox, tmp_path_factory) -> SyncResult:
+    """A sync with no stream map, to compare mapped ones with."""
+    return tap(tmp_path_factory.mktemp("plain"), config_for(demo_sandbox))
+
+
+def test_stream_maps_alias_filter_and_drop_a_column_of_a_content_stream(demo_sandbox, plain, tmp_path):
+    mapped = tap(tmp_path, config_for(demo_sandbox, stream_maps=STEAM_MAPS))
+    top10 = [r for r in plain.records["steam"] if r["rank"] <= 10]
+    assert 0 < len(top10) < len(plain.records["steam"])
+    assert "steam" not in mapped.records
+    assert mapped.records["steam_top10"] == [
+        {k: v for k, v in r.items() if k != "peak_players"} for r in top10
+    ]
+    schema = last_schema(mapped, "steam_top10")
+    assert "peak_players" not in schema["schema"]["properties"]
+    assert (
+        schema["schema"]["properties"]["price"]
+        == last_schema(plain, "steam")["schema"]["properties"]["price"]
+    )
+    assert schema["key_properties"] == ["_sdc_file_id", "_sdc_row_number"]
+    assert mapped.records["real_estate_listings"] == plain.records["real_estate_listings"]
+
+
+def test_flattening_keeps_content_records_and_flattens_nested_metadata(demo_sandbox, plain, tmp_path):
+    flat = tap(tmp_path, config_for(demo_sandbox, flattening_enabled=True, flattening_max_depth=1))
+    content = set(plain.records) - METADATA_STREAMS
+    assert content
+    for stream in content:
+        assert flat.records[stream] == plain.records[stream], stream
+        assert last_schema(flat, stream)["schema"] == last_schema(plain, stream)["schema"], stream
+    agents = last_schema(flat, "agents")["schema"]["properties"]
+    assert "inputParameters" in agents
+    assert (
+        agents["inputParameters"]["type"]
+        != last_schema(plain, "agents")["schema"]["properties"]["inputParameters"]["type"]
+    )
+
+
+def test_a_sync_from_a_catalog_downloads_each_data_file_once(tmp_path):
+    with Sandbox() as sandbox:
+        discovered = run_cli(
+            ["--config", str(write_json(tmp_path / "d.json", config_for(sandbox))), "--discover"]
+        )
+        catalog = discovered.stdout
+        assert any(r.path.endswith("/download") for r in sandbox.requests), "discovery samples data files"
+        sandbox.clear_requests()
+        synced = tap(
+            tmp_path,
+            config_for(sandbox),
+            "--catalog",
+            str(write_json(tmp_path / "c.json", json.loads(catalog))),
+        )
+        fetched = [r.path for r in sandbox.requests if r.path.endswith("/download")]
+    files = {r["_sdc_file_id"] for s in set(synced.records) - METADATA_STREAMS for r in synced.records[s]}
+    assert len(fetched) == len(set(fetched)) == len(files)
+
+
+def test_stdout_is_singer_only_and_stderr_has_metrics_and_a_line_per_file(plain):
+    result = plain
+    for line in result.stdout.splitlines():
+        assert json.loads(line)["type"] in {"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION", "BATCH"}
+    metrics = [json.loads(m) for m in re.findall(r"METRIC: (\{.*\})$", result.stderr, re.MULTILINE)]
+    assert {"record_count", "sync_duration"} <= {m["metric"] for m in metrics}
+    rows_per_file: dict[int, int] = {}
+    for stream in set(result.records) - METADATA_STREAMS:
+        for record in result.records[stream]:
+            rows_per_file[record["_sdc_file_id"]] = rows_per_file.get(record["_sdc_file_id"], 0) + 1
+    lines = [line for line in result.stderr.splitlines() if "Downloaded " in line]
+    assert len(lines) == len(rows_per_file)
+    for line in lines:
+        assert " INFO " in line
+        match = DOWNLOADED.search(line)
+        assert match, line
+        assert int(match[6]) == rows_per_file[int(match[2])]
+        assert re.search(r"rows emitted in \d+\.\d\d s$", line)
+
+
+def test_record_count_metrics_count_content_records(plain):
+    counted: dict[str, int] = {}
+    for metric in re.findall(r"METRIC: (\{.*\})$", plain.stderr, re.MULTILINE):
+        metric = json.loads(metric)
+        if metric["metric"] == "record_count":
+            stream = metric["tags"]["stream"]
+            counted[stream] = counted.get(stream, 0) + metric["value"]
+    assert counted == {stream: len(records) for stream, records in plain.records.items()}
+
+
+# --- real `meltano run`s into the embedded database ----------------------------------------------
+
+DUCKDB_COUNTS = """
+import json, sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+tables = [t for (t,) in con.execute(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'tap_sequentum'").fetchall()]
+print(json.dumps({t: con.execute(f'SELECT count(*) FROM tap_sequentum."{t}"').fetchone()[0] for t in tables}))
+"""
+
+
+def duckdb_counts(database: Path) -> dict[str, int]:
+    """Rows per table, read with the loader's own duckdb."""
+    python = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
+    proc = subprocess.run(
+        [str(python), "-c", DUCKDB_COUNTS, str(database)], capture_output=True, text=True, check=True
+    )
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def duckdb_runs(meltano_installed, tmp_path_factory) -> SimpleNamespace:
+    """Full run, a new sandbox run, incremental run, Meltano's state fed to the tap, full refresh."""
+    home = tmp_path_factory.mktemp("duckdb")
+    database = home / "sequentum.duckdb"
+    with Sandbox() as sandbox:
+        config = write_json(home / "config.json", config_for(sandbox))
+        emitted = record_counts(run_cli(["--config", str(config)]).stdout)
+        meltano = Meltano(meltano_installed, home, sandbox)
+        first = meltano.run("tap-sequentum", "target-duckdb")
+        after_first = duckdb_counts(database)
+        new_run = sandbox.add_run(STEAM_AGENT, files=[("steam.csv", NEW_STEAM_CSV)])
+        second = meltano.run("tap-sequentum", "target-duckdb")
+        after_second = duckdb_counts(database)
+        state = meltano.state("demo:tap-sequentum-to-target-duckdb")["singer_state"]
+        resumed = run_cli(["--config", str(config), "--state", str(write_json(home / "state.json", state))])
+        third = meltano.run("--full-refresh", "tap-sequentum", "target-duckdb")
+        after_third = duckdb_counts(database)
+    return SimpleNamespace(
+        emitted=emitted,
+        first=first,
+        second=second,
+        third=third,
+        after_first=after_first,
+        after_second=after_second,
+        after_third=after_third,
+        new_run=new_run,
+        resumed=resumed,
+    )
+
+
+def test_meltano_run_loads_every_record_the_tap_emits(duckdb_runs):
+    assert duckdb_runs.after_first == duckdb_runs.emitted
+    assert set(duckdb_runs.emitted) - METADATA_STREAMS >= {"steam", "real_estate_listings", "price_monitor"}
+
+
+def test_second_run_adds_only_the_new_run_and_no_duplicates(duckdb_runs):
+    added = {t: n - duckdb_runs.after_first.get(t, 0) for t, n in duckdb_runs.after_second.items()}
+    assert added == dict.fromkeys(added, 0) | {"steam": 3, "runs": 1, "run_files": 1}
+    assert [name.split(" (")[0] for name in downloads(duckdb_runs.second.stderr)] == ["steam.csv"]
+
+
+def test_meltano_state_is_honoured_by_the_tap(duckdb_runs):
+    assert duckdb_runs.resumed.returncode == 0, duckdb_runs.resumed.stderr
+    counts = record_counts(duckdb_runs.resumed.stdout)
+    assert not set(counts) - METADATA_STREAMS, "no content row is extracted twice"
+    messages = parse_messages(duckdb_runs.resumed.stdout)
+    runs = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "runs"]
+    assert all(not r["is_finished"] for r in runs), "only runs still unfinished are emitted again"
+
+
+def test_full_refresh_re_extracts_everything_without_duplicates(duckdb_runs):
+    first, third = downloads(duckdb_runs.first.stderr), downloads(duckdb_runs.third.stderr)
+    assert len(third) == len(first) + 1
+    assert set(first) < set(third)
+    assert duckdb_runs.after_third == duckdb_runs.after_second
+
+
+def test_meltano_logs_carry_metrics_and_a_line_per_downloaded_file(duckdb_runs):
+    log = duckdb_runs.first.stderr
+    assert "METRIC:" in log
+    assert re.search(r"tap-sequentum\s+Downloaded .+ bytes, \d+ rows emitted in \d+\.\d\d s", log)
+    assert len(downloads(log)) == len(set(downloads(log)))
+
+
+# --- stream maps through Meltano, into the JSON Lines loader -------------------------------------
+
+
+def test_stream_maps_and_flattening_set_in_meltano_reach_the_loader(
+    meltano_installed, tmp_path, demo_sandbox
+):
+    meltano = Meltano(meltano_installed, tmp_path, demo_sandbox)
+    meltano.run(
+        "tap-sequentum",
+        "target-jsonl",
+        TAP_SEQUENTUM_STREAM_MAPS=json.dumps(STEAM_MAPS),
+        TAP_SEQUENTUM_FLATTENING_ENABLED="true",
+        TAP_SEQUENTUM_FLATTENING_MAX_DEPTH="1",
+    )
+    files = {path.name.rsplit("-", 1)[0]: path for path in (tmp_path / "jsonl").glob("*.jsonl")}
+    assert "steam" not in files
+    rows = [json.loads(line) for line in files["steam_top10"].read_text().splitlines()]
+    assert rows
+    assert all(r["rank"] <= 10 and "peak_players" not in r for r in rows)
+    assert {"app_id", "price", "snapshot_at", "_sdc_file_id"} <= set(rows[0])
+
+
+# --- the Hub definition: installed from a package, Meltano caches its catalog ----------------------
+
+
+@pytest.fixture(scope="module")
+def hub_project(meltano_installed, tmp_path_factory) -> Path:
+    """A Meltano project with the Hub definition, installed from the package rather than editable."""
+    root = tmp_path_factory.mktemp("hub-project")
+    hub = yaml.safe_load(HUB_FILE.read_text())
+    extractor = {k: v for k, v in hub.items() if k not in {"variant", "keywords", "maintenance_status"}}
+    extractor.pop("domain_url")
+    extractor["pip_url"] = str(ROOT)
+    meltano_yml = {
+        "project_id": "tap-sequentum-hub-test",
+        "send_anonymous_usage_stats": False,
+        "venv": {"backend": "uv"},
+        "plugins": {"extractors": [extractor]},
+    }
+    (root / "meltano.yml").write_text(yaml.safe_dump(meltano_yml))
+    proc = subprocess.run(
+        [str(meltano_installed), "install"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
+
+
+def test_meltano_reuses_its_cached_catalog_without_discovery_downloads(
+    meltano_installed, hub_project, tmp_path
+):
+    with Sandbox() as sandbox:
+        meltano = Meltano(meltano_installed, tmp_path, sandbox, project_root=hub_project)
+        first = meltano("invoke", "tap-sequentum")
+        first_downloads = [r.path for r in sandbox.requests if r.path.endswith("/download")]
+        sandbox.clear_requests()
+        second = meltano("invoke", "tap-sequentum")
+        second_downloads = [r.path for r in sandbox.requests if r.path.endswith("/download")]
+    assert (hub_project / ".meltano" / "run" / "tap-sequentum" / "tap.properties.cache_key").exists()
+    files = {
+        json.loads(line)["record"]["_sdc_file_id"]
+        for line in second.stdout.splitlines()
+        if '"_sdc_file_id"' in line and '"RECORD"' in line
+    }
+    assert len(second_downloads) == len(set(second_downloads)) == len(files), "no discovery downloads"
+    assert len(first_downloads) > len(second_downloads), "the first invocation discovered"
+    assert record_counts(first.stdout) == record_counts(second.stdout)
+
+
+# --- the demo script, end to end ------------------------------------------------------------------
+
+
+def test_the_demo_script_syncs_twice_and_shows_what_landed(meltano_installed, tmp_path):
+    if re.search(
+        r"^TAP_SEQUENTUM_API_KEY=.", (ROOT / ".env").read_text() if (ROOT / ".env").exists() else "", re.M
+    ):
+        pytest.skip(".env holds an API key: the demo would sync from Sequentum Cloud")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_SEQUENTUM_", "TARGET_", "MELTANO_"))}
+    env |= {
+        "MELTANO_DEMO_OUTPUT": str(tmp_path / "output"),
+        "MELTANO_DEMO_SANDBOX_PORT": "0",
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+    }
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "meltano-demo")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    shown = proc.stdout
+    assert "bundled sandbox (environment demo)" in shown
+    assert re.search(r"run --full-refresh tap-sequentum target-duckdb \(full\): .* downloaded: [1-9]", shown)
+    assert re.search(r"run tap-sequentum target-duckdb \(incremental\): .* downloaded: 1 ", shown)
+    steam = re.findall(r"^  steam\s+([\d,]+)\s+\+([\d,]+)$", shown, re.MULTILINE)
+    assert len(steam) == 2
+    (total_1, added_1), (total_2, added_2) = steam
+    assert total_1 == added_1
+    assert int(total_2) == int(total_1) + int(added_2) > int(total_1)
+    assert re.search(r"^    \d+ \| 0\d+ \|", shown, re.MULTILINE), "a leading-zero listing_id in the samples"
+    assert (tmp_path / "output" / "demo.duckdb").exists()
