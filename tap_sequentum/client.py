@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -590,13 +589,6 @@ class SequentumClient:
             if expected and expected.isdigit() and not encoded and int(expected) != size:
                 raise _TransferBroken(f"got {size} of {expected} bytes")
         return size, redirected, True
-
-    def download_to_path(
-        self, agent_id: int, run_id: int, file_id: int, path: Path, *, name: str | None = None
-    ) -> DownloadResult:
-        """Download a run file to a path (used by the CLI)."""
-        with open(path, "w+b") as handle:
-            return self.download(agent_id, run_id, file_id, handle, name=name)
 
     def clear_cache(self) -> None:
         """Forget cached answers (after the tap itself changed what Sequentum holds, e.g. started runs)."""

@@ -17,7 +17,7 @@ import pyarrow as pa
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.fetch import RunFile, fetched
 from tap_sequentum.contents.formats import MalformedFileError, ReadOptions, format_of, read_batches
-from tap_sequentum.contents.infer import Kind, infer_arrow, widen
+from tap_sequentum.contents.infer import Kind, infer_arrow, text_kind, widen
 from tap_sequentum.domain import is_finished, normalize_timestamp, status_code
 
 logger = logging.getLogger("tap_sequentum.discovery")
@@ -90,15 +90,11 @@ def sample_agent(
             for batch in _sample_file(client, item, sample_bytes, options, temp_dir):
                 sample.rows += batch.num_rows
                 for name, column in zip(batch.schema.names, batch.columns, strict=True):
-                    kind = infer_arrow(column) if infer_types else _text_kind(column)
+                    kind = infer_arrow(column) if infer_types else text_kind(column)
                     sample.columns[name] = widen(sample.columns.get(name, Kind.NULL), kind)
         if runs_with_data >= sample_runs:
             break
     return sample if sample.files else None
-
-
-def _text_kind(column: pa.Array) -> Kind:
-    return Kind.NULL if column.null_count == len(column) else Kind.STRING
 
 
 def _sample_file(

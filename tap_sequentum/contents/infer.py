@@ -38,6 +38,7 @@ __all__ = [
     "json_schema",
     "kind_from_json_schema",
     "render",
+    "text_kind",
     "widen",
 ]
 
@@ -142,6 +143,11 @@ def infer_arrow(array: pa.Array | pa.ChunkedArray) -> Kind:
         if kind is Kind.STRING:
             break
     return kind
+
+
+def text_kind(array: pa.Array | pa.ChunkedArray) -> Kind:
+    """The kind when inference is off (`infer_types: false`): NULL if every cell is empty, else STRING."""
+    return Kind.NULL if array.null_count == len(array) else Kind.STRING
 
 
 def _as_text(chunk: pa.Array) -> pa.Array:

@@ -25,7 +25,7 @@ from tap_sequentum.contents.batches import ParquetBatchWriter, typed_column
 from tap_sequentum.contents.discovery import data_files
 from tap_sequentum.contents.fetch import RunFile, fetched
 from tap_sequentum.contents.formats import MalformedFileError, ReadOptions, format_of, read_batches
-from tap_sequentum.contents.infer import Kind, infer_arrow, widen
+from tap_sequentum.contents.infer import Kind, infer_arrow, text_kind, widen
 from tap_sequentum.contents.records import RecordWriter, column_values
 from tap_sequentum.contents.schema import (
     METADATA,
@@ -64,7 +64,6 @@ class ContentStream(SequentumStream):
         self.agent_id = agent_id
         self.columns = {column: declared(kind) for column, kind in columns.items()}
         super().__init__(tap=tap, name=name, schema=build_schema(self.columns))
-        self.rows_emitted = 0
         self._parquet: ParquetBatchWriter | None = None
         self._record_counter: metrics.Counter | None = None
         self._pending: tuple[dict, int] | None = None
@@ -167,7 +166,7 @@ class ContentStream(SequentumStream):
                 if seen.get(name) is Kind.STRING or self.columns.get(name) is Kind.STRING:
                     seen[name] = Kind.STRING
                     continue
-                kind = infer_arrow(column) if infer_types else _text_kind(column)
+                kind = infer_arrow(column) if infer_types else text_kind(column)
                 seen[name] = widen(seen.get(name, Kind.NULL), kind)
         return seen
 
@@ -257,7 +256,6 @@ class ContentStream(SequentumStream):
             manifest = parquet.take_manifest()
             if manifest:
                 yield Manifest(manifest)  # the SDK writes the BATCH message, then the state
-        self.rows_emitted += emitted
         return emitted
 
     def get_batches(self, batch_config: BatchConfig, context: Context | None = None) -> Iterable[Any]:
@@ -321,10 +319,6 @@ def _typed(batch: pa.RecordBatch, names: list[str], kinds: list[Kind]) -> list[p
         typed_column(batch.column(name) if name in present else None, kind, batch.num_rows)
         for name, kind in zip(names, kinds, strict=True)
     ]
-
-
-def _text_kind(column: pa.Array) -> Kind:
-    return Kind.NULL if column.null_count == len(column) else Kind.STRING
 
 
 def _columns(batch: pa.RecordBatch, names: list[str], kinds: list[Kind]) -> list[list[Any]]:
