@@ -49,8 +49,16 @@ class UsageError(errors.SequentumError):
 
 
 def load_settings(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
-    """api_key, base_url, request_timeout, max_retries: flag > TAP_SEQUENTUM_* > --config file > default."""
+    """api_key, base_url, request_timeout, max_retries: flag > --config file > TAP_SEQUENTUM_* > default.
+
+    An explicit file wins over the environment, as for the tap, so an exported production key is never
+    sent to a base_url that the file names.
+    """
     settings: dict[str, Any] = {"base_url": DEFAULT_BASE_URL, "request_timeout": 60.0, "max_retries": 5}
+    for key in ("api_key", "base_url", "request_timeout", "max_retries"):
+        value = environ.get(ENV_PREFIX + key.upper())
+        if value:
+            settings[key] = value
     config_path = getattr(args, "config", None)
     if config_path:
         try:
@@ -60,10 +68,6 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str]) -> dict[str
         if not isinstance(config, dict):
             raise UsageError(f"The config file {config_path} must hold a JSON object.")
         settings.update({k: config[k] for k in settings.keys() | {"api_key"} if config.get(k) is not None})
-    for key in ("api_key", "base_url", "request_timeout", "max_retries"):
-        value = environ.get(ENV_PREFIX + key.upper())
-        if value:
-            settings[key] = value
     if getattr(args, "api_key", None):
         settings["api_key"] = args.api_key
     if getattr(args, "base_url", None):
@@ -435,9 +439,11 @@ def cmd_start(client: SequentumClient, args: argparse.Namespace, output: Output)
     agent_id = args.agent_id
     try:
         answer = client.start_agent(agent_id, body)
-    except errors.AmbiguousWriteError as exc:
+    except (errors.AmbiguousWriteError, KeyboardInterrupt) as exc:
         cause = (
-            f"no answer within {client.timeout:g} s"
+            "interrupted"
+            if isinstance(exc, KeyboardInterrupt)
+            else f"no answer within {client.timeout:g} s"
             if "no answer came" in str(exc)
             else "the connection broke"
         )
@@ -499,7 +505,13 @@ def cmd_start(client: SequentumClient, args: argparse.Namespace, output: Output)
 
 
 def cmd_stop(client: SequentumClient, args: argparse.Namespace, output: Output) -> int:
-    answer = client.stop_run(args.agent_id, args.run_id)
+    try:
+        answer = client.stop_run(args.agent_id, args.run_id)
+    except KeyboardInterrupt:
+        raise errors.AmbiguousWriteError(
+            f"Interrupted after the stop of run {args.run_id} was sent; it may have taken effect: check with "
+            f"`sequentum runs {args.agent_id}`."
+        ) from None
     # Sequentum may answer a stop with no body at all; the run's state then comes from a status read.
     run = (
         answer
@@ -513,9 +525,14 @@ def cmd_stop(client: SequentumClient, args: argparse.Namespace, output: Output) 
 def cmd_restore(client: SequentumClient, args: argparse.Namespace, output: Output) -> int:
     try:
         answer = client.restore_version(args.agent_id, args.version, args.comment)
-    except errors.AmbiguousWriteError as exc:
+    except (errors.AmbiguousWriteError, KeyboardInterrupt) as exc:
+        said = (
+            str(exc)
+            if isinstance(exc, errors.AmbiguousWriteError)
+            else "Interrupted after the restore was sent."
+        )
         raise errors.AmbiguousWriteError(
-            f"{exc} See `sequentum versions {args.agent_id}` for whether a new version was made."
+            f"{said} See `sequentum versions {args.agent_id}` for whether a new version was made."
         ) from None
     if isinstance(answer, dict) and "version" in answer:
         version = answer

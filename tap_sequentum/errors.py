@@ -56,3 +56,13 @@ class AmbiguousWriteError(SequentumError):
 
 class ResponseFormatError(SequentumError):
     """Sequentum answered with something that is not the JSON we expect."""
+
+
+class SyncInterrupted(SequentumError):
+    """The sync was asked to stop (SIGINT/SIGTERM) and stopped between two complete messages."""
+
+    def __init__(self, signum: int, detail: str = "") -> None:
+        self.exit_code = 128 + signum
+        super().__init__(
+            f"Stopped by signal {signum}{detail}; the last STATE written is a safe place to resume from."
+        )

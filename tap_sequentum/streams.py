@@ -46,6 +46,11 @@ class SequentumStream(Stream):
     def client(self) -> SequentumClient:
         return self._tap.client  # type: ignore[attr-defined]
 
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        """Stop cleanly between records when the tap was asked to (SIGINT/SIGTERM)."""
+        self._tap.check_stop()  # type: ignore[attr-defined]
+        return row
+
     def normalize(self, record: dict) -> dict:
         for name in self.timestamp_fields:
             if name in record:
@@ -139,6 +144,7 @@ class AgentsStream(SequentumStream):
             ) from None
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        row = super().post_process(row, context) or row
         params = row.get("inputParameters")
         if isinstance(params, str) and params.strip().startswith("{"):
             with contextlib.suppress(ValueError):

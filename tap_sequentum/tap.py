@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Mapping
 from functools import cached_property
+from types import FrameType
 from typing import Any
 
 from singer_sdk import Stream, Tap
@@ -60,7 +61,7 @@ class TapSequentum(Tap):
         ),
         th.Property(
             "request_timeout",
-            th.NumberType,
+            th.IntegerType,
             default=60,
             title="Request timeout",
             description="Seconds to wait for each HTTP answer (per read, not per whole download).",
@@ -164,7 +165,7 @@ class TapSequentum(Tap):
         ),
         th.Property(
             "trigger_poll_interval",
-            th.NumberType,
+            th.IntegerType,
             default=10,
             title="Trigger poll interval",
             description="Seconds between status checks of triggered runs.",
@@ -191,6 +192,26 @@ class TapSequentum(Tap):
         )
 
     _discovering = False
+    _stop_signal: int | None = None
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Ask the sync to stop at the next message boundary instead of exiting mid-write.
+
+        singer-sdk's handler writes STATE from inside the signal handler, which can land in the middle
+        of a RECORD line blocked on a slow target, and then exits 0. Here the sync stops between two
+        whole messages, the last STATE written stays the checkpoint, and the exit code says it was
+        interrupted. A second signal stops at once.
+        """
+        if self._stop_signal is not None:
+            sys.stderr.write(f"tap-sequentum: stopped by a second signal {signum}\n")
+            os._exit(128 + signum)
+        self._stop_signal = signum
+        self.logger.warning("Signal %s received: stopping after the current batch.", signum)
+
+    def check_stop(self, detail: str = "") -> None:
+        """Raise `SyncInterrupted` if a stop was asked for; called between whole messages."""
+        if self._stop_signal is not None:
+            raise errors.SyncInterrupted(self._stop_signal, detail)
 
     def sync_all(self) -> None:
         """Run the configured triggers first, so this same sync extracts what they produced."""
@@ -202,6 +223,7 @@ class TapSequentum(Tap):
                 fail_on_error=bool(self.config.get("trigger_fail_on_error", True)),
                 poll_interval=float(self.config.get("trigger_poll_interval", 10)),
                 logger=self.logger,
+                should_stop=self.check_stop,
             )
             self.client.clear_cache()  # run and file lists read before the trigger are stale now
         super().sync_all()
@@ -228,6 +250,8 @@ class TapSequentum(Tap):
                 if entry.tap_stream_id in reserved:
                     continue
                 agent_id = by_name.get(entry.tap_stream_id)
+                if agent_id is not None and not self._wanted(agent_id):
+                    continue  # another shard's agent (agent_ids)
                 if agent_id is None:
                     if entry.metadata.resolve_selection()[()]:
                         raise errors.ConfigurationError(
@@ -244,18 +268,20 @@ class TapSequentum(Tap):
         return [
             ContentStream(self, name=name, agent_id=agent_id, columns=sample.columns)
             for agent_id, name in names.items()
-            if (sample := self._sample(agent_id)) is not None
+            if self._wanted(agent_id) and (sample := self._sample(agent_id)) is not None
         ]
 
     def _content_names(self, reserved: set[str]) -> dict[int, str]:
-        """Stream names over every visible agent (stable under sharding), then the agent_ids subset."""
+        """Stream names over every visible agent, so a name does not depend on the agent_ids shard."""
         agents = [
             (int(agent["id"]), agent.get("name"))
             for agent in self.client.list_agents(page_size=self.config.get("agents_page_size", 100))
         ]
-        names = stream_names(agents, reserved)
-        wanted = {int(a) for a in self.config.get("agent_ids") or []}
-        return {a: n for a, n in names.items() if not wanted or a in wanted}
+        return stream_names(agents, reserved)
+
+    def _wanted(self, agent_id: int) -> bool:
+        wanted = self.config.get("agent_ids") or []
+        return not wanted or agent_id in {int(a) for a in wanted}
 
     def _sample(self, agent_id: int) -> Sample | None:
         sample = sample_agent(
@@ -277,6 +303,11 @@ class TapSequentum(Tap):
 def check_settings(config: Mapping[str, Any]) -> None:
     """Settings the JSON schema cannot check, as one actionable line each (before any request)."""
     problems = []
+    if not isinstance(config.get("api_key"), str) or not config["api_key"].strip():
+        raise errors.ConfigurationError(
+            "No Sequentum API key: set api_key in the config, or TAP_SEQUENTUM_API_KEY (in the environment "
+            "or .env) with --config ENV."
+        )
     runs_max = int(config.get("runs_max_records", 1000))
     if not 1 <= runs_max <= 1000:
         problems.append(f"runs_max_records must be between 1 and 1000, not {runs_max}")

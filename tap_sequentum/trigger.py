@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tap_sequentum import errors
@@ -36,28 +36,35 @@ def run_triggers(
     fail_on_error: bool = True,
     poll_interval: float = 10.0,
     logger: logging.Logger,
+    should_stop: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Start every trigger's agent (all first, so they run in parallel), then wait for each run.
 
     Returns the final runs. A failed or timed-out run raises `TriggerError` unless `fail_on_error` is off,
-    in which case it is logged and the sync goes on to extract whatever exists.
+    in which case it is logged and the sync goes on to extract whatever exists. `should_stop` is called
+    on every poll and may raise to abandon the wait (a signal); its argument describes the run waited on.
     """
-    started: list[tuple[Mapping[str, Any], dict]] = []
+    started: list[tuple[Mapping[str, Any], dict, float]] = []
     for spec in triggers:
         agent_id = int(spec["agent_id"])
         body = start_body(spec.get("input_parameters") or None)
-        run = started_run(client.start_agent(agent_id, body), agent_id)
+        try:
+            run = started_run(client.start_agent(agent_id, body), agent_id)
+        except errors.SequentumError as exc:
+            if not started:
+                raise
+            running = ", ".join(f"run {r['id']} of agent {s['agent_id']}" for s, r, _ in started)
+            raise TriggerError(f"{exc} Already started and still running on Sequentum: {running}.") from None
         logger.info(
             "Trigger: started agent %s, run %s (%s).", agent_id, run["id"], status_label(run.get("status"))
         )
-        started.append((spec, run))
+        started.append((spec, run, time.monotonic()))
 
     finished: list[dict] = []
     problems: list[str] = []
-    for spec, run in started:
+    for spec, run, begun in started:
         agent_id, run_id = int(spec["agent_id"]), int(run["id"])
-        timeout = float(spec.get("timeout") or DEFAULT_TIMEOUT)
-        begun = time.monotonic()
+        timeout = DEFAULT_TIMEOUT if spec.get("timeout") is None else float(spec["timeout"])
 
         def progress(
             current: dict, agent_id: int = agent_id, run_id: int = run_id, begun: float = begun
@@ -69,10 +76,17 @@ def run_triggers(
                 status_label(current.get("status")),
                 time.monotonic() - begun,
             )
+            if should_stop is not None:
+                should_stop(
+                    f" while waiting for triggered run {run_id} of agent {agent_id}, which goes on running "
+                    f"on Sequentum (stop it with `sequentum stop {agent_id} {run_id}`)"
+                )
 
         try:
+            # Each run's timeout counts from its own start, not from when this loop reaches it.
+            remaining = max(timeout - (time.monotonic() - begun), 0.0)
             final = wait_for_run(
-                client, agent_id, run_id, timeout=timeout, poll_interval=poll_interval, on_update=progress
+                client, agent_id, run_id, timeout=remaining, poll_interval=poll_interval, on_update=progress
             )
         except RunTimeoutError as exc:
             problems.append(str(exc))

@@ -501,10 +501,14 @@ def test_config_file_and_precedence(demo_sandbox, run, tmp_path, monkeypatch):
     config.write_text(json.dumps({"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url}))
     code, out, _ = run("--config", config, "--json", "versions", STEAM)
     assert code == 0 and json.loads(out)
-    # The environment beats the file, and a flag beats the environment.
+    # The file beats the environment (an exported key never goes to the file's base_url), and a flag
+    # beats both.
     monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", "wrong")
-    assert run("--config", config, "agents")[0] == 1
-    assert run("--config", config, "--api-key", demo_sandbox.api_key, "agents")[0] == 0
+    assert run("--config", config, "agents")[0] == 0
+    assert run("--config", config, "--api-key", "wrong-too", "agents")[0] == 1
+    monkeypatch.setenv("TAP_SEQUENTUM_BASE_URL", demo_sandbox.base_url)
+    monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", demo_sandbox.api_key)
+    assert run("agents")[0] == 0
 
 
 def test_unreadable_config_file(run, tmp_path):

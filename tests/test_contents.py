@@ -413,3 +413,41 @@ def test_a_selected_catalog_stream_without_its_agent_is_a_clear_error(demo_sandb
     proc = run_cli(["--config", str(config), "--catalog", str(write_json(tmp_path / "cat.json", catalog))])
     assert proc.returncode == 1
     assert "Catalog stream 'renamed_agent' is selected but matches no agent" in proc.stderr.splitlines()[-1]
+
+
+def test_a_signal_stops_between_whole_messages_and_the_state_resumes_exactly(sandbox, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    agent = add_agent(sandbox)
+    total = 300_000
+    body = "n,label\n" + "".join(f"{i},row {i}\n" for i in range(total))
+    sandbox.add_run(agent, status=9, files=[("big.csv", body.encode())])
+    config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent]))
+    with (tmp_path / "stderr").open("w+b") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tap_sequentum.tap", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+        assert proc.stdout is not None
+        first = [proc.stdout.readline() for _ in range(200)]  # then stop reading: the tap blocks on the pipe
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        proc.wait(timeout=120)
+        stderr.seek(0)
+        err = stderr.read()
+    assert proc.returncode == 130, err.decode()
+    assert "Traceback" not in err.decode()
+    assert "Stopped by signal 2" in err.decode().strip().splitlines()[-1]
+    lines = [json.loads(line, parse_float=Decimal) for line in b"".join([*first, rest]).splitlines()]
+    emitted = [m["record"]["n"] for m in lines if m["type"] == "RECORD" and m["stream"] == "trap_shop"]
+    state = [m["value"] for m in lines if m["type"] == "STATE"][-1]
+    assert 0 < len(emitted) < total
+
+    resumed = sync(config_for(sandbox, agent_ids=[agent]), state=state)
+    again = [r["n"] for r in resumed.records["trap_shop"]]
+    assert sorted(emitted + again) == list(range(total))

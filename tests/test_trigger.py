@@ -25,7 +25,7 @@ def test_triggered_run_is_extracted_by_the_same_sync(quick_sandbox):
         quick_sandbox,
         agent_ids=[1001],
         trigger=[{"agent_id": 1001, "input_parameters": {"region": "EU"}, "timeout": 30}],
-        trigger_poll_interval=0.1,
+        trigger_poll_interval=1,
     )
     result = sync(config)
     starts = [r for r in quick_sandbox.requests if r.method == "POST" and r.path.endswith("/start")]
@@ -41,7 +41,7 @@ def test_triggered_run_is_extracted_by_the_same_sync(quick_sandbox):
 def test_a_run_that_does_not_finish_in_time_fails_the_sync(tmp_path):
     with Sandbox(run_duration=60) as sandbox:
         config = config_for(
-            sandbox, agent_ids=[1001], trigger=[{"agent_id": 1001, "timeout": 0.3}], trigger_poll_interval=0.1
+            sandbox, agent_ids=[1001], trigger=[{"agent_id": 1001, "timeout": 0.3}], trigger_poll_interval=1
         )
         proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
         assert proc.returncode == 1
@@ -84,3 +84,39 @@ def test_only_completed_or_success_counts(status, ok):
         run_triggers(FakeRuns(status), [{"agent_id": 1}], logger=logger, poll_interval=0.01)
     finished = run_triggers(FakeRuns(status), [{"agent_id": 1}], logger=logger, fail_on_error=False)
     assert finished[0]["status"] == status
+
+
+class FailsSecond(FakeRuns):
+    def start_agent(self, agent_id, body):
+        if agent_id == 2:
+            from tap_sequentum import errors
+
+            raise errors.NotFoundError("Sequentum answered 404 Not Found for start agent 2: check the id.")
+        return {"id": 7, "status": 4}
+
+
+def test_a_failed_start_names_the_runs_already_started():
+    with pytest.raises(
+        TriggerError, match=r"Already started and still running on Sequentum: run 7 of agent 1"
+    ):
+        run_triggers(FailsSecond(9), [{"agent_id": 1}, {"agent_id": 2}], logger=logging.getLogger("t"))
+
+
+class NeverFinishes(FakeRuns):
+    def get_run(self, agent_id, run_id):
+        return {"id": run_id, "status": 1}
+
+
+def test_timeout_zero_is_honoured_and_counts_from_the_start():
+    with pytest.raises(TriggerError, match="is still Running"):
+        run_triggers(
+            NeverFinishes(1), [{"agent_id": 1, "timeout": 0}], logger=logging.getLogger("t"), poll_interval=5
+        )
+
+
+def test_a_stop_request_abandons_the_wait_and_names_the_run():
+    def stop(detail: str) -> None:
+        raise RuntimeError("stopped" + detail)
+
+    with pytest.raises(RuntimeError, match=r"waiting for triggered run 7 of agent 1.*sequentum stop 1 7"):
+        run_triggers(NeverFinishes(1), [{"agent_id": 1}], logger=logging.getLogger("t"), should_stop=stop)

@@ -103,7 +103,12 @@ class RecordWriter:
         out.flush()  # keep order with messages singer-sdk wrote through the text layer
         binary = getattr(out, "buffer", None)
         if binary is not None:
-            binary.write(data)
+            # A signal can cut a blocking write short (a slow target fills the pipe): finish the batch, so
+            # no message is ever left half-written.
+            view = memoryview(data)
+            while view:
+                written = binary.write(view)
+                view = view[written if written is not None else len(view) :]
             binary.flush()
         else:  # a text stream without a byte layer (tests redirecting stdout to StringIO)
             out.write(bytes(data).decode("utf-8"))

@@ -239,9 +239,10 @@ class ContentStream(SequentumStream):
                 )
                 self._count(count)
                 progress["rows"] = row
-                if row - flushed >= STATE_EVERY_ROWS:
+                if row - flushed >= STATE_EVERY_ROWS or self._tap._stop_signal is not None:  # type: ignore[attr-defined]
                     self._flush_state()
                     flushed = row
+                self._tap.check_stop()  # type: ignore[attr-defined]
             else:
                 values = _columns(batch, names, kinds)
                 for number, record in enumerate(_records(names, meta, values), start=first):
