@@ -129,7 +129,8 @@ def render_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     raw = [list(row) for row in rows]
     cells = [[_cell(value) for value in row] for row in raw]
     numeric = [
-        all(isinstance(row[i], int) and not isinstance(row[i], bool) for row in raw if row[i] is not None)
+        any(row[i] is not None for row in raw)
+        and all(isinstance(row[i], int) and not isinstance(row[i], bool) for row in raw if row[i] is not None)
         for i in range(len(headers))
     ]
     widths = [max([_width(h), *(_width(row[i]) for row in cells)]) for i, h in enumerate(headers)]

@@ -287,6 +287,8 @@ class SequentumClient:
                 ) from None
             raise _TransferBroken(f"answer cut off: {_reason(exc)}") from None
         except requests.exceptions.ConnectionError as exc:
+            if "Read timed out" in str(exc):
+                raise self._timeout(method, what, exc) from None
             if method != "GET" and _was_sent(exc):
                 raise self._fail(
                     errors.AmbiguousWriteError,
@@ -299,19 +301,22 @@ class SequentumClient:
                 f"({_reason(exc)}): check base_url and the network.",
             ) from None
         except requests.exceptions.Timeout as exc:
-            if method != "GET":
-                raise self._fail(
-                    errors.AmbiguousWriteError,
-                    f"The request to {what} was sent but no answer came within {self.timeout:g} s; it "
-                    "may have taken effect: check before repeating it.",
-                ) from None
-            raise self._fail(
-                errors.ConnectionFailedError,
-                f"Sequentum at {self.base_url} did not answer within {self.timeout:g} s while fetching "
-                f"{what} ({_reason(exc)}): raise request_timeout or try again later.",
-            ) from None
+            raise self._timeout(method, what, exc) from None
         self.limiter.update(response.headers)
         return response
+
+    def _timeout(self, method: str, what: str, exc: BaseException) -> errors.SequentumError:
+        if method != "GET":
+            return self._fail(
+                errors.AmbiguousWriteError,
+                f"The request to {what} was sent but no answer came within {self.timeout:g} s; it "
+                "may have taken effect: check before repeating it.",
+            )
+        return self._fail(
+            errors.ConnectionFailedError,
+            f"Sequentum at {self.base_url} did not answer within {self.timeout:g} s while fetching "
+            f"{what} ({_reason(exc)}, after {self.max_retries} retries): raise request_timeout or try later.",
+        )
 
     def _raise_for_status(self, response: requests.Response, what: str) -> None:
         code = response.status_code
@@ -341,7 +346,7 @@ class SequentumClient:
         if code == 404:
             raise self._fail(
                 errors.NotFoundError,
-                f"Sequentum has no {what} (HTTP 404){suffix}: check the id.",
+                f"Sequentum answered 404 Not Found for {what}{suffix}: check the id.",
             )
         if code == 429:
             raise self._fail(
@@ -604,15 +609,29 @@ class _TransferBroken(Exception):
     """A download attempt that may succeed if repeated."""
 
 
+_REASONS = (
+    ("Read timed out", "no answer in time"),
+    ("timed out", "timed out"),
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "unknown host name"),
+    ("Temporary failure in name resolution", "host name not resolvable"),
+    ("No route to host", "no route to host"),
+    ("Connection reset", "connection reset"),
+    ("RemoteDisconnected", "the server closed the connection"),
+    ("Connection aborted", "connection aborted"),
+    ("IncompleteRead", "the answer was cut off"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+    ("SSLError", "TLS error"),
+)
+
+
 def _reason(exc: BaseException) -> str:
-    """A short, key-free description of a transport failure."""
+    """A short, key-free description of a transport failure ("connection refused"), not urllib3's dump."""
     text = str(exc)
-    for marker in ("Caused by ", "Connection aborted.", "Read timed out"):
+    for marker, reason in _REASONS:
         if marker in text:
-            text = text[text.index(marker) :]
-            break
-    text = text.replace("NewConnectionError", "connection failed")
-    return text[:200]
+            return reason
+    return text.split(" (Caused by", 1)[0][:160]
 
 
 def _was_sent(exc: requests.exceptions.ConnectionError) -> bool:

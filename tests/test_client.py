@@ -208,3 +208,27 @@ def test_the_key_is_only_attached_to_the_api_host_and_scheme():
     assert client._auth_headers("http://dashboard.example.com/api/v1/agent/all") == {}
     assert client._auth_headers("https://storage.example.com/signed/abc") == {}
     assert client._auth_headers("https://dashboard.example.com:8443/api/v1/agent/all") == {}
+
+
+def test_a_slow_server_is_a_timeout_line_not_a_network_error(sandbox):
+    sandbox.latency = 2.0
+    client = SequentumClient(sandbox.api_key, sandbox.base_url, timeout=0.5, max_retries=0)
+    with pytest.raises(errors.ConnectionFailedError) as info:
+        client.get_agent(1001)
+    message = str(info.value)
+    assert "did not answer within 0.5 s" in message
+    assert "raise request_timeout" in message
+    assert message.count("(") == message.count(")")
+
+
+def test_refused_connection_reason_is_short():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = SequentumClient("k", f"http://127.0.0.1:{port}", max_retries=0)
+    with pytest.raises(errors.ConnectionFailedError) as info:
+        client.get_agent(1)
+    assert "(connection refused)" in str(info.value)
+    assert "HTTPConnectionPool" not in str(info.value)
