@@ -19,8 +19,8 @@ from typing import IO, Any, TextIO
 from tap_sequentum import errors
 from tap_sequentum.client import DEFAULT_BASE_URL, SequentumClient
 from tap_sequentum.domain import file_type_name, normalize_timestamp, status_code, status_name
+from tap_sequentum.errors import UsageError
 from tap_sequentum.operations import (
-    RunTimeoutError,
     parse_params,
     run_succeeded,
     start_body,
@@ -37,12 +37,6 @@ INTERRUPTED = 130
 SYNC_ANSWER_TIMEOUT = 600.0
 #: Without a terminal, a --wait progress line is written on each status change and at least this often.
 PLAIN_PROGRESS_EVERY = 60.0
-
-
-class UsageError(errors.SequentumError):
-    """The command line or its settings are wrong: exit 2, like argparse."""
-
-    exit_code = USAGE_ERROR
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -73,10 +67,7 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str]) -> dict[str
     if getattr(args, "base_url", None):
         settings["base_url"] = args.base_url
     if not settings.get("api_key"):
-        raise UsageError(
-            "No Sequentum API key: export TAP_SEQUENTUM_API_KEY=... (or put api_key in the file given "
-            "with --config)."
-        )
+        raise UsageError(errors.MISSING_API_KEY)
     for key, kind in (("request_timeout", float), ("max_retries", int)):
         try:
             settings[key] = kind(settings[key])
@@ -476,7 +467,7 @@ def cmd_start(client: SequentumClient, args: argparse.Namespace, output: Output)
             poll_interval=args.poll_interval,
             on_update=progress,
         )
-    except RunTimeoutError as exc:
+    except errors.RunTimeoutError as exc:
         progress.end()
         if output.as_json:
             output.json(exc.run)

@@ -171,9 +171,7 @@ class SequentumClient:
         rate_limiter: RateLimiter | None = None,
     ) -> None:
         if not api_key:
-            raise errors.ConfigurationError(
-                "No Sequentum API key: set api_key in the config or TAP_SEQUENTUM_API_KEY."
-            )
+            raise errors.ConfigurationError(errors.MISSING_API_KEY)
         base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if base.endswith(API_PREFIX):
             base = base[: -len(API_PREFIX)]

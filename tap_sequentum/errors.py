@@ -7,6 +7,12 @@ into one line on stderr and exit code 1 instead of a traceback.
 
 from __future__ import annotations
 
+#: The one message for a missing key, whichever entry point finds it missing.
+MISSING_API_KEY = (
+    "No Sequentum API key: set TAP_SEQUENTUM_API_KEY (in the environment or .env), or api_key in the "
+    "config file given with --config."
+)
+
 
 class SequentumError(Exception):
     """Base class: the message is meant for the user and never contains the API key."""
@@ -16,6 +22,12 @@ class SequentumError(Exception):
 
 class ConfigurationError(SequentumError):
     """A setting is missing or malformed."""
+
+
+class UsageError(ConfigurationError):
+    """The `sequentum` command line or its settings are wrong: exit 2, like argparse and click."""
+
+    exit_code = 2
 
 
 class AuthenticationError(SequentumError):
@@ -56,6 +68,29 @@ class AmbiguousWriteError(SequentumError):
 
 class ResponseFormatError(SequentumError):
     """Sequentum answered with something that is not the JSON we expect."""
+
+
+class ContentError(SequentumError):
+    """A data file could not be parsed; nothing from it was emitted."""
+
+
+class MalformedFileError(ValueError):
+    """A file cannot be read as its extension says; the message names the problem (readers raise it)."""
+
+
+class RunTimeoutError(SequentumError):
+    """A run did not finish within the wait timeout; it goes on running on Sequentum."""
+
+    def __init__(self, message: str, *, agent_id: int, run_id: int, run: dict, waited: float) -> None:
+        self.agent_id = agent_id
+        self.run_id = run_id
+        self.run = dict(run)
+        self.waited = waited
+        super().__init__(message)
+
+
+class TriggerError(SequentumError):
+    """A triggered run failed or did not finish in time, and the sync was told to stop for it."""
 
 
 class SyncInterrupted(SequentumError):

@@ -17,20 +17,18 @@ from tap_sequentum.domain import SUCCESS_STATUSES, is_finished, status_code, sta
 EXPORT_MODES = {"combined": "Combined", "separated": "Separated"}
 
 
-class RunTimeoutError(errors.SequentumError):
-    """A run did not finish within the wait timeout; it goes on running on Sequentum."""
-
-    def __init__(self, agent_id: int, run_id: int, run: Mapping[str, Any], waited: float) -> None:
-        self.agent_id = agent_id
-        self.run_id = run_id
-        self.run = dict(run)
-        self.waited = waited
-        status = status_name(run.get("status")) or f"in status {run.get('status')}"
-        seconds = f"{waited:.0f}" if waited >= 10 else f"{waited:.1f}"
-        super().__init__(
-            f"Run {run_id} of agent {agent_id} is still {status} after {seconds} s of waiting; it goes on "
-            f"running on Sequentum: stop it with `sequentum stop {agent_id} {run_id}`."
-        )
+def run_timeout(agent_id: int, run_id: int, run: Mapping[str, Any], waited: float) -> errors.RunTimeoutError:
+    """The error for a run still going after the wait, naming the command that stops it."""
+    status = status_name(run.get("status")) or f"in status {run.get('status')}"
+    seconds = f"{waited:.0f}" if waited >= 10 else f"{waited:.1f}"
+    return errors.RunTimeoutError(
+        f"Run {run_id} of agent {agent_id} is still {status} after {seconds} s of waiting; it goes on "
+        f"running on Sequentum: stop it with `sequentum stop {agent_id} {run_id}`.",
+        agent_id=agent_id,
+        run_id=run_id,
+        run=dict(run),
+        waited=waited,
+    )
 
 
 class RunReader(Protocol):
@@ -140,7 +138,7 @@ def wait_for_run(
             return run
         now = clock()
         if deadline is not None and now >= deadline:
-            raise RunTimeoutError(agent_id, run_id, run, now - started)
+            raise run_timeout(agent_id, run_id, run, now - started)
         sleep(poll_interval if deadline is None else min(poll_interval, deadline - now))
 
 

@@ -304,10 +304,7 @@ def check_settings(config: Mapping[str, Any]) -> None:
     """Settings the JSON schema cannot check, as one actionable line each (before any request)."""
     problems = []
     if not isinstance(config.get("api_key"), str) or not config["api_key"].strip():
-        raise errors.ConfigurationError(
-            "No Sequentum API key: set api_key in the config, or TAP_SEQUENTUM_API_KEY (in the environment "
-            "or .env) with --config ENV."
-        )
+        raise errors.ConfigurationError(errors.MISSING_API_KEY)
     runs_max = int(config.get("runs_max_records", 1000))
     if not 1 <= runs_max <= 1000:
         problems.append(f"runs_max_records must be between 1 and 1000, not {runs_max}")

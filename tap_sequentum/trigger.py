@@ -14,7 +14,6 @@ from typing import Any
 from tap_sequentum import errors
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.operations import (
-    RunTimeoutError,
     run_succeeded,
     start_body,
     started_run,
@@ -23,10 +22,6 @@ from tap_sequentum.operations import (
 )
 
 DEFAULT_TIMEOUT = 3600.0
-
-
-class TriggerError(errors.SequentumError):
-    """A triggered run failed or did not finish in time, and the sync was told to stop for it."""
 
 
 def run_triggers(
@@ -54,7 +49,9 @@ def run_triggers(
             if not started:
                 raise
             running = ", ".join(f"run {r['id']} of agent {s['agent_id']}" for s, r, _ in started)
-            raise TriggerError(f"{exc} Already started and still running on Sequentum: {running}.") from None
+            raise errors.TriggerError(
+                f"{exc} Already started and still running on Sequentum: {running}."
+            ) from None
         logger.info(
             "Trigger: started agent %s, run %s (%s).", agent_id, run["id"], status_label(run.get("status"))
         )
@@ -88,7 +85,7 @@ def run_triggers(
             final = wait_for_run(
                 client, agent_id, run_id, timeout=remaining, poll_interval=poll_interval, on_update=progress
             )
-        except RunTimeoutError as exc:
+        except errors.RunTimeoutError as exc:
             problems.append(str(exc))
             continue
         finished.append(final)
@@ -100,7 +97,7 @@ def run_triggers(
             )
     if problems:
         if fail_on_error:
-            raise TriggerError(
+            raise errors.TriggerError(
                 " ".join(problems) + " Nothing was extracted; set trigger_fail_on_error to false to extract "
                 "anyway."
             )

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tap_sequentum.contents.formats import (
-    MalformedFileError,
     ReadOptions,
     format_of,
     read_batches,
@@ -23,6 +22,7 @@ from tap_sequentum.contents.formats import (
 )
 from tap_sequentum.contents.infer import Kind, infer_arrow, render, widen
 from tap_sequentum.contents.records import RecordWriter, column_values
+from tap_sequentum.errors import MalformedFileError
 
 
 def pipeline(path: Path, fmt: str, options: ReadOptions | None = None) -> tuple[dict[str, Kind], list[dict]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tap_sequentum.contents.naming import slugify, stream_names
+from tap_sequentum.contents.naming import stream_names
+from tap_sequentum.text import slugify
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from tap_sequentum import errors
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.operations import (
-    RunTimeoutError,
     parse_params,
     run_succeeded,
     start_body,
@@ -176,7 +175,7 @@ def test_wait_stops_on_every_finished_status(final):
 
 def test_wait_times_out_with_an_actionable_message():
     clock, client = FakeClock(), FakeClient([4, 1])
-    with pytest.raises(RunTimeoutError) as caught:
+    with pytest.raises(errors.RunTimeoutError) as caught:
         wait_for_run(client, 1001, 50027, timeout=12, poll_interval=5, clock=clock, sleep=clock.sleep)
     message = str(caught.value)
     assert "50027" in message
@@ -201,7 +200,7 @@ def test_wait_polls_once_more_at_the_deadline_and_sees_a_late_finish():
 
 def test_wait_with_zero_timeout_polls_once():
     clock, client = FakeClock(), FakeClient([4])
-    with pytest.raises(RunTimeoutError):
+    with pytest.raises(errors.RunTimeoutError):
         wait_for_run(client, 1, 2, timeout=0, clock=clock, sleep=clock.sleep)
     assert client.polls == 1
     assert clock.sleeps == []
@@ -209,7 +208,7 @@ def test_wait_with_zero_timeout_polls_once():
 
 def test_wait_on_an_unknown_status_keeps_waiting():
     clock = FakeClock()
-    with pytest.raises(RunTimeoutError, match=r"in status 42"):
+    with pytest.raises(errors.RunTimeoutError, match=r"in status 42"):
         wait_for_run(FakeClient([42]), 1, 2, timeout=10, clock=clock, sleep=clock.sleep)
 
 

@@ -8,8 +8,9 @@ import logging
 import pytest
 from support import config_for, run_cli, sync, write_json
 
+from tap_sequentum.errors import TriggerError
 from tap_sequentum.sandbox import Sandbox
-from tap_sequentum.trigger import TriggerError, run_triggers
+from tap_sequentum.trigger import run_triggers
 
 
 @pytest.fixture

@@ -16,9 +16,10 @@ import pyarrow as pa
 
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.fetch import RunFile, fetched
-from tap_sequentum.contents.formats import MalformedFileError, ReadOptions, format_of, read_batches
+from tap_sequentum.contents.formats import ReadOptions, format_of, read_batches
 from tap_sequentum.contents.infer import Kind, infer_arrow, text_kind, widen
 from tap_sequentum.domain import is_finished, normalize_timestamp, status_code
+from tap_sequentum.errors import MalformedFileError
 
 logger = logging.getLogger("tap_sequentum.discovery")
 

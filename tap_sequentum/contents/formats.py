@@ -25,15 +25,12 @@ import simplejson
 
 from tap_sequentum.contents.schema import METADATA
 from tap_sequentum.domain import file_extension
+from tap_sequentum.errors import MalformedFileError
 
 #: Names our own metadata columns use; a data column with one of these names is renamed.
 RESERVED = tuple(METADATA)
 
 _ROWS_PER_BATCH = 50_000
-
-
-class MalformedFileError(ValueError):
-    """The file cannot be read as its extension says; the message names the problem."""
 
 
 @dataclass(frozen=True)

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 
-# Letters NFKD does not decompose into ASCII.
-_SPECIAL = str.maketrans(
-    {"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "đ": "d", "Đ": "D",
-     "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D", "\u0131": "i"}
-)  # fmt: skip
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-def slugify(name: str | None) -> str:
-    """`Société Générale \u2013 prix` -> `societe_generale_prix`; empty when nothing ASCII is left."""
-    text = unicodedata.normalize("NFKD", (name or "").translate(_SPECIAL))
-    ascii_text = text.encode("ascii", "ignore").decode("ascii").lower()
-    return _NON_ALNUM.sub("_", ascii_text).strip("_")
+from tap_sequentum.text import slugify
 
 
 def stream_names(agents: Iterable[tuple[int, str | None]], reserved: Iterable[str] = ()) -> dict[int, str]:

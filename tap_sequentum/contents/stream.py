@@ -24,7 +24,7 @@ from tap_sequentum import errors
 from tap_sequentum.contents.batches import ParquetBatchWriter, typed_column
 from tap_sequentum.contents.discovery import data_files
 from tap_sequentum.contents.fetch import RunFile, fetched
-from tap_sequentum.contents.formats import MalformedFileError, ReadOptions, format_of, read_batches
+from tap_sequentum.contents.formats import ReadOptions, format_of, read_batches
 from tap_sequentum.contents.infer import Kind, infer_arrow, text_kind, widen
 from tap_sequentum.contents.records import RecordWriter, column_values
 from tap_sequentum.contents.schema import (
@@ -47,10 +47,6 @@ if TYPE_CHECKING:
 _META_NAMES = list(METADATA)
 #: The fast path writes a STATE message at least this often (and after every file).
 STATE_EVERY_ROWS = 100_000
-
-
-class ContentError(errors.SequentumError):
-    """A data file could not be parsed; nothing from it was emitted."""
 
 
 class ContentStream(SequentumStream):
@@ -135,8 +131,8 @@ class ContentStream(SequentumStream):
         with fetched(self.client, item, temp_dir=temp_dir) as (path, download):
             try:
                 self._widen(self._infer_file(path, fmt), item)
-            except MalformedFileError as exc:
-                raise ContentError(
+            except errors.MalformedFileError as exc:
+                raise errors.ContentError(
                     f"{item.describe()} is not valid {fmt.upper()} ({exc}); nothing from it was "
                     f"emitted and the state stays before this run: fix the file, set csv_encoding if "
                     f"it is not UTF-8, or deselect stream '{self.name}'."

@@ -10,13 +10,13 @@ import csv
 import io
 import json
 import random
-import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
+
+from tap_sequentum.text import slugify as _slugify
 
 Cell = Any
 
@@ -447,9 +447,8 @@ def demo_file(name: str) -> bytes:
 
 
 def slugify(name: str) -> str:
-    """File-name stem for an agent: ASCII, lower case, underscores ("Price Monitor" -> "price_monitor")."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_") or "agent"
+    """File-name stem for an agent ("Price Monitor" -> "price_monitor"), with the tap's own slug rules."""
+    return _slugify(name) or "agent"
 
 
 def count_rows(name: str, data: bytes) -> int:
