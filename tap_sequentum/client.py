@@ -234,7 +234,7 @@ class SequentumClient:
         return session
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return errors.redact(text, self._api_key)
 
     def _fail(self, cls: type[errors.SequentumError], message: str) -> errors.SequentumError:
         return cls(self._redact(message))

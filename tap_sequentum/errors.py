@@ -7,11 +7,24 @@ into one line on stderr and exit code 1 instead of a traceback.
 
 from __future__ import annotations
 
+import re
+
 #: The one message for a missing key, whichever entry point finds it missing.
 MISSING_API_KEY = (
     "No Sequentum API key: set TAP_SEQUENTUM_API_KEY (in the environment or .env), or api_key in the "
     "config file given with --config."
 )
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every whole occurrence of `secret` replaced by `***`.
+
+    Only whole tokens are masked (not inside a longer word), so a short key such as `x` leaves
+    "keys expire" readable while the key itself never appears on its own.
+    """
+    if not secret:
+        return text
+    return re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
 
 
 class SequentumError(Exception):

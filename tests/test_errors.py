@@ -96,3 +96,12 @@ def test_bad_settings_are_one_line(sandbox, tmp_path, setting, message):
     config = {"api_key": key, "base_url": sandbox.base_url, **setting}
     proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
     assert_one_clear_line(proc, message)
+
+
+def test_redact_masks_whole_tokens_only():
+    from tap_sequentum.errors import redact
+
+    assert redact("keys expire; key x was sent", "x") == "keys expire; key *** was sent"
+    assert redact("Authorization: ApiKey s3cr3t-KEY", "s3cr3t-KEY") == "Authorization: ApiKey ***"
+    assert redact("url?key=abc&x=1", "abc") == "url?key=***&x=1"
+    assert redact("nothing to hide", "") == "nothing to hide"
