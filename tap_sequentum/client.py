@@ -1,26 +1,31 @@
 """SequentumClient: the only place in tap-sequentum that speaks HTTP.
 
-One `requests` session for the API host (the key is attached to API-host URLs only), urllib3's `Retry` for
-429/5xx/connection failures on GETs (honouring `Retry-After`), a sliding-window pacer fed by the
-`X-RateLimit-*` headers, a per-sync answer cache (no URL is fetched twice), both list shapes, and
-downloads that survive redirects to signed storage URLs and broken transfers. Streams and the
-`sequentum` CLI both use it.
+One `requests` session for the API host (the key is attached to API-host URLs only), one retry loop for
+GETs driven by urllib3's `Retry` policy (429, 5xx, transport failures classified by exception type, cut-off
+answers and broken downloads; `Retry-After` honoured; POSTs never retried), a sliding-window pacer fed by
+the `X-RateLimit-*` headers, a per-sync answer cache (no URL is fetched twice), both list shapes, and
+downloads that survive redirects to signed storage URLs. Streams and the `sequentum` CLI both use it.
 """
 
 from __future__ import annotations
 
 import collections
+import http.client
 import logging
+import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from tap_sequentum import errors
@@ -29,6 +34,7 @@ DEFAULT_BASE_URL = "https://dashboard.sequentum.com"
 API_PREFIX = "/api/v1"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _CHUNK = 1 << 20
+_T = TypeVar("_T")
 
 logger = logging.getLogger("tap_sequentum.client")
 
@@ -198,40 +204,30 @@ class SequentumClient:
         self._api_key = api_key
         self.timeout = timeout
         self.max_retries = max_retries
-        self.backoff_factor = backoff_factor
+        # The one retry policy: urllib3's Retry decides how long to wait (exponential backoff, or
+        # Retry-After) and when to give up; `_with_retries` is the one loop that applies it, to GETs only.
+        self._retry = Retry(
+            total=max_retries,
+            connect=None,
+            read=None,
+            status=None,
+            other=None,
+            redirect=False,
+            backoff_factor=backoff_factor,
+            backoff_max=60,
+            respect_retry_after_header=True,
+        )
         self.limiter = rate_limiter or RateLimiter()
         self.request_count = 0
         self._cache: dict[str, Any] = {}
         self._cache_lock = threading.Lock()
+        self._proxies: dict[str, dict[str, str]] = {}
         headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT, "Accept": "application/json"}
-        self._session = self._new_session(headers)
+        self._session = _new_session(headers)
         # Signed storage URLs get their own session that never holds the key.
-        self._storage = self._new_session({"User-Agent": headers["User-Agent"]})
+        self._storage = _new_session({"User-Agent": headers["User-Agent"]})
 
     # -- plumbing ---------------------------------------------------------------------------------
-
-    def _new_session(self, headers: dict[str, str]) -> requests.Session:
-        retry = Retry(
-            total=self.max_retries,
-            connect=self.max_retries,
-            read=self.max_retries,
-            status=self.max_retries,
-            other=0,
-            allowed_methods=frozenset({"GET", "HEAD"}),
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=self.backoff_factor,
-            backoff_max=60,
-            respect_retry_after_header=True,
-            raise_on_status=False,
-            raise_on_redirect=False,
-        )
-        session = requests.Session()
-        session.headers.update(headers)
-        session.trust_env = True
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=8)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return session
 
     def _redact(self, text: str) -> str:
         return errors.redact(text, self._api_key)
@@ -252,6 +248,14 @@ class SequentumClient:
         # hosts, not after a redirect to another host or to plain http).
         return {"Authorization": f"ApiKey {self._api_key}"} if self._is_api(url) else {}
 
+    def _proxies_for(self, url: str) -> dict[str, str]:
+        """The environment's proxies for a host, looked up once per host rather than on every request."""
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        if key not in self._proxies:
+            self._proxies[key] = requests.utils.get_environ_proxies(key)
+        return self._proxies[key]
+
     def _send(
         self,
         method: str,
@@ -261,67 +265,112 @@ class SequentumClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         stream: bool = False,
+        headers: Mapping[str, str] | None = None,
+        session: requests.Session | None = None,
     ) -> requests.Response:
-        """One request to the API host, paced; transport failures become named errors."""
-        self.limiter.acquire()
-        self.request_count += 1
+        """One request, paced when it goes to the API host; a transport failure raises `_Retryable`
+        for a GET and a named error for a POST (never retried: a retried start queues a second run)."""
+        api = self._is_api(url)
+        if api:
+            self.limiter.acquire()
+            self.request_count += 1
         try:
-            response = self._session.request(
+            response = (session or self._session).request(
                 method,
                 url,
                 params=params,
                 json=json_body,
-                headers=self._auth_headers(url),
+                headers={**(headers or {}), **self._auth_headers(url)},
                 timeout=self.timeout,
                 stream=stream,
                 allow_redirects=False,
+                proxies=self._proxies_for(url),
             )
-        except requests.exceptions.ChunkedEncodingError as exc:
-            if method != "GET":
+        except requests.exceptions.RequestException as exc:
+            reason, sent = transport_failure(exc)
+            if method == "GET":
+                raise _Retryable(reason, timeout=isinstance(exc, requests.exceptions.ReadTimeout)) from None
+            if sent:
                 raise self._fail(
                     errors.AmbiguousWriteError,
-                    f"The answer to {what} was cut off ({_reason(exc)}); it may have taken effect: "
-                    "check before repeating it.",
-                ) from None
-            raise _TransferBroken(f"answer cut off: {_reason(exc)}") from None
-        except requests.exceptions.ConnectionError as exc:
-            if "Read timed out" in str(exc):
-                raise self._timeout(method, what, exc) from None
-            if method != "GET" and _was_sent(exc):
-                raise self._fail(
-                    errors.AmbiguousWriteError,
-                    f"The request to {what} was sent but its answer was lost ({_reason(exc)}); it may "
-                    "have taken effect: check before repeating it.",
+                    f"The request to {what} was sent but its answer was lost ({reason}); it may have "
+                    "taken effect: check before repeating it.",
                 ) from None
             raise self._fail(
                 errors.ConnectionFailedError,
-                f"Could not reach Sequentum at {self.base_url} while fetching {what} "
-                f"({_reason(exc)}): check base_url and the network.",
+                f"Could not reach Sequentum at {self.base_url} for {what} ({reason}): check base_url "
+                "and the network.",
             ) from None
-        except requests.exceptions.Timeout as exc:
-            raise self._timeout(method, what, exc) from None
-        self.limiter.update(response.headers)
+        if api:
+            self.limiter.update(response.headers)
         return response
 
-    def _timeout(self, method: str, what: str, exc: BaseException) -> errors.SequentumError:
-        if method != "GET":
+    def _with_retries(self, what: str, attempt: Callable[[], _T]) -> _T:
+        """Run `attempt` (a GET and the reading of its answer) until it succeeds or retries run out.
+
+        The one retry loop of the client: 429, 5xx, transport failures, cut-off answers, broken or
+        refused downloads all come here as `_Retryable`, classified by exception type.
+        """
+        retry = self._retry
+        while True:
+            try:
+                return attempt()
+            except _Retryable as failure:
+                raw = failure.response.raw if failure.response is not None else None
+                try:
+                    retry = retry.increment("GET", what, response=raw, error=failure if raw is None else None)
+                except MaxRetryError:
+                    raise self._gave_up(failure, what) from None
+                finally:
+                    if failure.response is not None:
+                        failure.response.close()
+                logger.info("Retrying %s: %s", what, failure.reason)
+                retry.sleep(raw)
+
+    def _gave_up(self, failure: _Retryable, what: str) -> errors.SequentumError:
+        """The named error once every retry of a GET failed."""
+        code = failure.response.status_code if failure.response is not None else None
+        after = f"after {self.max_retries} retries"
+        if code == 429:
             return self._fail(
-                errors.AmbiguousWriteError,
-                f"The request to {what} was sent but no answer came within {self.timeout:g} s; it "
-                "may have taken effect: check before repeating it.",
+                errors.RateLimitedError,
+                f"Sequentum's rate limit was still exceeded {after} while fetching {what} (HTTP 429): "
+                "fewer parallel jobs on this key, or try again later.",
+            )
+        if code is not None:
+            detail = failure.detail
+            return self._fail(
+                errors.ServerError,
+                f"Sequentum failed on {what} with HTTP {code} {after}{': ' + detail if detail else ''}: "
+                "try again later.",
+            )
+        if failure.download:
+            return self._fail(
+                errors.DownloadError,
+                f"Could not download {what} after {self.max_retries + 1} attempts ({failure.reason}); "
+                "nothing from it was emitted: run the sync again later.",
+            )
+        if failure.timeout:
+            return self._fail(
+                errors.ConnectionFailedError,
+                f"Sequentum at {self.base_url} did not answer within {self.timeout:g} s while fetching "
+                f"{what} ({after}): raise request_timeout or try later.",
             )
         return self._fail(
             errors.ConnectionFailedError,
-            f"Sequentum at {self.base_url} did not answer within {self.timeout:g} s while fetching "
-            f"{what} ({_reason(exc)}, after {self.max_retries} retries): raise request_timeout or try later.",
+            f"Could not reach Sequentum at {self.base_url} while fetching {what} ({failure.reason}): "
+            "check base_url and the network.",
         )
 
     def _raise_for_status(self, response: requests.Response, what: str) -> None:
+        """A final (not retried) error answer as a named error; a 429/5xx of a GET is `_Retryable`."""
         code = response.status_code
         if code < 400:
             return
         detail = problem_detail(response).rstrip(".")
         suffix = f": {detail}" if detail else ""
+        if code in RETRY_STATUSES and response.request.method == "GET":
+            raise _Retryable(f"HTTP {code}", response=response, detail=detail)
         if code == 401:
             raise self._fail(
                 errors.AuthenticationError,
@@ -349,14 +398,14 @@ class SequentumClient:
         if code == 429:
             raise self._fail(
                 errors.RateLimitedError,
-                f"Sequentum's rate limit was still exceeded after {self.max_retries} retries while "
-                f"fetching {what} (HTTP 429): fewer parallel jobs on this key, or try again later.",
+                f"Sequentum's rate limit was exceeded for {what} (HTTP 429); it was not repeated, as "
+                "repeating it could act twice: try again later.",
             )
         if code >= 500:
             raise self._fail(
                 errors.ServerError,
-                f"Sequentum failed on {what} with HTTP {code} after {self.max_retries} retries"
-                f"{suffix}: try again later.",
+                f"Sequentum failed on {what} with HTTP {code}{suffix}; it was not repeated, as repeating "
+                "it could act twice: check whether it took effect, then try again.",
             )
         raise self._fail(
             errors.RequestRejectedError,
@@ -387,29 +436,19 @@ class SequentumClient:
         return data
 
     def _get_json_uncached(self, url: str, params: Mapping[str, Any] | None, what: str) -> Any:
-        last: Exception | None = None
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(min(self.backoff_factor * 2**attempt, 30))
-            try:
-                response = self._send("GET", url, what=what, params=params)
-            except _TransferBroken as exc:
-                # urllib3 retries connecting and statuses; a body cut short is retried here.
-                last = self._fail(
-                    errors.ConnectionFailedError,
-                    f"Sequentum's answer to {what} kept breaking off ({exc}): try again later.",
-                )
-                continue
+        def attempt() -> Any:
+            response = self._send("GET", url, what=what, params=params)
             self._raise_for_status(response, what)
             try:
                 return response.json()
             except ValueError:
-                last = self._fail(
+                raise self._fail(
                     errors.ResponseFormatError,
                     f"Sequentum answered {what} with something that is not JSON "
                     f"(HTTP {response.status_code}, {response.headers.get('Content-Type', 'no type')}).",
-                )
-        raise last or errors.ResponseFormatError(f"No answer for {what}.")
+                ) from None
+
+        return self._with_retries(what, attempt)
 
     def post_json(self, path: str, body: Any, *, what: str) -> Any:
         """POST once (never retried: a retried start queues a second run) and return the JSON answer."""
@@ -518,79 +557,70 @@ class SequentumClient:
 
         The whole transfer is retried from scratch when it breaks, so callers never see half a file. A
         redirect to a signed storage URL is followed at once and without the API key. With `max_bytes`
-        only a prefix is read (for sampling) and `complete` says whether it was the whole file.
+        only a prefix is asked for (an HTTP Range) and `complete` says whether it was the whole file.
         """
         what = f"file {file_id}{f' ({name})' if name else ''} of run {run_id} of agent {agent_id}"
         url = self.url(f"agent/{int(agent_id)}/run/{int(run_id)}/file/{int(file_id)}/download")
         started = time.monotonic()
-        last_reason = "no attempt"
-        attempts = self.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            if attempt > 1:
-                time.sleep(min(self.backoff_factor * 2 ** (attempt - 1), 30))
-                logger.warning("Retrying download of %s (attempt %d): %s", what, attempt, last_reason)
+        attempts = 0
+
+        def attempt() -> DownloadResult:
+            nonlocal attempts
+            attempts += 1
             dest.seek(0)
             dest.truncate()
-            try:
-                size, redirected, complete = self._download_once(url, dest, what, max_bytes)
-            except _TransferBroken as exc:
-                last_reason = str(exc)
-                continue
+            size, redirected, complete = self._download_once(url, dest, what, max_bytes)
             dest.flush()
-            return DownloadResult(size, time.monotonic() - started, attempt, redirected, complete)
-        raise self._fail(
-            errors.DownloadError,
-            f"Could not download {what} after {attempts} attempts ({last_reason}); nothing from it "
-            "was emitted: run the sync again later.",
-        )
+            return DownloadResult(size, time.monotonic() - started, attempts, redirected, complete)
+
+        return self._with_retries(what, attempt)
 
     def _download_once(
         self, url: str, dest: IO[bytes], what: str, max_bytes: int | None
     ) -> tuple[int, bool, bool]:
-        response = self._send("GET", url, what=what, stream=True)
+        ranged = {"Range": f"bytes=0-{max_bytes - 1}"} if max_bytes else None
+        response = self._send("GET", url, what=what, stream=True, headers=ranged)
         redirected = False
-        hops = 0
-        while response.is_redirect and hops < 5:
+        for _hop in range(5):
+            if not response.is_redirect:
+                break
             location = urljoin(response.url, response.headers["Location"])
             response.close()
             redirected = True
-            hops += 1
-            if self._is_api(location):
-                response = self._send("GET", location, what=what, stream=True)
-                continue
-            try:
-                response = self._storage.get(
-                    location, timeout=self.timeout, stream=True, allow_redirects=False
-                )
-            except requests.exceptions.RequestException as exc:
-                raise _TransferBroken(f"storage host: {_reason(exc)}") from None
-            if response.status_code in (400, 401, 403) and not response.is_redirect:
+            api = self._is_api(location)
+            response = self._send(
+                "GET",
+                location,
+                what=what,
+                stream=True,
+                headers=ranged,
+                session=None if api else self._storage,
+            )
+            if not api and response.status_code in (400, 401, 403) and not response.is_redirect:
                 # An expired or refused signed URL: a fresh one comes with the next attempt.
-                raise _TransferBroken(f"storage host answered HTTP {response.status_code}")
+                response.close()
+                raise _Retryable(f"the storage host answered HTTP {response.status_code}", download=True)
         with response:
             if response.is_redirect:
-                raise _TransferBroken(f"more than {hops} redirects")
-            if response.status_code in RETRY_STATUSES:
-                raise _TransferBroken(f"HTTP {response.status_code}")
+                raise _Retryable("too many redirects", download=True)
             self._raise_for_status(response, what)
+            total = _content_range_total(response) if response.status_code == 206 else None
             expected = response.headers.get("Content-Length")
             size = 0
             try:
                 for chunk in response.iter_content(_CHUNK):
                     if max_bytes is not None and size + len(chunk) >= max_bytes:
                         dest.write(chunk[: max_bytes - size])
-                        return max_bytes, redirected, False
+                        size = max_bytes
+                        return size, redirected, total is not None and total <= max_bytes
                     dest.write(chunk)
                     size += len(chunk)
-            except (
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout,
-            ) as exc:
-                raise _TransferBroken(f"transfer broke after {size} bytes: {_reason(exc)}") from None
+            except requests.exceptions.RequestException as exc:
+                reason, _ = transport_failure(exc)
+                raise _Retryable(f"the transfer broke after {size} bytes: {reason}", download=True) from None
             encoded = response.headers.get("Content-Encoding")
             if expected and expected.isdigit() and not encoded and int(expected) != size:
-                raise _TransferBroken(f"got {size} of {expected} bytes")
+                raise _Retryable(f"got {size} of {expected} bytes", download=True)
         return size, redirected, True
 
     def clear_cache(self) -> None:
@@ -603,39 +633,94 @@ class SequentumClient:
         self._storage.close()
 
 
-class _TransferBroken(Exception):
-    """A download attempt that may succeed if repeated."""
+class _Retryable(Exception):
+    """One GET attempt failed in a way the next attempt may not; only `_with_retries` catches it."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        response: requests.Response | None = None,
+        detail: str = "",
+        timeout: bool = False,
+        download: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.response = response
+        self.detail = detail
+        self.timeout = timeout
+        self.download = download
 
 
-_REASONS = (
-    ("Read timed out", "no answer in time"),
-    ("timed out", "timed out"),
-    ("Connection refused", "connection refused"),
-    ("Name or service not known", "unknown host name"),
-    ("Temporary failure in name resolution", "host name not resolvable"),
-    ("No route to host", "no route to host"),
-    ("Connection reset", "connection reset"),
-    ("RemoteDisconnected", "the server closed the connection"),
-    ("Connection aborted", "connection aborted"),
-    ("IncompleteRead", "the answer was cut off"),
-    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
-    ("SSLError", "TLS error"),
+def _new_session(headers: dict[str, str]) -> requests.Session:
+    """A session that retries nothing itself (`_with_retries` does) and reads no environment per request.
+
+    `trust_env` would look up proxies and ~/.netrc on every request; proxies are resolved once per host
+    instead (`_proxies_for`), the CA bundle once here, and the key is sent explicitly, so netrc is moot.
+    """
+    session = requests.Session()
+    session.headers.update(headers)
+    session.trust_env = False
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=8)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _content_range_total(response: requests.Response) -> int | None:
+    """The whole size from `Content-Range: bytes 0-99/1234`, or None when the server does not say."""
+    total = response.headers.get("Content-Range", "").rpartition("/")[2]
+    return int(total) if total.isdigit() else None
+
+
+#: What a transport failure means to a user, by exception type (most specific first), and whether
+#: the request had been sent (a POST that was sent may have taken effect).
+_FAILURES: tuple[tuple[type[BaseException], str, bool], ...] = (
+    (urllib3.exceptions.NameResolutionError, "host name not resolvable", False),
+    (ConnectionRefusedError, "connection refused", False),
+    (ssl.SSLCertVerificationError, "TLS certificate not trusted", False),
+    (ssl.SSLError, "TLS error", False),
+    (requests.exceptions.ConnectTimeout, "no connection in time", False),
+    (urllib3.exceptions.NewConnectionError, "could not connect", False),
+    (requests.exceptions.ReadTimeout, "no answer in time", True),
+    (TimeoutError, "timed out", True),
+    (http.client.RemoteDisconnected, "the server closed the connection", True),
+    (ConnectionResetError, "connection reset", True),
+    (http.client.IncompleteRead, "the answer was cut off", True),
+    (urllib3.exceptions.IncompleteRead, "the answer was cut off", True),
+    (urllib3.exceptions.ProtocolError, "the connection broke", True),
+    (requests.exceptions.ChunkedEncodingError, "the answer was cut off", True),
 )
 
 
-def _reason(exc: BaseException) -> str:
-    """A short, key-free description of a transport failure ("connection refused"), not urllib3's dump."""
-    text = str(exc)
-    for marker, reason in _REASONS:
-        if marker in text:
-            return reason
-    return text.split(" (Caused by", 1)[0][:160]
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it wraps (requests wraps urllib3, which wraps the socket error)."""
+    found: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if item is None or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        todo += [getattr(item, "reason", None), item.__cause__, item.__context__]
+        todo += [arg for arg in item.args if isinstance(arg, BaseException)]
+    return found
 
 
-def _was_sent(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when a connection error happened after the request went out (so a POST may have landed)."""
-    text = str(exc)
-    return not any(
-        marker in text
-        for marker in ("NewConnectionError", "Failed to establish", "Name or service", "refused")
-    )
+def transport_failure(exc: BaseException) -> tuple[str, bool]:
+    """(a short, key-free reason such as "connection refused", whether the request was sent).
+
+    Classified by the types of the wrapped exceptions, never by their message text.
+    """
+    causes = _causes(exc)
+    for kind, reason, sent in _FAILURES:
+        if any(isinstance(cause, kind) for cause in causes):
+            return reason, sent
+    errno_error = next((c for c in causes if isinstance(c, OSError) and c.errno), None)
+    if errno_error is not None:
+        return os.strerror(errno_error.errno).lower(), False
+    return type(exc).__name__, True

@@ -232,3 +232,50 @@ def test_refused_connection_reason_is_short():
         client.get_agent(1)
     assert "(connection refused)" in str(info.value)
     assert "HTTPConnectionPool" not in str(info.value)
+
+
+def _wrapped(inner: BaseException, outer: type[BaseException]) -> BaseException:
+    """An exception as requests raises it: urllib3's error (caused by `inner`) inside requests' own."""
+    import urllib3
+
+    try:
+        try:
+            raise inner
+        except BaseException as cause:
+            raise urllib3.exceptions.ProtocolError("Connection aborted.", cause) from cause
+    except urllib3.exceptions.ProtocolError as protocol:
+        return outer(protocol)
+
+
+def _cases():
+    import http.client
+    import socket
+
+    import requests
+    import urllib3
+
+    refused = urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection")
+    refused.__context__ = ConnectionRefusedError(111, "Connection refused")
+    unresolved = urllib3.exceptions.NameResolutionError("nohost.invalid", None, socket.gaierror(-2, "x"))
+    connection_error, chunked = requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError
+    max_retry = urllib3.exceptions.MaxRetryError
+    return [
+        (connection_error(max_retry(None, "/", refused)), "connection refused", False),
+        (connection_error(max_retry(None, "/", unresolved)), "host name not resolvable", False),
+        (requests.exceptions.ReadTimeout("read timed out"), "no answer in time", True),
+        (requests.exceptions.ConnectTimeout("connect timed out"), "no connection in time", False),
+        (
+            _wrapped(http.client.RemoteDisconnected("x"), connection_error),
+            "the server closed the connection",
+            True,
+        ),
+        (_wrapped(ConnectionResetError(104, "reset"), connection_error), "connection reset", True),
+        (_wrapped(http.client.IncompleteRead(b"ab", 10), chunked), "the answer was cut off", True),
+    ]
+
+
+@pytest.mark.parametrize(("exc", "reason", "sent"), _cases())
+def test_transport_failures_are_classified_by_type_not_text(exc, reason, sent):
+    from tap_sequentum.client import transport_failure
+
+    assert transport_failure(exc) == (reason, sent)
