@@ -9,9 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
-from singer_sdk import Stream
 from singer_sdk import typing as th
 
 from tap_sequentum import errors
@@ -23,6 +22,7 @@ from tap_sequentum.domain import (
     status_name,
 )
 from tap_sequentum.incremental import RunPlan, plan_runs
+from tap_sequentum.sdk import SeamStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -36,19 +36,32 @@ JSON_ANY = th.CustomType({"type": ["array", "object", "string", "null"]})
 TIMESTAMP = th.DateTimeType
 
 
-class SequentumStream(Stream):
+class TapServices(Protocol):
+    """What streams need from the tap: its one client (shared cache and pacing) and the stop check."""
+
+    client: SequentumClient
+    stop_signal: int | None
+
+    def check_stop(self, detail: str = "") -> None: ...
+
+
+class SequentumStream(SeamStream):
     """Base stream: access to the tap's one client and timestamp normalisation."""
 
     #: Fields holding API timestamps: normalised to RFC 3339 UTC, the .NET sentinel to null.
     timestamp_fields: ClassVar[tuple[str, ...]] = ("created",)
 
     @property
+    def services(self) -> TapServices:
+        return cast("TapServices", self.tap)
+
+    @property
     def client(self) -> SequentumClient:
-        return self._tap.client  # type: ignore[attr-defined]
+        return self.services.client
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         """Stop cleanly between records when the tap was asked to (SIGINT/SIGTERM)."""
-        self._tap.check_stop()  # type: ignore[attr-defined]
+        self.services.check_stop()
         return row
 
     def normalize(self, record: dict) -> dict:
@@ -233,7 +246,7 @@ class RunsStream(SequentumStream):
         th.Property("created", TIMESTAMP, required=True),
     ).to_dict()
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+    def record_written(self, record: Record, context: Context | None) -> None:
         """No per-record bookmarking: `get_records` writes the agent's state once all its runs are out."""
 
     def get_records(self, context: Context | None) -> Iterable[dict]:

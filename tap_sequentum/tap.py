@@ -7,10 +7,9 @@ import os
 import sys
 from collections.abc import Mapping
 from functools import cached_property
-from types import FrameType
 from typing import Any
 
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.exceptions import MappingError
 
@@ -22,11 +21,12 @@ from tap_sequentum.contents.naming import stream_names
 from tap_sequentum.contents.schema import columns_of
 from tap_sequentum.contents.stream import ContentStream
 from tap_sequentum.domain import parse_timestamp
+from tap_sequentum.sdk import SeamTap
 from tap_sequentum.streams import STREAM_TYPES
 from tap_sequentum.trigger import run_triggers
 
 
-class TapSequentum(Tap):
+class TapSequentum(SeamTap):
     """Singer tap for Sequentum Cloud: agents, versions, runs, run files, and the scraped data itself."""
 
     name = "tap-sequentum"
@@ -192,9 +192,10 @@ class TapSequentum(Tap):
         )
 
     _discovering = False
-    _stop_signal: int | None = None
+    #: The signal that asked the sync to stop, if one did.
+    stop_signal: int | None = None
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def on_termination(self, signum: int) -> None:
         """Ask the sync to stop at the next message boundary instead of exiting mid-write.
 
         singer-sdk's handler writes STATE from inside the signal handler, which can land in the middle
@@ -202,16 +203,16 @@ class TapSequentum(Tap):
         whole messages, the last STATE written stays the checkpoint, and the exit code says it was
         interrupted. A second signal stops at once.
         """
-        if self._stop_signal is not None:
+        if self.stop_signal is not None:
             sys.stderr.write(f"tap-sequentum: stopped by a second signal {signum}\n")
             os._exit(128 + signum)
-        self._stop_signal = signum
+        self.stop_signal = signum
         self.logger.warning("Signal %s received: stopping after the current batch.", signum)
 
     def check_stop(self, detail: str = "") -> None:
         """Raise `SyncInterrupted` if a stop was asked for; called between whole messages."""
-        if self._stop_signal is not None:
-            raise errors.SyncInterrupted(self._stop_signal, detail)
+        if self.stop_signal is not None:
+            raise errors.SyncInterrupted(self.stop_signal, detail)
 
     def sync_all(self) -> None:
         """Run the configured triggers first, so this same sync extracts what they produced."""
@@ -226,12 +227,22 @@ class TapSequentum(Tap):
                 should_stop=self.check_stop,
             )
             self.client.clear_cache()  # run and file lists read before the trigger are stale now
-        super().sync_all()
+        # With BATCH output the SDK offers STATE right after each BATCH message: write it then. With
+        # records, STATE is paced by its size; whatever was not written yet goes out at the end.
+        paced = not self.config.get("batch_config")
+        self.paced_state.paced = paced
+        completed = False
+        try:
+            super().sync_all()
+            completed = True
+        finally:
+            if completed or paced:
+                self.flush_state()
 
     def run_discovery(self) -> str:
         """Discovery proper samples data files for column types; a sync without a catalog does not."""
         self._discovering = True
-        self._streams = None
+        self.forget_streams()
         return super().run_discovery()
 
     def discover_streams(self) -> list[Stream]:

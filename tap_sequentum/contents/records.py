@@ -11,13 +11,16 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tap_sequentum.contents.infer import Kind
+
+if TYPE_CHECKING:
+    from tap_sequentum.sdk import OutputMeter
 
 # msgspec struct field names cannot hold these; such columns take the (slower) dict path.
 _UNSAFE_NAME = re.compile(r'["\\\x00-\x1f]')
@@ -48,10 +51,13 @@ class RecordWriter:
     are written as JSON numbers with their exact digits, like singer-sdk's own writer.
     """
 
-    def __init__(self, stream_name: str, out: IO[Any] | None = None) -> None:
+    def __init__(
+        self, stream_name: str, out: IO[Any] | None = None, meter: OutputMeter | None = None
+    ) -> None:
         self._encoder = msgspec.json.Encoder(decimal_format="number")
         self._start = b'{"type":"RECORD","stream":' + self._encoder.encode(stream_name) + b',"record":{'
         self._out = out
+        self._meter = meter
         self._struct: type | None = None
         self._struct_names: tuple[str, ...] = ()
         self.rows = 0
@@ -99,6 +105,8 @@ class RecordWriter:
         return self._struct
 
     def _emit(self, data: bytes | bytearray) -> None:
+        if self._meter is not None:
+            self._meter.add(len(data))
         out = self._out or sys.stdout
         out.flush()  # keep order with messages singer-sdk wrote through the text layer
         binary = getattr(out, "buffer", None)

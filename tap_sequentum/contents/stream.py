@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from singer_sdk import metrics
-from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_sequentum import errors
@@ -40,13 +39,13 @@ from tap_sequentum.streams import SequentumStream, plan_agent_runs, save_plan
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
-    from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context, Record
+
+    from tap_sequentum.sdk import BatchConfig
 
 
 _META_NAMES = list(METADATA)
-#: The fast path writes a STATE message at least this often (and after every file).
-STATE_EVERY_ROWS = 100_000
+ROW_NUMBER = "_sdc_row_number"
 
 
 class ContentStream(SequentumStream):
@@ -73,7 +72,7 @@ class ContentStream(SequentumStream):
         self._record_counter = super().get_record_counter(**kwargs)
         return self._record_counter
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+    def record_written(self, record: Record, context: Context | None) -> None:
         """Called right after singer-sdk wrote a record: that row now counts as emitted.
 
         There are no per-record bookmarks; `get_records` writes the run bookkeeping itself.
@@ -180,80 +179,78 @@ class ContentStream(SequentumStream):
         ]
         self.logger.info("Stream %s widened for %s: %s", self.name, item.describe(), "; ".join(changes))
         self.columns = merged
-        self._schema = build_schema(merged)
-        if self._input_schema is not None:
-            self._input_schema = self._schema
-        if self._tap.mapper is not None:
-            # As singer-sdk does for the catalog: the announced schema leaves out deselected columns.
-            selected = get_selected_schema(self.name, self._schema, self.mask)
-            self._tap.mapper.register_raw_stream_schema(self.name, selected, self.primary_keys)
-            self._stream_maps = []
-        self._write_schema_message()
+        self.replace_schema(build_schema(merged))
 
     def _emit_file(self, path: Path, fmt: str, item: RunFile, progress: dict) -> Iterator[Any]:
         """Pass 2: convert and emit every row after `progress["rows"]`; returns the rows emitted.
 
-        Three ways out: Parquet BATCH files (typed Arrow, no row objects), the fast RECORD writer,
-        or records yielded to singer-sdk when a stream map needs them.
+        One of three emitters: Parquet BATCH files (typed Arrow, no row objects), the fast RECORD
+        writer, or records yielded to singer-sdk when a stream map needs them.
         """
-        parquet = self._parquet
-        writer = RecordWriter(self.name) if parquet is None and self._fast_path() else None
-        direct = parquet is not None or writer is not None
-        names = [n for n in self.columns if not direct or self.mask[("properties", n)]]
-        meta_names = [n for n in _META_NAMES if not direct or self.mask[("properties", n)]]
+        slices = resume_slices(read_batches(path, fmt, self.read_options), progress["rows"])
+        if self._parquet is not None:
+            return (yield from self._emit_parquet(self._parquet, slices, item, progress))
+        if self._fast_path():
+            return self._emit_fast(slices, item, progress)
+        return (yield from self._emit_records(slices, item, progress))
+
+    def _selected(self, names: Iterable[str]) -> list[str]:
+        return [name for name in names if self.mask[("properties", name)]]
+
+    def _emit_parquet(
+        self,
+        parquet: ParquetBatchWriter,
+        slices: Iterator[tuple[pa.RecordBatch, int]],
+        item: RunFile,
+        progress: dict,
+    ) -> Iterator[Manifest]:
+        names, meta_names = self._selected(self.columns), self._selected(_META_NAMES)
         kinds = [self.columns[n] for n in names]
+        rows = 0
+        for batch, first in slices:
+            meta = dict(zip(_META_NAMES, _meta_arrays(item, first, batch.num_rows), strict=True))
+            parquet.write(meta_names + names, [meta[n] for n in meta_names] + _typed(batch, names, kinds))
+            self._count(batch.num_rows)
+            rows += batch.num_rows
+            progress["rows"] = first + batch.num_rows - 1
+        manifest = parquet.take_manifest()
+        if manifest:
+            yield Manifest(manifest)  # the SDK writes the BATCH message, then the state
+        return rows
+
+    def _emit_fast(self, slices: Iterator[tuple[pa.RecordBatch, int]], item: RunFile, progress: dict) -> int:
+        writer = RecordWriter(self.name, meter=self.tap.output_meter)
+        names, meta_names = self._selected(self.columns), self._selected(_META_NAMES)
+        kinds = [self.columns[n] for n in names]
+        constants = {k: v for k, v in _meta_constants(item).items() if k in meta_names}
+        row_numbers = [n for n in meta_names if n == ROW_NUMBER]
         extracted = dt.datetime.now(dt.UTC).isoformat()
-        skip = progress["rows"]
-        row = emitted = flushed = 0
-        for batch in read_batches(path, fmt, self.read_options):
-            first = row + 1
-            row += batch.num_rows
-            if row <= skip:
-                continue
-            if first <= skip:
-                batch = batch.slice(skip - first + 1)
-                first = skip + 1
-            count = batch.num_rows
-            meta = [
-                [item.agent_id] * count,
-                [item.run_id] * count,
-                [item.run_created] * count,
-                [item.file_id] * count,
-                [item.name] * count,
-                range(first, first + count),
-            ]
-            if parquet is not None:
-                arrays = [a for k, a in zip(_META_NAMES, _meta_arrays(meta), strict=True) if k in meta_names]
-                parquet.write(meta_names + names, arrays + _typed(batch, names, kinds))
-                self._count(count)
-            elif writer is not None:
-                constants = {
-                    k: m[0] for k, m in zip(_META_NAMES[:-1], meta[:-1], strict=True) if k in meta_names
-                }
-                writer.write(
-                    constants, _META_NAMES[-1:] + names, meta[-1:] + _columns(batch, names, kinds), extracted
-                )
-                self._count(count)
-                progress["rows"] = row
-                if row - flushed >= STATE_EVERY_ROWS or self._tap._stop_signal is not None:  # type: ignore[attr-defined]
-                    self._flush_state()
-                    flushed = row
-                self._tap.check_stop()  # type: ignore[attr-defined]
-            else:
-                values = _columns(batch, names, kinds)
-                for number, record in enumerate(_records(names, meta, values), start=first):
-                    self._pending = (progress, number)  # counted once written (_increment_stream_state)
-                    yield record
-                self._pending = None
-            emitted += count
-        if writer is not None and flushed != row:
-            self._flush_state()
-        if parquet is not None:
-            progress["rows"] = row
-            manifest = parquet.take_manifest()
-            if manifest:
-                yield Manifest(manifest)  # the SDK writes the BATCH message, then the state
-        return emitted
+        rows = 0
+        for batch, first in slices:
+            numbers = [range(first, first + batch.num_rows)] if row_numbers else []
+            writer.write(constants, row_numbers + names, numbers + _columns(batch, names, kinds), extracted)
+            self._count(batch.num_rows)
+            rows += batch.num_rows
+            progress["rows"] = first + batch.num_rows - 1
+            self.offer_state()
+            self.services.check_stop()
+        return rows
+
+    def _emit_records(
+        self, slices: Iterator[tuple[pa.RecordBatch, int]], item: RunFile, progress: dict
+    ) -> Iterator[dict]:
+        names = list(self.columns)
+        kinds = [self.columns[n] for n in names]
+        constants = _meta_constants(item)
+        rows = 0
+        for batch, first in slices:
+            keys = [*constants, ROW_NUMBER, *names]
+            for number, values in enumerate(zip(*_columns(batch, names, kinds), strict=True), start=first):
+                self._pending = (progress, number)  # counted once written (record_written)
+                yield dict(zip(keys, (*constants.values(), number, *values), strict=True))
+            self._pending = None
+            rows += batch.num_rows
+        return rows
 
     def get_batches(self, batch_config: BatchConfig, context: Context | None = None) -> Iterable[Any]:
         """Parquet BATCH files straight from Arrow when no stream map applies; else the SDK's way."""
@@ -294,8 +291,7 @@ class ContentStream(SequentumStream):
         right after each BATCH, when the state matches what was sent."""
         if self._parquet is None and self.get_batch_config(self.config):
             return
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.offer_state()
 
 
 @dataclass(frozen=True)
@@ -305,9 +301,41 @@ class Manifest:
     urls: list[str]
 
 
-def _meta_arrays(meta: list[Any]) -> list[pa.Array]:
-    types = [pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string(), pa.int64()]
-    return [pa.array(list(values), type=kind) for values, kind in zip(meta, types, strict=True)]
+def resume_slices(batches: Iterable[pa.RecordBatch], skip: int) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """The batches of a file after its first `skip` rows, each with the 1-based number of its first row.
+
+    Resume logic in one place: a sync interrupted after row `skip` of a file continues at `skip + 1`.
+    """
+    row = 0
+    for batch in batches:
+        first = row + 1
+        row += batch.num_rows
+        if row <= skip or batch.num_rows == 0:
+            continue
+        if first <= skip:
+            batch = batch.slice(skip - first + 1)
+            first = skip + 1
+        yield batch, first
+
+
+def _meta_constants(item: RunFile) -> dict[str, Any]:
+    """The metadata columns that are the same for every row of a file (all but the row number)."""
+    return {
+        "_sdc_agent_id": item.agent_id,
+        "_sdc_run_id": item.run_id,
+        "_sdc_run_created": item.run_created,
+        "_sdc_file_id": item.file_id,
+        "_sdc_file_name": item.name,
+    }
+
+
+def _meta_arrays(item: RunFile, first: int, count: int) -> list[pa.Array]:
+    constants = _meta_constants(item)
+    types = [pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string()]
+    arrays = [
+        pa.array([value] * count, type=kind) for value, kind in zip(constants.values(), types, strict=True)
+    ]
+    return [*arrays, pa.array(range(first, first + count), type=pa.int64())]
 
 
 def _typed(batch: pa.RecordBatch, names: list[str], kinds: list[Kind]) -> list[pa.Array]:
@@ -325,9 +353,3 @@ def _columns(batch: pa.RecordBatch, names: list[str], kinds: list[Kind]) -> list
         column_values(batch.column(name) if name in present else None, kind, count)
         for name, kind in zip(names, kinds, strict=True)
     ]
-
-
-def _records(names: list[str], meta: list[Any], values: list[list[Any]]) -> Iterator[dict]:
-    keys = _META_NAMES + names
-    for row in zip(*meta, *values, strict=True):
-        yield dict(zip(keys, row, strict=True))

@@ -1,0 +1,222 @@
+"""The one seam between tap-sequentum and singer-sdk's private internals.
+
+singer-sdk offers no public hook for a few things this tap must do (count a row as emitted only once it
+was written, widen a schema mid-sync, pace STATE, stop between whole messages on a signal). Each private
+name is used here and nowhere else, listed in `INTERNALS` with the reason, and checked by
+`tests/test_sdk_seam.py`, so an SDK release that changes one fails a named test rather than a sync.
+Everything outside this module uses the public methods below.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import TYPE_CHECKING, Any, cast
+
+import simplejson
+from singer_sdk import Stream, Tap
+from singer_sdk.helpers._catalog import get_selected_schema
+from singer_sdk.io_base import SingerWriter
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BatchConfig
+    from singer_sdk.helpers.types import Context, Record
+
+__all__ = ["INTERNALS", "BatchConfig", "OutputMeter", "PacedStateWriter", "SeamStream", "SeamTap"]
+
+#: Every private singer-sdk name this module touches, and why there is no public way.
+INTERNALS: dict[str, str] = {
+    "Stream._tap": "the tap that owns a stream; streams reach the shared client and settings through it.",
+    "Stream._increment_stream_state": "the SDK calls it right after it wrote a record: the moment a row "
+    "counts as emitted, so interrupted syncs resume after the last row written, not read.",
+    "Stream._write_state_message": "offers STATE after bookkeeping that happens outside records "
+    "(a finished run, a finished file).",
+    "Stream.state_manager.is_flushed": "marks that bookkeeping changed, so the next offer writes.",
+    "Stream._write_schema_message": "the SDK writes SCHEMA for every child context (once per run for "
+    "run_files); here once per stream, and again only when the schema really changed.",
+    "Stream._generate_schema_messages": "the SCHEMA messages the SDK would write, to compare with the last.",
+    "Stream._schema": "a content stream's schema widens mid-sync when a file holds more than the catalog.",
+    "Stream._input_schema": "the catalog's schema, replaced by the widened one.",
+    "Stream._stream_maps": "reset so stream maps are rebuilt for a widened schema.",
+    "singer_sdk.helpers._batch.BatchConfig": "the type of a stream's batch_config (type hints only; the "
+    "SDK names it nowhere public).",
+    "singer_sdk.helpers._catalog.get_selected_schema": "the widened schema without deselected columns, "
+    "computed exactly as the SDK does for the catalog.",
+    "Tap._handle_termination": "the SDK's handler writes STATE inside the signal handler (possibly in the "
+    "middle of a RECORD line) and exits 0; the tap stops between whole messages and exits 128+signal.",
+    "Tap._streams": "discovery must build streams again in discovery mode (with samples) after a "
+    "sync-mode build.",
+    "Tap._state_writer": "the SDK writes the whole tap state after every context (per run for run_files); "
+    "the paced writer writes it when it is worth its bytes.",
+}
+
+
+class OutputMeter:
+    """Bytes written to stdout so far, by every writer (the SDK's and the fast path's)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def add(self, count: int) -> None:
+        self.bytes += count
+
+
+class MeteredWriter(SingerWriter):
+    """singer-sdk's writer, counting what it writes (STATE pacing needs the bytes written between two)."""
+
+    meter: OutputMeter | None = None
+
+    def write_message(self, message: Any) -> None:
+        self.write_line(self.format_message(message) + "\n")
+
+    def write_line(self, line: str) -> None:
+        """Write one serialized message (with its newline)."""
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        if self.meter is not None:
+            self.meter.add(len(line))
+
+
+class PacedStateWriter:
+    """Writes the tap's STATE when it is worth its bytes, instead of after every context.
+
+    A STATE message carries every stream's bookmarks, so its size grows with the organisation. It is
+    written when at least `ratio` times its own size (and `min_bytes`) of other messages went out since
+    the last one, or `max_seconds` passed, and always at the end (`flush`). The state object is read at
+    the moment of writing: the tap only changes it after the data it describes was written, so any
+    moment is a consistent checkpoint.
+    """
+
+    def __init__(
+        self,
+        write_line: Callable[[str], None],
+        meter: OutputMeter,
+        *,
+        paced: bool = True,
+        ratio: float = 25.0,
+        min_bytes: int = 1 << 20,
+        max_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._write_line = write_line
+        self._meter = meter
+        self.paced = paced
+        self.ratio = ratio
+        self.min_bytes = min_bytes
+        self.max_seconds = max_seconds
+        self._clock = clock
+        self._state: Mapping | None = None
+        self._last_text: str | None = None
+        self._last_bytes = 0
+        self._last_time = clock()
+        self.written = 0
+
+    def write_state(self, state: Mapping) -> None:
+        """The SDK's interface: offer the current state; it is written if due."""
+        self._state = state
+        since = self._meter.bytes - self._last_bytes
+        due_bytes = since >= max(self.min_bytes, self.ratio * len(self._last_text or ""))
+        due_time = self._clock() - self._last_time >= self.max_seconds
+        if due_bytes or due_time or not self.paced:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the latest offered state now if it differs from the last one written."""
+        if self._state is None:
+            return
+        text = simplejson.dumps(self._state, sort_keys=True, separators=(",", ":"), use_decimal=True)
+        if text == self._last_text:
+            return
+        self._write_line('{"type":"STATE","value":' + text + "}\n")
+        self._last_text = text
+        self._last_bytes = self._meter.bytes
+        self._last_time = self._clock()
+        self.written += 1
+
+
+def _plain_write_line(line: str) -> None:
+    sys.stdout.write(line)
+    sys.stdout.flush()
+
+
+class SeamTap(Tap):
+    """Tap base: public methods over the SDK's private hooks (see `INTERNALS`)."""
+
+    message_writer_class = MeteredWriter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.output_meter = OutputMeter()
+        if isinstance(self.message_writer, MeteredWriter):
+            self.message_writer.meter = self.output_meter
+        writer = self.message_writer
+        write_line = writer.write_line if isinstance(writer, MeteredWriter) else _plain_write_line
+        self.paced_state = PacedStateWriter(write_line, self.output_meter)
+        self._state_writer = self.paced_state  # type: ignore[assignment]
+
+    def flush_state(self) -> None:
+        """Write the latest state if it was not written yet (at the end, or when stopping)."""
+        self.paced_state.flush()
+
+    def run_sync_dry_run(self, *args: Any, **kwargs: Any) -> bool:
+        """The SDK's dry run (its test suite uses it) bypasses `sync_all`: write the last state here too."""
+        try:
+            return super().run_sync_dry_run(*args, **kwargs)
+        finally:
+            self.flush_state()
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        self.on_termination(signum)
+
+    def on_termination(self, signum: int) -> None:
+        """A SIGINT/SIGTERM arrived; subclasses decide how to stop."""
+        raise NotImplementedError
+
+    def forget_streams(self) -> None:
+        """Drop the streams built so far, so the next access builds them again."""
+        self._streams = None
+
+
+class SeamStream(Stream):
+    """Stream base: public methods over the SDK's private hooks (see `INTERNALS`)."""
+
+    _written_schemas: list[dict] | None = None
+
+    @property
+    def tap(self) -> SeamTap:
+        """The tap that runs this stream (always a SeamTap in this package)."""
+        return cast("SeamTap", self._tap)
+
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        self.record_written(latest_record, context)
+
+    def record_written(self, record: Record, context: Context | None) -> None:
+        """Called right after the SDK wrote `record`. The default moves SDK bookmarks as usual."""
+        super()._increment_stream_state(record, context=context)
+
+    def offer_state(self) -> None:
+        """Bookkeeping changed outside a record: offer STATE (written when due, see PacedStateWriter)."""
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _write_schema_message(self) -> None:
+        messages = [message.to_dict() for message in self._generate_schema_messages()]
+        if messages == self._written_schemas:
+            return
+        self._written_schemas = messages
+        super()._write_schema_message()
+
+    def replace_schema(self, schema: dict) -> None:
+        """Widen the stream's schema mid-sync and announce it (SCHEMA) before the next record."""
+        self._schema = schema
+        if self._input_schema is not None:
+            self._input_schema = schema
+        mapper = self._tap.mapper
+        if mapper is not None:
+            # As singer-sdk does for the catalog: the announced schema leaves out deselected columns.
+            selected = get_selected_schema(self.name, schema, self.mask)
+            mapper.register_raw_stream_schema(self.name, selected, self.primary_keys)
+            self._stream_maps = None
+        self._write_schema_message()
