@@ -616,6 +616,14 @@ def test_unreachable_host_is_one_line(monkeypatch, run):
     assert "Could not reach" in one_error_line(err)
 
 
+def test_a_zero_from_the_environment_is_a_setting(live, run, monkeypatch):
+    monkeypatch.setenv("TAP_SEQUENTUM_MAX_RETRIES", "0")
+    live.add_fault(r"/agent/all$", "503", times=5)
+    code, _, err = run("agents")
+    assert code == 1 and "503" in one_error_line(err)
+    assert len([r for r in live.requests if r.path.endswith("/agent/all")]) == 1
+
+
 def test_bad_base_url_is_a_usage_error(monkeypatch, run):
     monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", "k")
     code, _, err = run("--base-url", "ftp://nowhere", "agents")

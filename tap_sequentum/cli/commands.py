@@ -6,37 +6,16 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
-from tap_sequentum import errors
-from tap_sequentum.cli.output import (
-    AGENT_HEADERS,
-    FILE_HEADERS,
-    RUN_HEADERS,
-    VERSION_HEADERS,
-    Output,
-    ProgressWriter,
-    WaitProgress,
-    agent_row,
-    file_row,
-    human_bytes,
-    oneline,
-    run_row,
-    version_row,
-)
+from tap_sequentum import errors, operations
+from tap_sequentum.cli.output import Output, ProgressWriter, WaitProgress, human_bytes, oneline
 from tap_sequentum.cli.settings import PRECEDENCE, Session, global_options
-from tap_sequentum.client import DownloadResult, SequentumClient
-from tap_sequentum.operations import (
-    parse_params,
-    run_succeeded,
-    start_body,
-    started_run,
-    status_label,
-    wait_for_run,
-)
+from tap_sequentum.client import SequentumClient
 
 INTERRUPTED = 130
 #: A synchronous start holds the request open for the whole run, so its answer may take a while.
@@ -49,9 +28,7 @@ class WholeNumber(click.IntRange):
     name = "whole number"
 
 
-ID = WholeNumber(min=0)
-COUNT = WholeNumber(min=1)
-SECONDS = click.FloatRange(min=0, min_open=True)
+ID, COUNT, SECONDS = WholeNumber(min=0), WholeNumber(min=1), click.FloatRange(min=0, min_open=True)
 
 
 @click.group(
@@ -66,16 +43,23 @@ def sequentum() -> None:
     agents (and wait for them), stop runs and restore versions."""
 
 
-def command(name: str, **attrs: Any) -> Any:
-    """A subcommand that also takes the global options and receives the session."""
-
-    def decorate(function: Any) -> Any:
-        return sequentum.command(name, epilog=PRECEDENCE, **attrs)(global_options(click.pass_obj(function)))
-
-    return decorate
+def command(name: str) -> Callable[[Callable[..., None]], click.Command]:
+    """A subcommand that takes the global options too and receives the `Session`."""
+    return lambda function: sequentum.command(name, epilog=PRECEDENCE)(
+        global_options(click.pass_obj(function))
+    )
 
 
-# --- listing --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def sent(what: str, check: str) -> Iterator[None]:
+    """A write whose answer was lost may have taken effect: never repeat it, say how to check."""
+    try:
+        yield
+    except (errors.AmbiguousWriteError, KeyboardInterrupt) as exc:
+        said = (
+            str(exc) if isinstance(exc, errors.AmbiguousWriteError) else f"Interrupted after {what} was sent."
+        )
+        raise errors.AmbiguousWriteError(f"{said} {check}") from None
 
 
 @command("agents")
@@ -87,27 +71,22 @@ def agents(session: Session, name: str | None, details: bool) -> None:
     found = list(client.list_agents(**({"name": name} if name else {})))
     if details:
         found = [client.get_agent(int(agent["id"])) for agent in found]
-    if output.as_json or not found or any(agent.get("lastActivity") for agent in found):
-        output.show(found, AGENT_HEADERS, agent_row, "No agents.")
+    if not found or any(agent.get("lastActivity") for agent in found):
+        output.show(found, "agents", "No agents.")
         return
-    # Some agent lists (the reference page's) leave lastActivity null: a column of dashes would read
-    # as "never ran", so it is left out and the way to get it is named once.
-    output.show(found, AGENT_HEADERS[:-1], lambda agent: agent_row(agent)[:-1])
+    # The reference page's agent list leaves lastActivity null: a column of dashes would read "never ran".
+    output.show(found, "agents", leave_out=["LAST ACTIVITY"])
     if not details:
-        output.note(
-            "This agent list has no last activity: `sequentum agents --details` reads each agent for it."
-        )
+        output.note("This agent list has no last activity: `sequentum agents --details` reads it per agent.")
 
 
 @command("runs")
 @click.argument("agent_id", type=ID)
-@click.option(
-    "--max", "max_records", type=COUNT, default=50, metavar="N", help="At most N runs (API limit 1000)."
-)
+@click.option("--max", "max_records", type=COUNT, default=50, metavar="N", help="At most N (API limit 1000).")
 def runs(session: Session, agent_id: int, max_records: int) -> None:
     """List an agent's runs, newest first."""
     found = session.client().list_runs(agent_id, max_records=max_records)
-    session.output.show(found, RUN_HEADERS, run_row, f"Agent {agent_id} has no runs.")
+    session.output.show(found, "runs", f"Agent {agent_id} has no runs.")
 
 
 @command("files")
@@ -115,8 +94,7 @@ def runs(session: Session, agent_id: int, max_records: int) -> None:
 @click.argument("run_id", type=ID)
 def files(session: Session, agent_id: int, run_id: int) -> None:
     """List the files of a run."""
-    found = session.client().list_files(agent_id, run_id)
-    session.output.show(found, FILE_HEADERS, file_row, f"Run {run_id} has no files.")
+    session.output.show(session.client().list_files(agent_id, run_id), "files", f"Run {run_id} has no files.")
 
 
 @command("versions")
@@ -124,29 +102,15 @@ def files(session: Session, agent_id: int, run_id: int) -> None:
 def versions(session: Session, agent_id: int) -> None:
     """List an agent's versions, newest first."""
     found = session.client().list_versions(agent_id)
-    session.output.show(found, VERSION_HEADERS, version_row, f"Agent {agent_id} has no versions.")
-
-
-# --- download -------------------------------------------------------------------------------------
+    session.output.show(found, "versions", f"Agent {agent_id} has no versions.")
 
 
 def safe_file_name(name: Any, file_id: int) -> str:
     """The last component of a server-given name, so a file can never land outside the target folder."""
-    base = str(name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    base = "".join(ch for ch in base if ch.isprintable())
+    base = "".join(
+        ch for ch in str(name or "").replace("\\", "/").rsplit("/", 1)[-1].strip() if ch.isprintable()
+    )
     return base if base not in ("", ".", "..") else f"file-{file_id}"
-
-
-def fetch(
-    client: SequentumClient, output: Output, ids: tuple[int, int, int], dest: IO[bytes], item: dict, name: str
-) -> DownloadResult:
-    """Download into `dest`, with a progress bar on stderr when stderr is a terminal."""
-    total = item.get("fileSize") if isinstance(item.get("fileSize"), int) else None
-    writer = ProgressWriter(dest, output.err, total) if output.err_is_terminal else None
-    result = client.download(*ids, writer or dest, name=name)
-    if writer is not None:
-        writer.end()
-    return result
 
 
 @command("download")
@@ -154,17 +118,13 @@ def fetch(
 @click.argument("run_id", type=ID)
 @click.argument("file_id", type=ID)
 @click.option(
-    "-o",
-    "--output",
-    "target",
-    metavar="PATH",
-    help="File or folder to write (missing folders are made), or - for stdout (default: the file's name).",
+    "-o", "--output", "target", metavar="PATH", help="File or folder (made if missing), - for stdout."
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def download(
     session: Session, agent_id: int, run_id: int, file_id: int, target: str | None, force: bool
 ) -> None:
-    """Download one run file (streamed)."""
+    """Download one run file (streamed) into the file's own name here, unless -o says otherwise."""
     client, output = session.client(), session.output
     listed = client.list_files(agent_id, run_id)
     item = next((f for f in listed if isinstance(f, dict) and f.get("id") == file_id), None)
@@ -173,16 +133,23 @@ def download(
             f"Run {run_id} of agent {agent_id} has no file {file_id}: list its files with "
             f"`sequentum files {agent_id} {run_id}`."
         )
-    ids = (agent_id, run_id, file_id)
     name = safe_file_name(item.get("name"), file_id)
+    size = item.get("fileSize") if isinstance(item.get("fileSize"), int) else None
+
+    def fetch(dest: IO[bytes]) -> int:
+        writer = ProgressWriter(dest, output.err, size) if output.err_is_terminal else None
+        result = client.download(agent_id, run_id, file_id, writer or dest, name=name)
+        if writer:
+            writer.draw(end="\n")
+        return result.size
+
     if target == "-":
-        # The client rewinds on every retry, which a pipe cannot: the file is spooled and written to
-        # stdout only once complete, so a reader never gets half a file.
+        # The client rewinds for every retry, which a pipe cannot: stdout gets the file once complete.
         with tempfile.TemporaryFile() as spool:
-            result = fetch(client, output, ids, spool, item, name)
+            written = fetch(spool)
             spool.seek(0)
             shutil.copyfileobj(spool, output.binary())
-        output.note(f"{result.size} bytes ({human_bytes(result.size)}) written to stdout")
+        output.note(f"{written} bytes ({human_bytes(written)}) written to stdout")
         return
     path = Path(target or name)
     if path.is_dir() or (target or "").endswith(("/", os.sep)):
@@ -194,7 +161,7 @@ def download(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "w+b") as handle:
-            result = fetch(client, output, ids, handle, item, name)
+            written = fetch(handle)
         os.replace(partial, path)
     except OSError as exc:
         raise errors.SequentumError(f"Cannot write {path}: {oneline(exc.strerror or exc)}.") from None
@@ -202,17 +169,14 @@ def download(
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
     if output.as_json:
-        output.json({"path": str(path), "size": result.size, "fileId": file_id, "name": item.get("name")})
+        output.json({"path": str(path), "size": written, "fileId": file_id, "name": item.get("name")})
     else:
-        output.out.write(f"{path}  {result.size} bytes ({human_bytes(result.size)})\n")
-
-
-# --- start, stop, restore -------------------------------------------------------------------------
+        output.out.write(f"{path}  {written} bytes ({human_bytes(written)})\n")
 
 
 def _params(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str] | None:
     try:
-        return parse_params(list(value)) if value else None
+        return operations.parse_params(list(value)) if value else None
     except errors.ConfigurationError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -220,13 +184,7 @@ def _params(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
 @command("start")
 @click.argument("agent_id", type=ID)
 @click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    callback=_params,
-    metavar="NAME=VALUE",
-    help="Input parameter (repeatable).",
+    "-p", "--param", "params", multiple=True, callback=_params, metavar="NAME=VALUE", help="Repeatable."
 )
 @click.option("--parallelism", type=COUNT, metavar="N", help="Sessions to start.")
 @click.option("--max-concurrency", type=COUNT, metavar="N", help="Sessions at once.")
@@ -242,13 +200,7 @@ def _params(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) 
 @click.option("--wait", is_flag=True, help="Poll until the run ends; exit 0 only if it completed.")
 @click.option("--sync", is_flag=True, help="Run synchronously and print the returned data.")
 @click.option("--poll-interval", type=SECONDS, default=5.0, metavar="S", help="With --wait (default 5).")
-@click.option(
-    "--wait-timeout",
-    type=SECONDS,
-    metavar="S",
-    help="Give up waiting after S seconds (--wait: polling, default none; --sync: the answer, default "
-    f"{SYNC_ANSWER_TIMEOUT:g}).",
-)
+@click.option("--wait-timeout", type=SECONDS, metavar="S", help="Give up after S s (--sync: default 600).")
 def start(
     session: Session,
     agent_id: int,
@@ -262,70 +214,51 @@ def start(
     """Start an agent: print the queued run, or --wait for it to finish, or --sync for its data."""
     if wait and sync:
         raise click.UsageError("--sync is not allowed with --wait.")
-    body = start_body(params, synchronous=sync, **options)
-    timeout = None
-    if sync:
-        timeout = wait_timeout or max(session.settings["request_timeout"], SYNC_ANSWER_TIMEOUT)
-    client, output = session.client(timeout=timeout), session.output
-    try:
+    body = operations.start_body(params, synchronous=sync, **options)
+    timeout = (
+        (wait_timeout or max(session.settings["request_timeout"], SYNC_ANSWER_TIMEOUT)) if sync else None
+    )
+    client, output = session.client(timeout), session.output
+    with sent(
+        f"the start of agent {agent_id}", f"It may have queued a run: see `sequentum runs {agent_id}`."
+    ):
         answer = client.start_agent(agent_id, body)
-    except (errors.AmbiguousWriteError, KeyboardInterrupt) as exc:
-        cause = (
-            "interrupted"
-            if isinstance(exc, KeyboardInterrupt)
-            else f"no answer within {client.timeout:g} s"
-            if "no answer came" in str(exc)
-            else "the connection broke"
-        )
-        raise errors.AmbiguousWriteError(
-            f"The start of agent {agent_id} was sent but its answer was lost ({cause}); it may have queued "
-            f"a run: check with `sequentum runs {agent_id}` before starting it again."
-        ) from None
-    if sync and output.as_json:
-        output.json(answer)
-    elif sync:
-        output.sync_tables(answer)
     if sync:
+        output.exports(answer)
         return
-    run_id = started_run(answer, agent_id)["id"]
+    run_id = operations.started_run(answer, agent_id)["id"]
     if not wait:
-        output.show(answer, RUN_HEADERS, run_row)
+        output.show(answer, "runs")
         output.note(
             f"Follow it with `sequentum runs {agent_id}`; stop it with `sequentum stop {agent_id} {run_id}`."
         )
         return
     final = _wait(client, output, agent_id, run_id, wait_timeout, poll_interval)
-    output.show(final, RUN_HEADERS, run_row)
-    if not run_succeeded(final):
+    output.show(final, "runs")
+    if not operations.run_succeeded(final):
         message = f": {oneline(final['message'])}" if final.get("message") else ""
-        raise errors.SequentumError(
-            f"Run {run_id} of agent {agent_id} ended {status_label(final.get('status'))}{message}"
-        )
+        status = operations.status_label(final.get("status"))
+        raise errors.SequentumError(f"Run {run_id} of agent {agent_id} ended {status}{message}")
 
 
 def _wait(
-    client: SequentumClient,
-    output: Output,
-    agent_id: int,
-    run_id: int,
-    timeout: float | None,
-    poll_interval: float,
+    client: SequentumClient, output: Output, agent_id: int, run_id: int, timeout: float | None, poll: float
 ) -> dict:
     """The finished run; every way out of waiting says what became of the run on Sequentum."""
     progress = WaitProgress(output, run_id)
     try:
-        return wait_for_run(
-            client, agent_id, run_id, timeout=timeout, poll_interval=poll_interval, on_update=progress
+        return operations.wait_for_run(
+            client, agent_id, run_id, timeout=timeout, poll_interval=poll, on_update=progress
         )
     except errors.RunTimeoutError as exc:
         if output.as_json:
             output.json(exc.run)
         raise
     except errors.SequentumError as exc:
-        raise type(exc)(
-            f"{exc} Run {run_id} was started and may still be running: check it with "
-            f"`sequentum runs {agent_id}`."
-        ) from None
+        hint = (
+            f"Run {run_id} was started and may still be running: check it with `sequentum runs {agent_id}`."
+        )
+        raise type(exc)(f"{exc} {hint}") from None
     except KeyboardInterrupt:
         interrupted = errors.SequentumError(
             f"Stopped waiting; run {run_id} goes on running on Sequentum: stop it with "
@@ -343,16 +276,11 @@ def _wait(
 def stop(session: Session, agent_id: int, run_id: int) -> None:
     """Stop a run."""
     client = session.client()
-    try:
+    with sent(f"the stop of run {run_id}", f"It may have taken effect: see `sequentum runs {agent_id}`."):
         answer = client.stop_run(agent_id, run_id)
-    except KeyboardInterrupt:
-        raise errors.AmbiguousWriteError(
-            f"Interrupted after the stop of run {run_id} was sent; it may have taken effect: check with "
-            f"`sequentum runs {agent_id}`."
-        ) from None
     # Sequentum may answer a stop with no body at all; the run's state then comes from a status read.
     run = answer if isinstance(answer, dict) and "status" in answer else client.get_run(agent_id, run_id)
-    session.output.show(run, RUN_HEADERS, run_row)
+    session.output.show(run, "runs")
 
 
 @command("restore")
@@ -362,18 +290,9 @@ def stop(session: Session, agent_id: int, run_id: int) -> None:
 def restore(session: Session, agent_id: int, version: int, comment: str) -> None:
     """Restore a version as the agent's new highest version."""
     client = session.client()
-    try:
+    with sent("the restore", f"See `sequentum versions {agent_id}` for whether a new version was made."):
         answer = client.restore_version(agent_id, version, comment)
-    except (errors.AmbiguousWriteError, KeyboardInterrupt) as exc:
-        said = (
-            str(exc)
-            if isinstance(exc, errors.AmbiguousWriteError)
-            else "Interrupted after the restore was sent."
-        )
-        raise errors.AmbiguousWriteError(
-            f"{said} See `sequentum versions {agent_id}` for whether a new version was made."
-        ) from None
     if not (isinstance(answer, dict) and "version" in answer):
         known = [v for v in client.list_versions(agent_id) if isinstance(v.get("version"), int)]
         answer = max(known, key=lambda v: v["version"]) if known else answer
-    session.output.show(answer, VERSION_HEADERS, version_row)
+    session.output.show(answer, "versions")

@@ -1,7 +1,6 @@
-"""What the `sequentum` command prints: tables or JSON on stdout, progress and notes on stderr.
+"""What `sequentum` prints: tables or JSON on stdout, progress bars and notes on stderr.
 
-Kept apart from the commands so the look of a table or a bar changes in one place and is tested without
-a server.
+Apart from the commands so the look of a table or a bar changes in one place, tested without a server.
 """
 
 from __future__ import annotations
@@ -42,8 +41,7 @@ def cell(value: Any) -> str:
 def width(text: str) -> int:
     """Columns on a terminal: wide East Asian characters take two, combining marks none."""
     return sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-        for ch in text
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
     )
 
 
@@ -59,11 +57,10 @@ def render_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     widths = [max([width(h), *(width(row[i]) for row in cells)]) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str], align: Sequence[bool]) -> str:
-        padded = [
-            " " * (w - width(v)) + v if right else v + " " * (w - width(v))
-            for v, w, right in zip(values, widths, align, strict=True)
-        ]
-        return "  ".join(padded).rstrip()
+        pads = [" " * (w - width(v)) for v, w in zip(values, widths, strict=True)]
+        return "  ".join(
+            p + v if right else v + p for v, p, right in zip(values, pads, align, strict=True)
+        ).rstrip()
 
     return "\n".join([line(headers, [False] * len(headers)), *(line(row, numeric) for row in cells)])
 
@@ -81,35 +78,69 @@ def progress_bar(done: int, total: int | None, bar_width: int = 30) -> str:
     if not total:
         return human_bytes(done)
     fraction = min(done / total, 1.0)
-    filled = int(fraction * bar_width)
-    bar = "#" * filled + "-" * (bar_width - filled)
+    bar = ("#" * int(fraction * bar_width)).ljust(bar_width, "-")
     return f"[{bar}] {fraction:4.0%}  {human_bytes(done)} / {human_bytes(total)}"
+
+
+def _status(item: dict) -> str:
+    return status_label(item.get("status"))
+
+
+def _file_type(item: dict) -> Any:
+    name = file_type_name(item.get("fileType"))
+    return f"{name} ({status_code(item['fileType'])})" if name else item.get("fileType")
+
+
+#: Each table's columns: header -> the API field shown (timestamps normalised) or how a cell is made.
+COLUMNS: dict[str, dict[str, str | Callable[[dict], Any]]] = {
+    "agents": {"ID": "id", "NAME": "name", "STATUS": _status, "LAST ACTIVITY": "lastActivity"},
+    "runs": {
+        "ID": "id",
+        "STATUS": _status,
+        "CREATED": "created",
+        "ENDED": "endTime",
+        "SECONDS": "runTimeSec",
+        "DATA": "dataCount",
+        "ERRORS": "errorCount",
+        "MESSAGE": "message",
+    },
+    "files": {"ID": "id", "TYPE": _file_type, "SIZE": "fileSize", "CREATED": "created", "NAME": "name"},
+    "versions": {
+        "VERSION": "version",
+        "CREATED": "created",
+        "USER": "userName",
+        "SIZE": "fileSize",
+        "COMMENTS": "comments",
+    },
+}
+TIMESTAMPS = frozenset({"created", "endTime", "lastActivity"})
+
+
+def read(item: dict, column: str | Callable[[dict], Any]) -> Any:
+    if callable(column):
+        return column(item)
+    return normalize_timestamp(item.get(column)) if column in TIMESTAMPS else item.get(column)
 
 
 class Output:
     """Where results (stdout) and progress and notes (stderr) go; `--json` switches stdout to JSON."""
 
     def __init__(self, as_json: bool, out: TextIO, err: TextIO) -> None:
-        self.as_json = as_json
-        self.out = out
-        self.err = err
+        self.as_json, self.out, self.err = as_json, out, err
         self.err_is_terminal = is_terminal(err)
 
     def json(self, value: Any) -> None:
         self.out.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str) -> None:
-        self.out.write((render_table(headers, rows) if rows else empty) + "\n")
-
-    def show(
-        self, value: Any, headers: Sequence[str], row: Callable[[dict], Sequence[Any]], empty: str = ""
-    ) -> None:
-        """One object or a list of them: JSON as the API returned it, or a table."""
+    def show(self, value: Any, table: str, empty: str = "", *, leave_out: Sequence[str] = ()) -> None:
+        """One object or a list of them: JSON as the API returned it, or a table (`COLUMNS[table]`)."""
         if self.as_json:
             self.json(value)
             return
-        items = value if isinstance(value, list) else [value]
-        self.table(headers, [row(item) for item in items if isinstance(item, dict)], empty)
+        columns = {h: c for h, c in COLUMNS[table].items() if h not in leave_out}
+        items = [item for item in (value if isinstance(value, list) else [value]) if isinstance(item, dict)]
+        rows = [[read(item, column) for column in columns.values()] for item in items]
+        self.out.write((render_table(list(columns), rows) if rows else empty) + "\n")
 
     def note(self, text: str) -> None:
         """A hint for people; never part of the machine-readable answer."""
@@ -121,143 +152,76 @@ class Output:
         self.out.flush()
         return self.out.buffer
 
-    def sync_tables(self, data: Any) -> None:
-        """A synchronous start answers {export name: [rows]}: one table per export."""
-        exports = data if isinstance(data, dict) else {"data": data}
-        for index, (export, rows) in enumerate(exports.items()):
-            if index:
-                self.out.write("\n")
+    def exports(self, data: Any) -> None:
+        """A synchronous start answers {export name: [rows]}: one table per export, or that JSON."""
+        if self.as_json:
+            self.json(data)
+            return
+        for index, (export, rows) in enumerate((data if isinstance(data, dict) else {"data": data}).items()):
+            self.out.write("\n" if index else "")
             if not isinstance(rows, list):
                 self.out.write(f"{export}: {cell(rows)}\n")
                 continue
             records = [r if isinstance(r, dict) else {"value": r} for r in rows]
-            columns = list(dict.fromkeys(key for record in records for key in record))
+            keys = list(dict.fromkeys(key for record in records for key in record))
             self.out.write(f"{export} ({len(records)} row{'' if len(records) == 1 else 's'})\n")
             if records:
-                self.out.write(render_table(columns, [[r.get(c) for c in columns] for r in records]) + "\n")
-
-
-# --- rows of the tables ---------------------------------------------------------------------------
-
-AGENT_HEADERS = ("ID", "NAME", "STATUS", "LAST ACTIVITY")
-RUN_HEADERS = ("ID", "STATUS", "CREATED", "ENDED", "SECONDS", "DATA", "ERRORS", "MESSAGE")
-FILE_HEADERS = ("ID", "TYPE", "SIZE", "CREATED", "NAME")
-VERSION_HEADERS = ("VERSION", "CREATED", "USER", "SIZE", "COMMENTS")
-
-
-def agent_row(agent: dict) -> list[Any]:
-    status = agent.get("status")
-    return [
-        agent.get("id"),
-        agent.get("name"),
-        None if status is None else status_label(status),
-        normalize_timestamp(agent.get("lastActivity")),
-    ]
-
-
-def run_row(run: dict) -> list[Any]:
-    return [
-        run.get("id"),
-        status_label(run.get("status")),
-        normalize_timestamp(run.get("created")),
-        normalize_timestamp(run.get("endTime")),
-        run.get("runTimeSec"),
-        run.get("dataCount"),
-        run.get("errorCount"),
-        run.get("message"),
-    ]
-
-
-def file_row(item: dict) -> list[Any]:
-    kind = item.get("fileType")
-    name = file_type_name(kind)
-    return [
-        item.get("id"),
-        f"{name} ({status_code(kind)})" if name else kind,
-        item.get("fileSize"),
-        normalize_timestamp(item.get("created")),
-        item.get("name"),
-    ]
-
-
-def version_row(version: dict) -> list[Any]:
-    return [
-        version.get("version"),
-        normalize_timestamp(version.get("created")),
-        version.get("userName"),
-        version.get("fileSize"),
-        version.get("comments"),
-    ]
-
-
-# --- progress -------------------------------------------------------------------------------------
+                self.out.write(render_table(keys, [[r.get(k) for k in keys] for r in records]) + "\n")
 
 
 class ProgressWriter:
     """A file wrapper that redraws a progress bar on stderr while the client writes into it."""
 
-    def __init__(self, handle: IO[bytes], err: TextIO, total: int | None, *, interval: float = 0.1) -> None:
-        self._handle = handle
-        self._err = err
-        self._total = total
-        self._interval = interval
-        self._shown = 0.0
-        self.written = 0
+    def __init__(self, handle: IO[bytes], err: TextIO, total: int | None) -> None:
+        self.handle, self.err, self.total = handle, err, total
+        self.written, self.shown = 0, 0.0
 
     def write(self, data: bytes) -> int:
         self.written += len(data)
-        now = time.monotonic()
-        if now - self._shown >= self._interval:
-            self._shown = now
+        if time.monotonic() - self.shown >= 0.1:
+            self.shown = time.monotonic()
             self.draw()
-        return self._handle.write(data)
+        return self.handle.write(data)
 
-    def draw(self) -> None:
-        self._err.write("\r" + progress_bar(self.written, self._total) + "\x1b[K")
-        self._err.flush()
-
-    def end(self) -> None:
-        self.draw()
-        self._err.write("\n")
+    def draw(self, end: str = "") -> None:
+        self.err.write("\r" + progress_bar(self.written, self.total) + "\x1b[K" + end)
+        self.err.flush()
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        return self._handle.seek(offset, whence)
+        return self.handle.seek(offset, whence)
 
     def truncate(self, size: int | None = None) -> int:
         # The client rewinds and truncates before every attempt: the bar starts over with it.
         self.written = 0
-        return self._handle.truncate(size)
+        return self.handle.truncate(size)
 
     def flush(self) -> None:
-        self._handle.flush()
+        self.handle.flush()
 
 
 class WaitProgress:
     """`run 50027: Running (12 s)`: rewritten in place on a terminal, else a line per change (or minute)."""
 
     def __init__(self, output: Output, run_id: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._err = output.err
-        self._terminal = output.err_is_terminal
-        self._run_id = run_id
-        self._clock = clock
-        self._started = clock()
-        self._last: tuple[Any, float] | None = None
+        self.err, self.terminal, self.run_id, self.clock = output.err, output.err_is_terminal, run_id, clock
+        self.started = clock()
+        self.last: tuple[Any, float] | None = None
         self.drawn = False
 
     def __call__(self, run: dict) -> None:
-        now = self._clock()
-        status = run.get("status")
-        name = status_name(status) or status_label(status)
-        text = f"run {self._run_id}: {name} ({now - self._started:.0f} s)"
-        if self._terminal:
-            self._err.write("\r" + text + "\x1b[K")
+        now, status = self.clock(), run.get("status")
+        text = (
+            f"run {self.run_id}: {status_name(status) or status_label(status)} ({now - self.started:.0f} s)"
+        )
+        if self.terminal:
+            self.err.write("\r" + text + "\x1b[K")
             self.drawn = True
-        elif self._last is None or self._last[0] != status or now - self._last[1] >= PLAIN_PROGRESS_EVERY:
-            self._err.write(text + "\n")
-            self._last = (status, now)
-        self._err.flush()
+        elif self.last is None or self.last[0] != status or now - self.last[1] >= PLAIN_PROGRESS_EVERY:
+            self.err.write(text + "\n")
+            self.last = (status, now)
+        self.err.flush()
 
     def end(self) -> None:
         if self.drawn:
-            self._err.write("\n")
+            self.err.write("\n")
             self.drawn = False

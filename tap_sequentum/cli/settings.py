@@ -1,9 +1,4 @@
-"""Where the `sequentum` command's settings come from, and the client built from them.
-
-Precedence, as the help states: a command-line flag beats the `--config` file, which beats the
-`TAP_SEQUENTUM_*` environment, which beats the default. An explicit file wins over the environment (as
-for the tap) so an exported production key is never sent to a base_url that the file names.
-"""
+"""Where the `sequentum` command's settings come from, and the client made from them."""
 
 from __future__ import annotations
 
@@ -11,7 +6,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -23,65 +18,70 @@ from tap_sequentum.cli.output import Output, oneline
 from tap_sequentum.client import DEFAULT_BASE_URL, SequentumClient
 from tap_sequentum.errors import UsageError
 
-ENV_PREFIX = "TAP_SEQUENTUM_"
+ENV = "TAP_SEQUENTUM_"
 DEFAULTS: dict[str, Any] = {"base_url": DEFAULT_BASE_URL, "request_timeout": 60.0, "max_retries": 5}
-#: A config file is plain JSON: its numbers are converted as the options' own types would.
-NUMBERS: dict[str, Callable[[Any], Any]] = {"request_timeout": float, "max_retries": int}
+#: In every --help; `Session.settings` is what does it.
 PRECEDENCE = (
     "Settings: a flag beats the --config file, which beats the TAP_SEQUENTUM_* environment, which beats "
     "the default."
 )
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Session:
-    """One invocation: the settings as given (value and source), then the output and the client."""
+    """One invocation: the global options as given (value and source), then its output and client."""
 
     def __init__(self, out: TextIO, err: TextIO) -> None:
-        self.out = out
-        self.err = err
+        self.out, self.err = out, err
         self.given: dict[str, tuple[Any, ParameterSource]] = {}
         self._client: SequentumClient | None = None
-        self._output: Output | None = None
 
-    @property
+    @cached_property
     def output(self) -> Output:
-        if self._output is None:
-            self._output = Output("json" in self.given, self.out, self.err)
-        return self._output
-
-    def secrets(self) -> list[str]:
-        """Every API key this invocation knows of (flag, file, environment): each is masked in errors."""
-        keys = [self.given.get("api_key", ("",))[0], os.environ.get(ENV_PREFIX + "API_KEY")]
-        if "config" in self.given:
-            with contextlib.suppress(UsageError):
-                keys.append(read_config(self.given["config"][0]).get("api_key"))
-        return [str(key) for key in keys if key]
+        return Output("json" in self.given, self.out, self.err)
 
     @cached_property
     def settings(self) -> dict[str, Any]:
-        """api_key, base_url, request_timeout, max_retries: flag > --config file > environment > default."""
-        given = self.given
+        """Flag > --config file > environment > default.
 
-        def source(kind: ParameterSource) -> dict[str, Any]:
-            return {name: value for name, (value, src) in given.items() if src is kind}
-
-        from_file = read_config(given["config"][0]) if "config" in given else {}
-        settings = dict(DEFAULTS)
-        for layer in (source(ParameterSource.ENVIRONMENT), from_file, source(ParameterSource.COMMANDLINE)):
-            settings.update({k: v for k, v in layer.items() if k in {*DEFAULTS, "api_key"} and v != ""})
+        An explicit file beats the environment (as for the tap) so an exported production key is never
+        sent to the base_url that the file names.
+        """
+        flags, env = ({k: v for k, (v, s) in self.given.items() if s is src} for src in SOURCES)
+        names = {*DEFAULTS, "api_key"}
+        settings = {
+            k: v for layer in (DEFAULTS, env, self._file(), flags) for k, v in layer.items() if k in names
+        }
         if not settings.get("api_key"):
             raise UsageError(errors.MISSING_API_KEY)
-        for key, kind in NUMBERS.items():
+        for key, kind in (("request_timeout", float), ("max_retries", int)):
             try:
                 settings[key] = kind(settings[key])
             except (TypeError, ValueError):
                 raise UsageError(f"{key} must be a number, not {settings[key]!r}.") from None
         return settings
 
-    def client(self, *, timeout: float | None = None) -> SequentumClient:
-        """The client, made on first use so `--help` and usage errors need no key."""
+    def _file(self) -> dict[str, Any]:
+        if "config" not in self.given:
+            return {}
+        path = self.given["config"][0]
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"Cannot read the config file {path}: {oneline(exc)}.") from None
+        if not isinstance(config, dict):
+            raise UsageError(f"The config file {path} must hold a JSON object.")
+        return {k: v for k, v in config.items() if v not in (None, "")}
+
+    def secrets(self) -> list[str]:
+        """Every API key this invocation knows of (flag, file, environment): each is masked in errors."""
+        keys = [self.given.get("api_key", ("",))[0], os.environ.get(ENV + "API_KEY")]
+        with contextlib.suppress(UsageError):
+            keys.append(self._file().get("api_key"))
+        return [str(key) for key in keys if key]
+
+    def client(self, timeout: float | None = None) -> SequentumClient:
+        """Made on first use, so `--help` and usage errors need no key."""
         if self._client is None:
             settings = self.settings
             try:
@@ -100,66 +100,42 @@ class Session:
             self._client.close()
 
 
-def read_config(path: Path) -> dict[str, Any]:
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"Cannot read the config file {path}: {oneline(exc)}.") from None
-    if not isinstance(config, dict):
-        raise UsageError(f"The config file {path} must hold a JSON object.")
-    return {k: v for k, v in config.items() if v is not None}
+SOURCES = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """Keep a global option's value and source; a flag after the command beats the same flag before it."""
-    if value is None or value is False or param.name is None:
+    given: dict[str, tuple[Any, ParameterSource]] = ctx.obj.given
+    name = str(param.name)
+    source = ctx.get_parameter_source(name)
+    if value is None or value is False:  # not given (while 0 is: --max-retries 0)
         return
-    source = ctx.get_parameter_source(param.name)
-    session: Session = ctx.obj
-    given = session.given
-    if source is ParameterSource.COMMANDLINE or param.name not in given:
-        given[param.name] = (value, source)
+    if source is ParameterSource.COMMANDLINE or name not in given:
+        given[name] = (value, source)
 
 
-def _global(*decls: str, **attrs: Any) -> Callable[[F], F]:
-    return click.option(*decls, callback=_remember, expose_value=False, show_envvar=True, **attrs)
-
-
-#: Accepted before or after the command, so `sequentum runs 1001 --json` works as well.
+_option = partial(click.option, callback=_remember, expose_value=False, show_envvar=True)
+#: Accepted before or after the command (`sequentum runs 1001 --json`).
 GLOBAL_OPTIONS = (
-    _global(
+    _option(
         "--api-key",
-        envvar=ENV_PREFIX + "API_KEY",
+        envvar=ENV + "API_KEY",
         metavar="KEY",
-        help="API key (discouraged: visible in process lists; prefer the environment or --config).",
+        help="A flag shows in process lists: prefer the env.",
     ),
-    _global(
-        "--base-url",
-        envvar=ENV_PREFIX + "BASE_URL",
-        metavar="URL",
-        help=f"Sequentum address (default {DEFAULT_BASE_URL}).",
+    _option("--base-url", envvar=ENV + "BASE_URL", metavar="URL", help=f"Default {DEFAULT_BASE_URL}."),
+    _option(
+        "--request-timeout", type=float, envvar=ENV + "REQUEST_TIMEOUT", metavar="S", help="Default 60 s."
     ),
-    _global(
-        "--request-timeout",
-        type=click.FLOAT,
-        envvar=ENV_PREFIX + "REQUEST_TIMEOUT",
-        metavar="S",
-        help=f"Seconds to wait for each answer (default {DEFAULTS['request_timeout']:g}).",
-    ),
-    _global(
+    _option(
         "--max-retries",
-        type=click.INT,
-        envvar=ENV_PREFIX + "MAX_RETRIES",
+        type=int,
+        envvar=ENV + "MAX_RETRIES",
         metavar="N",
-        help=f"Retries of a failed read (default {DEFAULTS['max_retries']}).",
+        help="Of a failed read (default 5).",
     ),
-    _global(
-        "--config",
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="PATH",
-        help="The tap's JSON config file (api_key, base_url, request_timeout, max_retries).",
-    ),
-    _global("--json", is_flag=True, help="Print JSON for scripts instead of tables."),
+    _option("--config", type=click.Path(dir_okay=False, path_type=Path), help="The tap's JSON config file."),
+    _option("--json", is_flag=True, help="Print JSON for scripts instead of tables."),
 )
 
 
