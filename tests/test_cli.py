@@ -528,7 +528,7 @@ def test_non_numeric_ids_are_usage_errors(demo, run, argv):
     code, out, err = run(*argv)
     assert code == 2 and out == ""
     line = one_error_line(err)
-    assert "is not a valid whole number" in line or "No such option '-1'" in line
+    assert "is not a valid whole number" in line or ("No such option" in line and "-1" in line)
     assert f"`sequentum {argv[0]} --help`" in line
 
 
@@ -541,7 +541,7 @@ def test_non_numeric_ids_are_usage_errors(demo, run, argv):
         (["runs", STEAM, "--max", "0"], "0 is not in the range x>=1"),
         (["start", STEAM, "--export", "sideways"], "'sideways' is not one of 'combined', 'separated'"),
         (["start", STEAM, "--poll-interval", "0"], "--poll-interval"),
-        (["agents", "--colour"], "No such option '--colour'"),
+        (["agents", "--colour"], "--colour"),
     ],
 )
 def test_click_usage_errors_are_one_line(live, run, argv, says):
