@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -14,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from tap_sequentum import cli
+from tap_sequentum.cli import commands, output
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.sandbox import READONLY_API_KEY, Sandbox
+from tap_sequentum.sandbox import api as sandbox_api
 
 STEAM = 1001  # demo agent with a running run (50005) and finished runs
 STEAM_RUN = 50001  # finished, delivered steam.csv (file 90001) and a log (90002)
@@ -72,14 +75,14 @@ def starts(sandbox) -> int:
 
 
 def run_subprocess(
-    args: list[str], env: dict[str, str], cwd: Path | None = None
+    args: list[str], env: dict[str, str], cwd: Path | None = None, text: bool = True
 ) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_SEQUENTUM_")}
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "-m", "tap_sequentum.cli", *args],
         capture_output=True,
-        text=True,
+        text=text,
         env=full_env,
         cwd=cwd,
         timeout=60,
@@ -90,22 +93,52 @@ def run_subprocess(
 # --- listing commands -----------------------------------------------------------------------------
 
 
-def test_agents_table(demo, run):
+def agent_list_carries_last_activity(monkeypatch, carried: bool) -> None:
+    """Live Sequentum's agent list carries lastActivity; the reference page's leaves it null."""
+    original = sandbox_api.summarize
+
+    def summary(detail: dict) -> dict:
+        return {**original(detail), "lastActivity": detail["lastActivity"] if carried else None}
+
+    monkeypatch.setattr(sandbox_api, "summarize", summary)
+
+
+def test_agents_table_with_last_activity_from_the_list(live, run, monkeypatch):
+    agent_list_carries_last_activity(monkeypatch, carried=True)
     code, out, err = run("agents")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split() == ["ID", "NAME", "STATUS", "LAST", "ACTIVITY"]
     steam = next(line for line in lines if " steam " in line)
     assert steam.startswith("1001") and "Running (1)" in steam
+    assert steam.endswith("2026-02-16T08:00:10.551023Z")
     assert any(PRICES_NAME in line and "Success (10)" in line for line in lines)
     assert err == ""
+    assert not [r for r in live.requests if r.path.rstrip("/").split("/")[-1].isdigit()]  # no detail reads
 
 
-def test_agents_details_fill_last_activity(demo, run):
-    code, out, _ = run("agents", "--details", "--name", "steam")
+def test_agents_without_last_activity_leave_the_column_out(live, run, monkeypatch):
+    # `sequentum agents` showed LAST ACTIVITY as `-` on every row: the list did not carry it.
+    agent_list_carries_last_activity(monkeypatch, carried=False)
+    code, out, err = run("agents")
     assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["ID", "NAME", "STATUS"]
+    assert any(line.startswith("1001") and "Running (1)" in line for line in lines)
+    assert not any(line.rstrip().endswith(" -") for line in lines)
+    assert len(err.splitlines()) == 1 and "sequentum agents --details" in err
+    code, out, err = run("--json", "agents")
+    assert code == 0 and json.loads(out) and err == ""
+
+
+def test_agents_details_fill_last_activity(live, run, monkeypatch):
+    agent_list_carries_last_activity(monkeypatch, carried=False)
+    code, out, err = run("agents", "--details", "--name", "steam")
+    assert code == 0
+    assert out.splitlines()[0].split()[-2:] == ["LAST", "ACTIVITY"]
     assert "2026-02-16T08:00:10.551023Z" in out
     assert "price" not in out.lower()
+    assert err == ""
 
 
 def test_runs_table(demo, run):
@@ -204,18 +237,58 @@ def test_download_unknown_file(demo, run, tmp_path):
 
 
 def test_download_progress_bar_on_a_terminal(demo, run, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_is_terminal", lambda stream: True)
+    monkeypatch.setattr(output, "is_terminal", lambda stream: True)
     code, out, err = run("download", STEAM, STEAM_RUN, STEAM_CSV, "-o", tmp_path / "s.csv")
     assert code == 0
     assert err.startswith("\r[") and "100%" in err and err.endswith("\n")
     assert "s.csv" in out
 
 
+def test_download_to_stdout_writes_the_bytes_there(demo_sandbox, tmp_path):
+    # `download -o -` wrote a file named `-`.
+    env = {"TAP_SEQUENTUM_API_KEY": demo_sandbox.api_key, "TAP_SEQUENTUM_BASE_URL": demo_sandbox.base_url}
+    args = ["download", str(STEAM), str(STEAM_RUN), str(STEAM_CSV), "-o", "-"]
+    done = run_subprocess(args, env, cwd=tmp_path, text=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == direct_download(demo_sandbox)
+    assert done.stderr.decode().splitlines() == [f"{len(done.stdout)} bytes (3.4 KB) written to stdout"]
+    assert not list(tmp_path.iterdir())
+    quiet = run_subprocess(["--json", *args], env, cwd=tmp_path, text=False)
+    assert quiet.returncode == 0
+    assert quiet.stdout == done.stdout and quiet.stderr == b""
+
+
+def test_download_to_stdout_keeps_the_progress_bar_on_stderr(demo, run, monkeypatch):
+    monkeypatch.setattr(output, "is_terminal", lambda stream: True)
+    code, out, err = run("download", STEAM, STEAM_RUN, STEAM_CSV, "-o", "-")
+    assert code == 0
+    assert out.encode() == direct_download(demo)
+    assert err.startswith("\r[") and "100%" in err and err.endswith(" written to stdout\n")
+
+
+def test_download_makes_missing_folders(demo, run, tmp_path):
+    # `download -o dir/missing/file` failed instead of making the folders.
+    code, out, err = run("download", STEAM, STEAM_RUN, STEAM_CSV, "-o", tmp_path / "dir/missing/file.csv")
+    assert code == 0, err
+    assert (tmp_path / "dir/missing/file.csv").read_bytes() == direct_download(demo)
+    code, out, err = run("download", STEAM, STEAM_RUN, STEAM_CSV, "-o", f"{tmp_path}/new/")
+    assert code == 0, err
+    assert out.startswith(str(tmp_path / "new" / "steam.csv"))
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["steam.csv"]
+
+
+def test_download_into_an_unwritable_place_is_one_line(demo, run, tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    code, out, err = run("download", STEAM, STEAM_RUN, STEAM_CSV, "-o", tmp_path / "file" / "x.csv")
+    assert code == 1 and out == ""
+    assert f"Cannot write {tmp_path / 'file' / 'x.csv'}" in one_error_line(err)
+
+
 def test_server_file_names_cannot_escape_the_folder():
-    assert cli.safe_file_name("../../etc/passwd", 7) == "passwd"
-    assert cli.safe_file_name("C:\\temp\\evil.csv", 7) == "evil.csv"
-    assert cli.safe_file_name("..", 7) == "file-7"
-    assert cli.safe_file_name(None, 7) == "file-7"
+    assert commands.safe_file_name("../../etc/passwd", 7) == "passwd"
+    assert commands.safe_file_name("C:\\temp\\evil.csv", 7) == "evil.csv"
+    assert commands.safe_file_name("..", 7) == "file-7"
+    assert commands.safe_file_name(None, 7) == "file-7"
 
 
 # --- start ----------------------------------------------------------------------------------------
@@ -289,7 +362,7 @@ def test_start_wait_json_prints_the_final_run(live, run):
 
 
 def test_start_wait_progress_is_rewritten_in_place_on_a_terminal(live, run, monkeypatch):
-    monkeypatch.setattr(cli, "_is_terminal", lambda stream: True)
+    monkeypatch.setattr(output, "is_terminal", lambda stream: True)
     live.run_duration = 0.3
     code, _, err = run("start", STEAM, "--wait", "--poll-interval", "0.05")
     assert code == 0
@@ -454,8 +527,41 @@ def test_unknown_ids_are_one_line(demo, run, argv):
 def test_non_numeric_ids_are_usage_errors(demo, run, argv):
     code, out, err = run(*argv)
     assert code == 2 and out == ""
-    assert "expected a numeric id" in err or "whole number" in err
-    assert "Traceback" not in err
+    line = one_error_line(err)
+    assert "is not a valid whole number" in line or ("No such option" in line and "-1" in line)
+    assert f"`sequentum {argv[0]} --help`" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        ([], "Missing command"),
+        (["bogus"], "No such command 'bogus'"),
+        (["runs"], "Missing argument 'AGENT_ID'"),
+        (["runs", STEAM, "--max", "0"], "0 is not in the range x>=1"),
+        (["start", STEAM, "--export", "sideways"], "'sideways' is not one of 'combined', 'separated'"),
+        (["start", STEAM, "--poll-interval", "0"], "--poll-interval"),
+        (["agents", "--colour"], "--colour"),
+    ],
+)
+def test_click_usage_errors_are_one_line(live, run, argv, says):
+    code, out, err = run(*argv)
+    assert code == 2 and out == ""
+    assert says in one_error_line(err)
+    assert live.requests == []
+
+
+def test_numbers_from_the_environment_and_the_file_are_checked(demo, run, monkeypatch, tmp_path):
+    monkeypatch.setenv("TAP_SEQUENTUM_REQUEST_TIMEOUT", "abc")
+    code, _, err = run("agents")
+    assert code == 2
+    assert "TAP_SEQUENTUM_REQUEST_TIMEOUT" in one_error_line(err)
+    monkeypatch.delenv("TAP_SEQUENTUM_REQUEST_TIMEOUT")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"max_retries": "many"}))
+    code, _, err = run("--config", config, "agents")
+    assert code == 2
+    assert "max_retries must be a number, not 'many'" in one_error_line(err)
 
 
 def test_wrong_key_is_one_line_without_the_key(monkeypatch, demo_sandbox, run):
@@ -475,6 +581,27 @@ def test_wrong_key_on_the_command_line_is_not_echoed(demo_sandbox, run):
     assert secret not in out + err
 
 
+def test_a_short_key_is_masked_only_as_a_whole_word(demo_sandbox, run):
+    # `--api-key x` made the 401 line read "keys e***pire".
+    done = run_subprocess(["--api-key", "x", "--base-url", demo_sandbox.base_url, "agents"], {})
+    assert done.returncode == 1 and done.stdout == ""
+    line = one_error_line(done.stderr)
+    assert "(HTTP 401)" in line and "keys expire, by default after one year" in line and "***" not in line
+    assert "x" not in re.findall(r"[A-Za-z0-9]+", line)
+    # Where the key does stand alone, it is masked.
+    code, _, err = run("--api-key", "nowhere", "--base-url", "ftp://nowhere", "agents")
+    assert code == 2
+    assert "'ftp://***'" in one_error_line(err) and "nowhere" not in err
+
+
+def test_a_flag_after_the_command_beats_the_same_flag_before_it(demo_sandbox, run):
+    url = demo_sandbox.base_url
+    assert (
+        run("--api-key", "wrong", "--base-url", url, "runs", STEAM, "--api-key", demo_sandbox.api_key)[0] == 0
+    )
+    assert run("--api-key", demo_sandbox.api_key, "--base-url", url, "runs", STEAM, "--api-key", "no")[0] == 1
+
+
 def test_missing_key(run):
     code, out, err = run("agents")
     assert code == 2 and out == ""
@@ -487,6 +614,14 @@ def test_unreachable_host_is_one_line(monkeypatch, run):
     code, _, err = run("--base-url", "http://127.0.0.1:9", "agents")
     assert code == 1
     assert "Could not reach" in one_error_line(err)
+
+
+def test_a_zero_from_the_environment_is_a_setting(live, run, monkeypatch):
+    monkeypatch.setenv("TAP_SEQUENTUM_MAX_RETRIES", "0")
+    live.add_fault(r"/agent/all$", "503", times=5)
+    code, _, err = run("agents")
+    assert code == 1 and "503" in one_error_line(err)
+    assert len([r for r in live.requests if r.path.endswith("/agent/all")]) == 1
 
 
 def test_bad_base_url_is_a_usage_error(monkeypatch, run):
@@ -526,19 +661,46 @@ def test_help_lists_every_command(run):
         assert name in out
 
 
+PRECEDENCE = (
+    "a flag beats the --config file, which beats the TAP_SEQUENTUM_* environment, which beats the default"
+)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["agents", "--help"], ["start", "-h"]])
+def test_help_states_the_precedence_the_code_follows(run, argv):
+    # `sequentum --help` said "flags, then TAP_SEQUENTUM_*, then --config".
+    code, out, err = run(*argv)
+    assert code == 0 and err == ""
+    text = " ".join(out.split())
+    assert PRECEDENCE in text and "then --config" not in text
+    assert "[env var: TAP_SEQUENTUM_API_KEY]" in text
+
+
+def test_the_file_beats_the_environment_and_a_flag_beats_the_file(demo_sandbox, run, tmp_path, monkeypatch):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"api_key": demo_sandbox.api_key, "base_url": "http://127.0.0.1:9"}))
+    monkeypatch.setenv("TAP_SEQUENTUM_BASE_URL", demo_sandbox.base_url)
+    monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", "production-key")
+    monkeypatch.setenv("TAP_SEQUENTUM_MAX_RETRIES", "0")
+    code, _, err = run("--config", config, "agents")
+    assert code == 1 and "Could not reach" in one_error_line(err)
+    assert run("--config", config, "--base-url", demo_sandbox.base_url, "agents")[0] == 0
+    assert not [r for r in demo_sandbox.requests if "production-key" in str(r)]
+
+
 # --- pure rendering -------------------------------------------------------------------------------
 
 
 def test_render_table_aligns_text_left_and_numbers_right():
-    text = cli.render_table(["ID", "NAME"], [[7, "a"], [1234, "東京"], [None, "x\ny\x1b[2J"]])
+    text = output.render_table(["ID", "NAME"], [[7, "a"], [1234, "東京"], [None, "x\ny\x1b[2J"]])
     assert text.splitlines() == ["ID    NAME", "   7  a", "1234  東京", "   -  x y [2J"]
 
 
 def test_progress_bar():
-    assert cli.progress_bar(0, 100).startswith("[------")
-    assert "50%" in cli.progress_bar(50, 100)
-    assert cli.progress_bar(2048, 2048).startswith("[" + "#" * 30 + "]")
-    assert cli.progress_bar(3 * 1024 * 1024, None) == "3.0 MB"
+    assert output.progress_bar(0, 100).startswith("[------")
+    assert "50%" in output.progress_bar(50, 100)
+    assert output.progress_bar(2048, 2048).startswith("[" + "#" * 30 + "]")
+    assert output.progress_bar(3 * 1024 * 1024, None) == "3.0 MB"
 
 
 # --- as real processes ----------------------------------------------------------------------------
@@ -562,7 +724,7 @@ def test_process_wrong_key_and_bad_id(demo_sandbox):
     assert denied.stdout == "" and one_error_line(denied.stderr)
     assert secret not in denied.stdout + denied.stderr
     bad = run_subprocess(["runs", "abc"], env)
-    assert bad.returncode == 2 and "expected a numeric id" in bad.stderr
+    assert bad.returncode == 2 and "'abc' is not a valid whole number" in one_error_line(bad.stderr)
 
 
 def test_process_start_wait():
