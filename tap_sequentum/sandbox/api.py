@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from tap_sequentum.sandbox.dataset import NotFound, NotRunning, StartOptions, summarize
-from tap_sequentum.sandbox.guards import Fault
+from tap_sequentum.sandbox.dataset import Dataset, NotFound, NotRunning, StartOptions, summarize
+from tap_sequentum.sandbox.guards import Fault, RateLimiter
 from tap_sequentum.sandbox.messages import (
     Request,
     Response,
@@ -17,9 +17,7 @@ from tap_sequentum.sandbox.messages import (
     problem,
     status_error,
 )
-
-if TYPE_CHECKING:
-    from tap_sequentum.sandbox.app import Sandbox
+from tap_sequentum.sandbox.storage import UrlSigner
 
 DEFAULT_API_KEY = "sandbox-demo-key"
 READONLY_API_KEY = "sandbox-readonly-key"
@@ -40,12 +38,29 @@ SORT_COLUMNS = {
 ID_NAMES = {"agent": "agentId", "run": "runId", "file": "fileId", "version": "versionNumber"}
 
 
+class ApiHost(Protocol):
+    """What the API host reads from the sandbox that serves it (settings may change while running)."""
+
+    api_key: str
+    data: Dataset
+    limiter: RateLimiter
+    signer: UrlSigner
+    rate_limit: int
+    rate_window: float
+    redirect_downloads: bool
+    run_duration: float
+    signed_url_ttl: float
+
+    @property
+    def storage_url(self) -> str: ...
+
+
 class BadRequest(ValueError):
     """A request the API rejects with 400 and this message."""
 
 
 Ids = dict[str, int]
-Endpoint = Callable[["Sandbox", Request, Ids], Response]
+Endpoint = Callable[[ApiHost, Request, Ids], Response]
 
 
 # --- request helpers --------------------------------------------------------------------------
@@ -173,7 +188,7 @@ def _sort_key(column: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     return key
 
 
-def list_agents(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def list_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Bare array without paging parameters; {"agents", "totalRecordCount"} with them."""
     q = _query(request)
     name = (q.get("name") or "").casefold()
@@ -210,12 +225,12 @@ def list_agents(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
     return json_response({"agents": window, "totalRecordCount": len(summaries)})
 
 
-def get_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def get_agent(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     return json_response(data.agent_detail(data.agent(ids["agent"])))
 
 
-def list_runs(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def list_runs(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Newest first; maxRecords defaults to 50 and is clamped to 1000."""
     limit = _int(_query(request).get("maxrecords"), "maxRecords", minimum=1)
     limit = min(limit or DEFAULT_RUN_RECORDS, MAX_RUN_RECORDS)
@@ -225,7 +240,7 @@ def list_runs(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
         return json_response([data.run_json(run) for run in runs])
 
 
-def run_status(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def run_status(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     data.agent(ids["agent"])
     try:
@@ -235,7 +250,7 @@ def run_status(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
     return json_response(data.run_json(run))
 
 
-def start_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def start_agent(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Queue a run (async) or run it to completion and answer {agent name: rows} (sync)."""
     options = parse_start(request)
     data = sandbox.data
@@ -247,25 +262,25 @@ def start_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
         return json_response(data.run_json(run))
 
 
-def stop_run(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def stop_run(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     with data.lock:
         return json_response(data.run_json(data.stop_run(ids["agent"], ids["run"])))
 
 
-def stop_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def stop_agent(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     with data.lock:
         return json_response([data.run_json(run) for run in data.stop_agent(ids["agent"])])
 
 
-def run_files(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def run_files(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     run = sandbox.data.run(ids["agent"], ids["run"])
     with sandbox.data.lock:
         return json_response([f.to_json() for f in run.files])
 
 
-def download(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def download(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """The file body itself, or a 302 to a signed storage URL when redirects are on."""
     run_file = sandbox.data.file(ids["agent"], ids["run"], ids["file"])
     if not sandbox.redirect_downloads:
@@ -276,12 +291,12 @@ def download(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
     return Response(302, headers={"Location": location})
 
 
-def list_versions(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def list_versions(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Highest (active) version first."""
     return json_response([v.to_json() for v in sandbox.data.versions(ids["agent"])])
 
 
-def restore_version(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def restore_version(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """A new version max+1 copying version n, commented with the body's `content`."""
     body = _json_body(request)
     comments = body.get("content")
@@ -347,7 +362,7 @@ def _route(request: Request) -> tuple[Endpoint, Ids] | Response:
     return problem(404, f"No API route matches {request.path}.", request.path)
 
 
-def handle(sandbox: Sandbox, request: Request) -> Response:
+def handle(sandbox: ApiHost, request: Request) -> Response:
     """Auth, then rate limit, then routing; faults were applied before this by the server."""
     key = api_key(request.headers)
     if key not in (sandbox.api_key, READONLY_API_KEY):
@@ -378,7 +393,7 @@ def handle(sandbox: Sandbox, request: Request) -> Response:
         return problem(400, str(exc), request.path)
 
 
-def add_rate_headers(sandbox: Sandbox, request: Request, response: Response) -> None:
+def add_rate_headers(sandbox: ApiHost, request: Request, response: Response) -> None:
     """Every API answer, errors included, states the limit and what is left of it."""
     limit, window = sandbox.rate_limit, sandbox.rate_window
     key = api_key(request.headers)

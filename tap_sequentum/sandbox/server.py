@@ -15,18 +15,25 @@ import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from tap_sequentum.sandbox import api, storage
 from tap_sequentum.sandbox.dataset import RunFile
+from tap_sequentum.sandbox.guards import Faults
 from tap_sequentum.sandbox.messages import Request, RequestLog, Response, problem, s3_error
-
-if TYPE_CHECKING:
-    from tap_sequentum.sandbox.app import Sandbox
 
 CHUNK = 64 * 1024
 MAX_BODY = 1024 * 1024
+
+
+class Host(api.ApiHost, storage.StorageHost, Protocol):
+    """The sandbox as both hosts see it, plus what the plumbing itself needs."""
+
+    faults: Faults
+    latency: float
+
+    def record(self, entry: RequestLog) -> None: ...
 
 
 class BodyError(Exception):
@@ -43,7 +50,7 @@ class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox, kind: str) -> None:
+    def __init__(self, address: tuple[str, int], sandbox: Host, kind: str) -> None:
         self.sandbox = sandbox
         self.kind = kind
         self._connections: set[socket.socket] = set()

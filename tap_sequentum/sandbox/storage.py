@@ -13,14 +13,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from tap_sequentum.sandbox.dataset import NotFound
+from tap_sequentum.sandbox.dataset import Dataset, NotFound
 from tap_sequentum.sandbox.guards import Fault
 from tap_sequentum.sandbox.messages import Request, Response, file_response, s3_error
-
-if TYPE_CHECKING:
-    from tap_sequentum.sandbox.app import Sandbox
 
 SIGNED_PATH = re.compile(r"/signed/(?P<token>[A-Za-z0-9_-]+)")
 # How long an expired token is remembered, so it still answers "expired" rather than "unknown".
@@ -82,7 +79,14 @@ class UrlSigner:
         return target
 
 
-def handle(sandbox: Sandbox, request: Request) -> Response:
+class StorageHost(Protocol):
+    """What the storage host reads from the sandbox that serves it."""
+
+    data: Dataset
+    signer: UrlSigner
+
+
+def handle(sandbox: StorageHost, request: Request) -> Response:
     """Serve a signed URL; refuse a second auth mechanism, bad signatures and expired URLs."""
     path = request.path
     if request.method not in ("GET", "HEAD"):
