@@ -11,6 +11,7 @@ from types import FrameType
 
 from tap_sequentum.sandbox.api import DEFAULT_API_KEY
 from tap_sequentum.sandbox.app import Sandbox
+from tap_sequentum.sandbox.dataset import DATE_FORMS
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -34,6 +35,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate-window", type=float, default=60.0, help="window in seconds")
     parser.add_argument("--run-duration", type=float, default=2.0, help="seconds an API-started run takes")
     parser.add_argument("--no-demo", action="store_true", help="start with an empty dataset")
+    parser.add_argument(
+        "--realities",
+        action="store_true",
+        help="also serve the reality agents (two export tables, cp1252 ';' CSV, XML feed)",
+    )
+    parser.add_argument(
+        "--no-list-hints",
+        action="store_true",
+        help="agent/all without lastActivity and status, as on the reference page",
+    )
+    parser.add_argument(
+        "--date-form",
+        choices=DATE_FORMS,
+        default="z",
+        help="how run and file timestamps are written (default %(default)s)",
+    )
     return parser.parse_args(argv)
 
 
@@ -51,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency=args.latency,
         run_duration=args.run_duration,
         seed_demo=not args.no_demo,
+        list_hints=not args.no_list_hints,
+        realities=args.realities,
+        date_form=args.date_form,
     )
     stopping = threading.Event()
 

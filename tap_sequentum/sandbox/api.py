@@ -1,15 +1,25 @@
-"""The Sequentum API host: auth, rate limit, routing, then one small function per endpoint."""
+"""The Sequentum API host: auth, rate limit, routing, scopes, then one small function per endpoint."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any, Protocol
 
-from tap_sequentum.sandbox.dataset import NotFound, NotRunning, StartOptions, summarize
-from tap_sequentum.sandbox.guards import Fault
+from tap_sequentum.sandbox import billing
+from tap_sequentum.sandbox.dataset import (
+    REMOVE_METHODS,
+    Dataset,
+    NotFound,
+    NotRunning,
+    StartOptions,
+    summarize,
+)
+from tap_sequentum.sandbox.guards import Fault, RateLimiter
 from tap_sequentum.sandbox.messages import (
+    RangeNotSatisfiable,
     Request,
     Response,
     file_response,
@@ -17,16 +27,24 @@ from tap_sequentum.sandbox.messages import (
     problem,
     status_error,
 )
-
-if TYPE_CHECKING:
-    from tap_sequentum.sandbox.app import Sandbox
+from tap_sequentum.sandbox.storage import UrlSigner
 
 DEFAULT_API_KEY = "sandbox-demo-key"
 READONLY_API_KEY = "sandbox-readonly-key"
+NOBILLING_API_KEY = "sandbox-nobilling-key"
+# Scopes: "read" and "write" stand for Sequentum's agent scopes; billing:read is Sequentum's own name.
+READ, WRITE, BILLING_READ = "read", "write", "billing:read"
+ALL_SCOPES = frozenset({READ, WRITE, BILLING_READ})
+FIXED_KEYS = {
+    READONLY_API_KEY: frozenset({READ, BILLING_READ}),
+    NOBILLING_API_KEY: frozenset({READ, WRITE}),
+}
 PREFIX = "/api/v1"
 MAX_RUN_RECORDS = 1000
 DEFAULT_RUN_RECORDS = 50
 DEFAULT_PAGE_SIZE = 25
+DEFAULT_BILLING_PAGE_SIZE = 50
+MAX_BILLING_PAGE_SIZE = 100
 CONFIG_TYPES = {"agent": 1, "sharedfile": 2, "template": 3, "command": 4}
 SORT_COLUMNS = {
     "id": "id",
@@ -37,7 +55,43 @@ SORT_COLUMNS = {
     "status": "status",
     "configtype": "configType",
 }
-ID_NAMES = {"agent": "agentId", "run": "runId", "file": "fileId", "version": "versionNumber"}
+SPACE_AGENT_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "configType",
+    "status",
+    "validationStatus",
+    "lastActivity",
+    "created",
+    "updated",
+    "version",
+)
+ID_NAMES = {
+    "agent": "agentId",
+    "run": "runId",
+    "file": "fileId",
+    "version": "versionNumber",
+    "space": "spaceId",
+}
+
+
+class ApiHost(Protocol):
+    """What the API host reads from the sandbox that serves it (settings may change while running)."""
+
+    api_key: str
+    data: Dataset
+    limiter: RateLimiter
+    signer: UrlSigner
+    rate_limit: int
+    rate_window: float
+    redirect_downloads: bool
+    run_duration: float
+    signed_url_ttl: float
+    list_hints: bool
+
+    @property
+    def storage_url(self) -> str: ...
 
 
 class BadRequest(ValueError):
@@ -45,7 +99,7 @@ class BadRequest(ValueError):
 
 
 Ids = dict[str, int]
-Endpoint = Callable[["Sandbox", Request, Ids], Response]
+Endpoint = Callable[[ApiHost, Request, Ids], Response]
 
 
 # --- request helpers --------------------------------------------------------------------------
@@ -57,6 +111,13 @@ def api_key(headers: Mapping[str, str]) -> str | None:
     if scheme.lower() not in ("apikey", "bearer") or not key.strip():
         return None
     return key.strip()
+
+
+def scopes(sandbox: ApiHost, key: str | None) -> frozenset[str] | None:
+    """What a key may do; None for a key the sandbox does not accept."""
+    if key is not None and key == sandbox.api_key:
+        return ALL_SCOPES
+    return FIXED_KEYS.get(key or "")
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -173,7 +234,7 @@ def _sort_key(column: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     return key
 
 
-def list_agents(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def list_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Bare array without paging parameters; {"agents", "totalRecordCount"} with them."""
     q = _query(request)
     name = (q.get("name") or "").casefold()
@@ -201,7 +262,7 @@ def list_agents(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
         and (config_type is None or d["configType"] == config_type)
     ]
     details.sort(key=_sort_key(column), reverse=order in ("1", "desc"))
-    summaries = [summarize(d) for d in details]
+    summaries = [summarize(d, hints=sandbox.list_hints) for d in details]
     if "pageindex" not in q and "recordsperpage" not in q:
         return json_response(summaries)
     page = _int(q.get("pageindex"), "pageIndex", minimum=1) or 1
@@ -210,12 +271,12 @@ def list_agents(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
     return json_response({"agents": window, "totalRecordCount": len(summaries)})
 
 
-def get_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def get_agent(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     return json_response(data.agent_detail(data.agent(ids["agent"])))
 
 
-def list_runs(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def list_runs(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Newest first; maxRecords defaults to 50 and is clamped to 1000."""
     limit = _int(_query(request).get("maxrecords"), "maxRecords", minimum=1)
     limit = min(limit or DEFAULT_RUN_RECORDS, MAX_RUN_RECORDS)
@@ -225,7 +286,7 @@ def list_runs(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
         return json_response([data.run_json(run) for run in runs])
 
 
-def run_status(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def run_status(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     data.agent(ids["agent"])
     try:
@@ -235,7 +296,7 @@ def run_status(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
     return json_response(data.run_json(run))
 
 
-def start_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def start_agent(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Queue a run (async) or run it to completion and answer {agent name: rows} (sync)."""
     options = parse_start(request)
     data = sandbox.data
@@ -247,41 +308,62 @@ def start_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
         return json_response(data.run_json(run))
 
 
-def stop_run(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def stop_run(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     with data.lock:
         return json_response(data.run_json(data.stop_run(ids["agent"], ids["run"])))
 
 
-def stop_agent(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def stop_agent(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     with data.lock:
         return json_response([data.run_json(run) for run in data.stop_agent(ids["agent"])])
 
 
-def run_files(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
-    run = sandbox.data.run(ids["agent"], ids["run"])
-    with sandbox.data.lock:
-        return json_response([f.to_json() for f in run.files])
+def delete_run(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    """removeMethod RemoveEntireRun (the default), RemoveAllFiles or RemoveAllFilesAndAgentInput: 204."""
+    method = _query(request).get("removemethod") or REMOVE_METHODS[0]
+    match = next((m for m in REMOVE_METHODS if m.lower() == method.lower()), None)
+    if match is None:
+        raise BadRequest(f"removeMethod must be one of {', '.join(REMOVE_METHODS)}, not {method!r}.")
+    sandbox.data.delete_run(ids["agent"], ids["run"], match)
+    return Response(204)
 
 
-def download(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
-    """The file body itself, or a 302 to a signed storage URL when redirects are on."""
-    run_file = sandbox.data.file(ids["agent"], ids["run"], ids["file"])
+def run_files(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    data = sandbox.data
+    run = data.run(ids["agent"], ids["run"])
+    with data.lock:
+        return json_response([data.file_json(f) for f in run.files])
+
+
+def download(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    """The file body (or the byte range asked for), or a 302 to a signed storage URL.
+
+    A file removed after it was listed answers 404 here, or from the storage host when redirecting
+    (the record is still there, the object is not).
+    """
     if not sandbox.redirect_downloads:
-        return file_response(run_file)
+        run_file = sandbox.data.file(ids["agent"], ids["run"], ids["file"])
+        try:
+            return file_response(run_file, request.headers.get("Range"))
+        except RangeNotSatisfiable as exc:
+            response = problem(416, str(exc), request.path)
+            response.headers["Content-Range"] = f"bytes */{exc.size}"
+            return response
+    sandbox.data.listed_file(ids["agent"], ids["run"], ids["file"])
     location = sandbox.signer.sign(
         sandbox.storage_url, ids["agent"], ids["run"], ids["file"], sandbox.signed_url_ttl
     )
     return Response(302, headers={"Location": location})
 
 
-def list_versions(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def list_versions(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Highest (active) version first."""
     return json_response([v.to_json() for v in sandbox.data.versions(ids["agent"])])
 
 
-def restore_version(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
+def restore_version(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """A new version max+1 copying version n, commented with the body's `content`."""
     body = _json_body(request)
     comments = body.get("content")
@@ -293,18 +375,90 @@ def restore_version(sandbox: Sandbox, request: Request, ids: Ids) -> Response:
     return json_response(version.to_json())
 
 
-ROUTES: list[tuple[str, str, Endpoint]] = [
-    ("GET", "/agent/all", list_agents),
-    ("GET", "/agent/{agent}", get_agent),
-    ("GET", "/agent/{agent}/runs", list_runs),
-    ("GET", "/agent/{agent}/run/{run}/status", run_status),
-    ("POST", "/agent/{agent}/start", start_agent),
-    ("POST", "/agent/{agent}/stop", stop_agent),
-    ("POST", "/agent/{agent}/run/{run}/stop", stop_run),
-    ("GET", "/agent/{agent}/run/{run}/files", run_files),
-    ("GET", "/agent/{agent}/run/{run}/file/{file}/download", download),
-    ("GET", "/agent/{agent}/versions", list_versions),
-    ("POST", "/agent/{agent}/version/{version}/restore", restore_version),
+def _page(q: dict[str, str]) -> tuple[int, int]:
+    """pageIndex (from 1) and recordsPerPage of a billing list, at most 100 per page."""
+    page = _int(q.get("pageindex"), "pageIndex", minimum=1) or 1
+    size = _int(q.get("recordsperpage"), "recordsPerPage", minimum=1) or DEFAULT_BILLING_PAGE_SIZE
+    if size > MAX_BILLING_PAGE_SIZE:
+        raise BadRequest(f"recordsPerPage must be at most {MAX_BILLING_PAGE_SIZE}.")
+    return page, size
+
+
+def agent_run_costs(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    """Billed runs dated within [startDate, endDate], oldest first; totalCost is this page's."""
+    q = _query(request)
+    page, size = _page(q)
+    data = sandbox.data
+    with data.lock:
+        agent = data.agent(ids["agent"])
+        try:
+            entries = billing.run_costs(agent, q.get("startdate"), q.get("enddate"))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+    window = entries[(page - 1) * size : page * size]
+    total = sum((entry["cost"] for entry in window), Decimal(0))
+    runs = [{**entry, "cost": billing.number(entry["cost"])} for entry in window]
+    return json_response(
+        {
+            "runs": runs,
+            "totalRecordCount": len(entries),
+            "totalCost": billing.number(total),
+            "agentId": agent.id,
+            "agentName": agent.name,
+        }
+    )
+
+
+def credit_history(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    """The organisation's credit transactions, newest first."""
+    page, size = _page(_query(request))
+    with sandbox.data.lock:
+        rows = billing.credit_history(sandbox.data)
+    return json_response(
+        {
+            "transactions": rows[(page - 1) * size : page * size],
+            "totalCount": len(rows),
+            "pageIndex": page,
+            "recordsPerPage": size,
+        }
+    )
+
+
+def list_spaces(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    """Every space by id; agents in the personal space (spaceId null) belong to none of them."""
+    data = sandbox.data
+    with data.lock:
+        return json_response([data.spaces[key].to_json() for key in sorted(data.spaces)])
+
+
+def space_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    """The agents of one space, by id, in the space listing's shape."""
+    data = sandbox.data
+    with data.lock:
+        data.space(ids["space"])
+        details = [data.agent_detail(a) for a in data.agents.values() if a.fields["spaceId"] == ids["space"]]
+    extra = {"isArchived": False, "approvalStatus": None, "labels": []}
+    return json_response([{key: d[key] for key in SPACE_AGENT_FIELDS} | extra for d in details])
+
+
+# (method, path, scope, endpoint)
+ROUTES: list[tuple[str, str, str, Endpoint]] = [
+    ("GET", "/agent/all", READ, list_agents),
+    ("GET", "/agent/{agent}", READ, get_agent),
+    ("GET", "/agent/{agent}/runs", READ, list_runs),
+    ("GET", "/agent/{agent}/run/{run}/status", READ, run_status),
+    ("POST", "/agent/{agent}/start", WRITE, start_agent),
+    ("POST", "/agent/{agent}/stop", WRITE, stop_agent),
+    ("POST", "/agent/{agent}/run/{run}/stop", WRITE, stop_run),
+    ("DELETE", "/agent/{agent}/run/{run}", WRITE, delete_run),
+    ("GET", "/agent/{agent}/run/{run}/files", READ, run_files),
+    ("GET", "/agent/{agent}/run/{run}/file/{file}/download", READ, download),
+    ("GET", "/agent/{agent}/versions", READ, list_versions),
+    ("POST", "/agent/{agent}/version/{version}/restore", WRITE, restore_version),
+    ("GET", "/billing/agents/{agent}/runs", BILLING_READ, agent_run_costs),
+    ("GET", "/billing/history", BILLING_READ, credit_history),
+    ("GET", "/spaces", READ, list_spaces),
+    ("GET", "/spaces/{space}/agents", READ, space_agents),
 ]
 COMPILED = [
     (
@@ -313,20 +467,21 @@ COMPILED = [
             re.escape(PREFIX) + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)),
             re.IGNORECASE,
         ),
+        scope,
         endpoint,
     )
-    for method, template, endpoint in ROUTES
+    for method, template, scope, endpoint in ROUTES
 ]
 
 
 # --- the pipeline -----------------------------------------------------------------------------
 
 
-def _route(request: Request) -> tuple[Endpoint, Ids] | Response:
+def _route(request: Request) -> tuple[Endpoint, str, Ids] | Response:
     path = request.path.rstrip("/") or "/"
     method = "GET" if request.method == "HEAD" else request.method
     allowed: list[str] = []
-    for route_method, pattern, endpoint in COMPILED:
+    for route_method, pattern, scope, endpoint in COMPILED:
         match = pattern.fullmatch(path)
         if match is None:
             continue
@@ -339,7 +494,7 @@ def _route(request: Request) -> tuple[Endpoint, Ids] | Response:
                 detail = f"{ID_NAMES[group]} must be an integer, not {value!r}."
                 return problem(400, detail, request.path)
             ids[group] = int(value)
-        return endpoint, ids
+        return endpoint, scope, ids
     if allowed:
         response = problem(405, f"{request.method} is not allowed here.", request.path)
         response.headers["Allow"] = ", ".join(sorted(set(allowed)))
@@ -347,10 +502,11 @@ def _route(request: Request) -> tuple[Endpoint, Ids] | Response:
     return problem(404, f"No API route matches {request.path}.", request.path)
 
 
-def handle(sandbox: Sandbox, request: Request) -> Response:
+def handle(sandbox: ApiHost, request: Request) -> Response:
     """Auth, then rate limit, then routing; faults were applied before this by the server."""
     key = api_key(request.headers)
-    if key not in (sandbox.api_key, READONLY_API_KEY):
+    granted = scopes(sandbox, key)
+    if granted is None:
         detail = "Missing or invalid API key. Send 'Authorization: ApiKey <key>'."
         response = problem(401, detail, request.path)
         response.headers["WWW-Authenticate"] = "ApiKey"
@@ -365,10 +521,9 @@ def handle(sandbox: Sandbox, request: Request) -> Response:
     routed = _route(request)
     if isinstance(routed, Response):
         return routed
-    endpoint, ids = routed
-    if request.method == "POST" and key == READONLY_API_KEY:
-        detail = "This API key may read but not start, stop or restore."
-        return problem(403, detail, request.path, errorCode="insufficient_scope")
+    endpoint, scope, ids = routed
+    if scope not in granted:
+        return _insufficient_scope(scope, request)
     sandbox.data.tick()
     try:
         return endpoint(sandbox, request, ids)
@@ -378,13 +533,22 @@ def handle(sandbox: Sandbox, request: Request) -> Response:
         return problem(400, str(exc), request.path)
 
 
-def add_rate_headers(sandbox: Sandbox, request: Request, response: Response) -> None:
+def _insufficient_scope(scope: str, request: Request) -> Response:
+    if scope == WRITE:
+        detail = "This API key may read but not start, stop, restore or delete."
+    else:
+        detail = f"This API key lacks the {scope} scope."
+    response = problem(403, detail, request.path, errorCode="insufficient_scope")
+    response.headers["WWW-Authenticate"] = f'ApiKey error="insufficient_scope", scope="{scope}"'
+    return response
+
+
+def add_rate_headers(sandbox: ApiHost, request: Request, response: Response) -> None:
     """Every API answer, errors included, states the limit and what is left of it."""
     limit, window = sandbox.rate_limit, sandbox.rate_window
     key = api_key(request.headers)
     remaining = limit
-    if key in (sandbox.api_key, READONLY_API_KEY):
-        assert key is not None
+    if key is not None and scopes(sandbox, key) is not None:
         remaining = sandbox.limiter.remaining(key, limit, window)
     response.headers["X-RateLimit-Limit"] = str(limit)
     response.headers["X-RateLimit-Remaining"] = str(remaining)

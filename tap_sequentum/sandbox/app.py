@@ -15,10 +15,18 @@ from types import TracebackType
 from typing import Any
 
 from tap_sequentum.sandbox.api import DEFAULT_API_KEY
-from tap_sequentum.sandbox.dataset import COMPLETED, DATA_FILE, Dataset, FileSpec
+from tap_sequentum.sandbox.dataset import (
+    COMPLETED,
+    DATA_FILE,
+    DATE_FORMS,
+    REMOVE_METHODS,
+    Dataset,
+    FileSpec,
+)
 from tap_sequentum.sandbox.demo import seed
 from tap_sequentum.sandbox.guards import Faults, RateLimiter
 from tap_sequentum.sandbox.messages import RequestLog
+from tap_sequentum.sandbox.realities import seed_realities
 from tap_sequentum.sandbox.server import SandboxServer
 from tap_sequentum.sandbox.storage import UrlSigner
 
@@ -35,7 +43,13 @@ def _url_host(host: str) -> str:
 
 
 class Sandbox:
-    """Start with ``start()`` or ``with Sandbox() as sb:``; settings below may change while running."""
+    """Start with ``start()`` or ``with Sandbox() as sb:``; settings below may change while running.
+
+    list_hints=False gives agent/all the reference page's shape (lastActivity and status null);
+    realities=True adds the opt-in agents of realities.py after the demo; date_form writes run and
+    file timestamps as "z" (default, 2026-09-01T00:00:00.000000Z), "naive" (2026-09-01T00:00:00)
+    or "7digit" (2026-09-01T00:00:00.0000000Z).
+    """
 
     def __init__(
         self,
@@ -50,6 +64,9 @@ class Sandbox:
         run_duration: float = 2.0,
         signed_url_ttl: float = 60.0,
         seed_demo: bool = True,
+        list_hints: bool = True,
+        realities: bool = False,
+        date_form: str = "z",
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -61,9 +78,13 @@ class Sandbox:
         self.latency = latency
         self.run_duration = run_duration
         self.signed_url_ttl = signed_url_ttl
+        self.list_hints = list_hints
         self.data = Dataset()
+        self.date_form = date_form
         if seed_demo:
             seed(self.data)
+        if realities:
+            seed_realities(self.data)
         self.faults = Faults()
         self.limiter = RateLimiter()
         self.signer = UrlSigner()
@@ -138,6 +159,16 @@ class Sandbox:
         if not self._servers:
             raise RuntimeError("The sandbox is not running; call start() first.")
 
+    @property
+    def date_form(self) -> str:
+        return self.data.date_form
+
+    @date_form.setter
+    def date_form(self, form: str) -> None:
+        if form not in DATE_FORMS:
+            raise ValueError(f"date_form must be one of {', '.join(DATE_FORMS)}, not {form!r}")
+        self.data.date_form = form
+
     # --- data -----------------------------------------------------------------------------------
 
     def add_agent(self, name: str, **fields: Any) -> dict[str, Any]:
@@ -151,11 +182,17 @@ class Sandbox:
         status: int = COMPLETED,
         created: datetime | str | None = None,
         files: Iterable[FileSpec] | None = None,
+        *,
+        waiting_retry: bool = False,
         **fields: Any,
     ) -> dict[str, Any]:
-        """Add a run; files are (name, content) or (name, content, file_type) with bytes or Path."""
+        """Add a run; files are (name, content) or (name, content, file_type) with bytes or Path.
+
+        waiting_retry=True (with status=6) is a failed run waiting to be retried: tableType "run".
+        """
         with self.data.lock:
-            return self.data.run_json(self.data.add_run(agent_id, status, created, files, **fields))
+            run = self.data.add_run(agent_id, status, created, files, waiting_retry=waiting_retry, **fields)
+            return self.data.run_json(run)
 
     def add_file(
         self,
@@ -166,7 +203,7 @@ class Sandbox:
         file_type: int = DATA_FILE,
     ) -> dict[str, Any]:
         with self.data.lock:
-            return self.data.add_file(agent_id, run_id, name, content, file_type).to_json()
+            return self.data.file_json(self.data.add_file(agent_id, run_id, name, content, file_type))
 
     def set_run_status(
         self,
@@ -174,10 +211,32 @@ class Sandbox:
         run_id: int,
         status: int,
         files: Iterable[FileSpec] | None = None,
+        *,
+        waiting_retry: bool = False,
+    ) -> dict[str, Any]:
+        """Move a run to a status and attach files; a run leaving an active state ends now."""
+        with self.data.lock:
+            run = self.data.set_run_status(agent_id, run_id, status, files, waiting_retry=waiting_retry)
+            return self.data.run_json(run)
+
+    def restart_run(self, agent_id: int, run_id: int) -> dict[str, Any]:
+        """Retry a run waiting after a failure: Running (1) again, still tableType "run"."""
+        with self.data.lock:
+            return self.data.run_json(self.data.restart_run(agent_id, run_id))
+
+    def remove_file(self, agent_id: int, run_id: int, file_id: int, *, keep_listed: bool = True) -> None:
+        """Delete a file; keep_listed leaves it in the run's file list while its download answers 404."""
+        self.data.remove_file(agent_id, run_id, file_id, keep_listed=keep_listed)
+
+    def delete_run(self, agent_id: int, run_id: int, remove_method: str = REMOVE_METHODS[0]) -> None:
+        """What DELETE .../run/{runId}?removeMethod= does: the whole run, or only its files."""
+        self.data.delete_run(agent_id, run_id, remove_method)
+
+    def add_space(
+        self, name: str, space_id: int | None = None, description: str | None = None
     ) -> dict[str, Any]:
         with self.data.lock:
-            run = self.data.set_run_status(agent_id, run_id, status, files)
-            return self.data.run_json(run)
+            return self.data.add_space(name, space_id=space_id, description=description).to_json()
 
     def add_version(
         self, agent_id: int, comments: str = "", user_name: str = "Sandbox User"

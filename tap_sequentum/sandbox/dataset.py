@@ -1,4 +1,4 @@
-"""In-memory Sequentum model (agents, runs, files, versions) and the run lifecycle, behind one lock.
+"""In-memory Sequentum model (agents, runs, files, versions, spaces, credits) and the run lifecycle.
 
 The JSON shapes the API returns are built here too, so the Python API and the HTTP API can never
 disagree about what a run or an agent looks like.
@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tap_sequentum.sandbox import tables
 RUNNING, QUEUING, FAILURE, FAILED, STOPPED, COMPLETED, SUCCESS = 1, 4, 6, 7, 8, 9, 10
 ACTIVE = frozenset({1, 2, 3, 4, 5, 12, 13})
 FINISHED = frozenset({6, 7, 8, 9, 10, 11})
+REMOVE_METHODS = ("RemoveEntireRun", "RemoveAllFiles", "RemoveAllFilesAndAgentInput")
 DATA_FILE, INTERNAL_EXPORT_FILE, INTERNAL_RUNTIME_FILE, LOG_FILE = 1, 3, 4, 6
 SENTINEL = "0001-01-01T00:00:00"
 ORGANIZATION_ID = 78
@@ -73,6 +75,10 @@ class NotFound(LookupError):
     """An id the dataset does not know; the API answers 404."""
 
 
+class Gone(NotFound):
+    """A file that is still listed but whose content was removed (the API answers 404)."""
+
+
 class NotRunning(ValueError):
     """A stop for a run (or agent) with nothing active; the API answers 400."""
 
@@ -81,11 +87,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with microseconds and a Z, as Sequentum writes its timestamps."""
+# How run and file timestamps are written: Sequentum's usual form, and the others it also sends.
+DATE_FORMS = ("z", "naive", "7digit")
+
+
+def iso(value: datetime | None, form: str = "z") -> str | None:
+    """ISO 8601 in UTC, by default with microseconds and a Z as Sequentum usually writes it.
+
+    "naive" is .NET's zone-less form without trailing zeros (2026-09-01T00:00:00); "7digit" has
+    a 7-digit fraction and a Z (2026-09-01T23:59:59.9999990Z).
+    """
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = value.astimezone(UTC)
+    if form == "naive":
+        fraction = f"{utc.microsecond:06d}0".rstrip("0")
+        return utc.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "")
+    if form == "7digit":
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value: datetime | str | None, default: datetime | None = None) -> datetime:
@@ -107,6 +127,8 @@ class RunFile:
     created: datetime
     data: bytes | None = None
     path: Path | None = None
+    # Removed from storage but still listed: a download answers 404 (listed, then deleted).
+    gone: bool = False
 
     @property
     def size(self) -> int:
@@ -115,14 +137,14 @@ class RunFile:
         assert self.path is not None
         return self.path.stat().st_size
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, date_form: str = "z") -> dict[str, Any]:
         return {
             "id": self.id,
             "regionId": None,
             "fileType": self.file_type,
             "name": self.name,
             "fileSize": self.size,
-            "created": iso(self.created),
+            "created": iso(self.created, date_form),
         }
 
 
@@ -155,10 +177,21 @@ class Run:
     inputs: dict[str, Any] = field(default_factory=dict)
     files: list[RunFile] = field(default_factory=list)
     lifecycle: Lifecycle | None = None
+    # A Failure (6) with "wait before retrying": Sequentum still lists it as an active run.
+    waiting_retry: bool = False
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def active(self) -> bool:
+        """Still in Sequentum's runs table: it may change status or gain files."""
+        return self.status in ACTIVE or self.waiting_retry
+
+    @property
+    def table_type(self) -> str:
+        return "run" if self.active else "history"
 
 
 @dataclass
@@ -198,6 +231,43 @@ class Agent:
         return sorted(self.runs.values(), key=lambda r: (r.created, r.id), reverse=True)
 
 
+@dataclass
+class Space:
+    id: int
+    name: str
+    description: str | None
+    created: datetime
+    initiated_by: str = "Sandbox User"
+    run_retention_hours: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "organizationId": ORGANIZATION_ID,
+            "created": iso(self.created),
+            "updated": iso(self.created),
+            "isDefaultAccess": False,
+            "scope": "Private",
+            "runRetentionHours": self.run_retention_hours,
+            "initiatedBy": self.initiated_by,
+            "access": [],
+        }
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A credit transaction that is not a run's usage (those are derived from the runs)."""
+
+    id: int
+    transaction_type: str
+    amount: Decimal
+    created: datetime
+    expires_at: datetime | None = None
+    message: str | None = None
+
+
 @dataclass(frozen=True)
 class StartOptions:
     """A validated start request body."""
@@ -209,19 +279,31 @@ class StartOptions:
     synchronous: bool = False
 
 
-def summarize(detail: dict[str, Any]) -> dict[str, Any]:
-    """The agent/all shape of an agent: no dates (the .NET sentinel), no start URL or proxy pool."""
-    return {
+def summarize(detail: dict[str, Any], hints: bool = True) -> dict[str, Any]:
+    """The agent/all shape of an agent: no dates (the .NET sentinel), no start URL or proxy pool.
+
+    Live lists carry lastActivity and status (the newest run's) as change hints; without hints the
+    shape is the reference page's sample, where both are null.
+    """
+    summary = {
         **detail,
-        "lastActivity": None,
         "proxyPoolId": None,
         "startUrl": None,
         "created": SENTINEL,
         "updated": SENTINEL,
     }
+    if not hints:
+        summary.update(lastActivity=None, status=None)
+    return summary
 
 
-def _runtime(run: Run) -> int | None:
+def _check_waiting(status: int, waiting_retry: bool) -> None:
+    if waiting_retry and status != FAILURE:
+        raise ValueError(f"Only a run in Failure ({FAILURE}) can wait to retry, not status {status}.")
+
+
+def runtime(run: Run) -> int | None:
+    """runTimeSec: whole seconds from start to end, once both are known."""
     if run.start_time is None or run.end_time is None:
         return None
     return math.ceil(max(0.0, (run.end_time - run.start_time).total_seconds()))
@@ -235,6 +317,9 @@ class Dataset:
         self.agents: dict[int, Agent] = {}
         self.runs: dict[int, Run] = {}
         self.files: dict[int, RunFile] = {}
+        self.spaces: dict[int, Space] = {}
+        self.credits: list[Credit] = []
+        self.date_form = "z"
         self._next_id = {"agent": 1001, "run": 50001, "file": 90001}
         self._used_ids: set[int] = set()
         self._pending: set[int] = set()
@@ -264,12 +349,28 @@ class Dataset:
                 raise NotFound(f"Run {run_id} was not found for agent {agent_id}.")
             return run
 
-    def file(self, agent_id: int, run_id: int, file_id: int) -> RunFile:
+    def listed_file(self, agent_id: int, run_id: int, file_id: int) -> RunFile:
+        """A file as the run's file list shows it, whether or not its content is still there."""
         with self.lock:
             for run_file in self.run(agent_id, run_id).files:
                 if run_file.id == file_id:
                     return run_file
             raise NotFound(f"File {file_id} was not found for run {run_id}.")
+
+    def file(self, agent_id: int, run_id: int, file_id: int) -> RunFile:
+        """A file whose content can be downloaded."""
+        with self.lock:
+            run_file = self.listed_file(agent_id, run_id, file_id)
+            if run_file.gone:
+                raise Gone(f"File {file_id} of run {run_id} no longer exists.")
+            return run_file
+
+    def space(self, space_id: int) -> Space:
+        with self.lock:
+            try:
+                return self.spaces[space_id]
+            except KeyError:
+                raise NotFound(f"Space {space_id} was not found.") from None
 
     # --- JSON shapes ----------------------------------------------------------------------------
 
@@ -289,7 +390,7 @@ class Dataset:
                 "image": f["image"],
                 "inputParameters": f["inputParameters"],
                 "id": agent.id,
-                "isActive": any(not r.finished for r in agent.runs.values()),
+                "isActive": any(r.active for r in agent.runs.values()),
                 "lastActivity": iso(newest.created) if newest else None,
                 "name": agent.name,
                 "proxyPoolId": f["proxyPoolId"],
@@ -307,6 +408,7 @@ class Dataset:
         with self.lock:
             agent = self.agents[run.agent_id]
             counts = run.counts
+            form = self.date_form
             return {
                 "id": run.id,
                 "configId": agent.id,
@@ -319,17 +421,64 @@ class Dataset:
                 "parallelMaxConcurrency": run.parallel_max_concurrency,
                 "parallelExport": run.parallel_export,
                 "parallelSet": run.parallel_set,
-                "startTime": iso(run.start_time),
-                "endTime": iso(run.end_time),
-                "created": iso(run.created),
+                "startTime": iso(run.start_time, form),
+                "endTime": iso(run.end_time, form),
+                "created": iso(run.created, form),
                 "status": run.status,
                 "message": run.message,
                 "configVersion": run.config_version,
                 **{key: counts.get(key) for key in RUN_COUNTS},
-                "runTimeSec": _runtime(run),
+                "runTimeSec": runtime(run),
                 "serverName": run.server_name,
-                "tableType": "history" if run.finished else "run",
+                "tableType": run.table_type,
             }
+
+    def file_json(self, run_file: RunFile) -> dict[str, Any]:
+        return run_file.to_json(self.date_form)
+
+    # --- spaces and credits --------------------------------------------------------------------
+
+    def add_space(
+        self,
+        name: str,
+        *,
+        space_id: int | None = None,
+        description: str | None = None,
+        created: datetime | str | None = None,
+        initiated_by: str = "Sandbox User",
+        run_retention_hours: int | None = None,
+    ) -> Space:
+        """A space; without an id it takes the next one after the highest (from 1)."""
+        with self.lock:
+            if space_id is None:
+                space_id = max(self.spaces, default=0) + 1
+            if space_id in self.spaces:
+                raise ValueError(f"Space {space_id} already exists.")
+            space = Space(space_id, name, description, parse_time(created), initiated_by, run_retention_hours)
+            self.spaces[space_id] = space
+            return space
+
+    def add_credit(
+        self,
+        transaction_type: str,
+        amount: Decimal | str | float,
+        created: datetime | str,
+        *,
+        expires_at: datetime | str | None = None,
+        message: str | None = None,
+    ) -> Credit:
+        """A credit transaction other than a run's usage; ids count from 1 in creation order."""
+        with self.lock:
+            credit = Credit(
+                id=len(self.credits) + 1,
+                transaction_type=transaction_type,
+                amount=Decimal(str(amount)),
+                created=parse_time(created),
+                expires_at=None if expires_at is None else parse_time(expires_at),
+                message=message,
+            )
+            self.credits.append(credit)
+            return credit
 
     # --- agents and versions ------------------------------------------------------------------
 
@@ -343,6 +492,10 @@ class Dataset:
             allowed = ", ".join(sorted([*AGENT_FIELDS, "created", "updated", "version", "kind"]))
             raise TypeError(f"Unknown agent field(s) {sorted(unknown)}; allowed: {allowed}")
         with self.lock:
+            space_id = fields.get("spaceId")
+            if space_id is not None and space_id not in self.spaces:
+                # Every agent's space is listed by /spaces, whoever created the agent.
+                self.add_space(f"Space {space_id}", space_id=space_id, created=created)
             agent = Agent(
                 id=self._new_id("agent"),
                 name=name,
@@ -401,9 +554,15 @@ class Dataset:
         status: int = COMPLETED,
         created: datetime | str | None = None,
         files: Iterable[FileSpec] | None = None,
+        *,
+        waiting_retry: bool = False,
         **fields: Any,
     ) -> Run:
-        """A run with plausible times and counts for its status; camelCase fields override them."""
+        """A run with plausible times and counts for its status; camelCase fields override them.
+
+        waiting_retry (status 6 only) makes a failed run that Sequentum will retry: still active.
+        """
+        _check_waiting(status, waiting_retry)
         with self.lock:
             agent = self.agent(agent_id)
             when = parse_time(created)
@@ -416,6 +575,7 @@ class Dataset:
                 config_version=max(
                     (v.version for v in agent.versions if v.created <= when), default=agent.version
                 ),
+                waiting_retry=waiting_retry,
             )
             rng = random.Random(f"run:{agent.id}:{iso(when)}")
             # A run created just now cannot have started or ended in the future.
@@ -507,18 +667,32 @@ class Dataset:
         return run_file
 
     def set_run_status(
-        self, agent_id: int, run_id: int, status: int, files: Iterable[FileSpec] | None = None
+        self,
+        agent_id: int,
+        run_id: int,
+        status: int,
+        files: Iterable[FileSpec] | None = None,
+        *,
+        waiting_retry: bool = False,
     ) -> Run:
-        """Move a run by hand (e.g. finish a running run) and attach its outputs."""
+        """Move a run by hand (e.g. finish a running run) and attach its outputs.
+
+        A run leaving an active state (waiting to retry included) ends now; waiting_retry=True
+        (status 6 only) leaves it in Failure but still active, as Sequentum's retry wait does.
+        """
+        _check_waiting(status, waiting_retry)
         with self.lock:
             run = self.run(agent_id, run_id)
+            was_active = run.active
             run.lifecycle = None
             self._pending.discard(run.id)
             now = utcnow()
             run.status = status
+            run.waiting_retry = waiting_retry
             if status in FINISHED:
                 run.start_time = run.start_time or run.created
-                run.end_time = run.end_time or max(now, run.start_time)
+                if was_active or run.end_time is None:
+                    run.end_time = max(now, run.start_time)
                 for key in ("inputCount", "exportCount", "traffic"):
                     run.counts[key] = run.counts.get(key) or 0
             else:
@@ -529,6 +703,43 @@ class Dataset:
             for spec in files or ():
                 self._attach(run, *spec)
             return run
+
+    def restart_run(self, agent_id: int, run_id: int) -> Run:
+        """Sequentum retrying a run that failed with "wait before retrying": Running again."""
+        with self.lock:
+            run = self.run(agent_id, run_id)
+            if not run.waiting_retry:
+                raise NotRunning(f"Run {run_id} is not waiting to retry (status {run.status}).")
+            run.message = None
+            return self.set_run_status(agent_id, run_id, RUNNING)
+
+    def remove_file(self, agent_id: int, run_id: int, file_id: int, *, keep_listed: bool = True) -> None:
+        """Delete a file's content; keep_listed leaves it in the file list (its download is a 404)."""
+        with self.lock:
+            run = self.run(agent_id, run_id)
+            run_file = self.listed_file(agent_id, run_id, file_id)
+            if keep_listed:
+                run_file.gone = True
+                return
+            run.files.remove(run_file)
+            del self.files[run_file.id]
+
+    def delete_run(self, agent_id: int, run_id: int, method: str = REMOVE_METHODS[0]) -> None:
+        """Sequentum's run deletion: the whole run, or only its files (and its input parameters)."""
+        if method not in REMOVE_METHODS:
+            raise ValueError(f"removeMethod must be one of {', '.join(REMOVE_METHODS)}, not {method!r}.")
+        with self.lock:
+            run = self.run(agent_id, run_id)
+            for run_file in run.files:
+                self.files.pop(run_file.id, None)
+            run.files = []
+            if method == "RemoveAllFilesAndAgentInput":
+                run.inputs = {}
+            if method == "RemoveEntireRun":
+                run.lifecycle = None
+                self._pending.discard(run.id)
+                del self.agents[agent_id].runs[run.id]
+                del self.runs[run.id]
 
     # --- runs started through the API ---------------------------------------------------------
 
@@ -592,6 +803,7 @@ class Dataset:
         run.lifecycle = None
         self._pending.discard(run.id)
         run.status = status
+        run.waiting_retry = False
         run.start_time = run.start_time or end
         run.end_time = end
         run.server_name = SERVER_NAME
@@ -639,8 +851,12 @@ class Dataset:
         with self.lock:
             self.tick()
             run = self.run(agent_id, run_id)
-            if run.finished:
+            if not run.active:
                 raise NotRunning(f"Run {run_id} is not running (status {run.status}).")
+            if run.waiting_retry:
+                # Stopping the retry wait: the failed attempt already delivered what it could.
+                run.message = "Stopped by user."
+                return self.set_run_status(agent_id, run_id, STOPPED)
             now = time.time()
             fraction = 0.5
             life = run.lifecycle
@@ -656,7 +872,7 @@ class Dataset:
         """Stop every active run of an agent (the reference page's agent/{id}/stop)."""
         with self.lock:
             self.tick()
-            active = [r for r in self.agent(agent_id).runs_newest_first() if not r.finished]
+            active = [r for r in self.agent(agent_id).runs_newest_first() if r.active]
             if not active:
                 raise NotRunning(f"Agent {agent_id} has no active run.")
             return [self.stop_run(agent_id, r.id) for r in active]

@@ -1,13 +1,17 @@
 """The seeded demo dataset: six agents whose files hold the traps a lossless loader must survive.
 
 Everything is fixed (dates, rows, ids in creation order), so tests can name runs and files. Seeded
-runs keep their status; only runs started through the API advance with time.
+runs keep their status; only runs started through the API advance with time. The demo also has
+its two spaces (7 and 12) and a credit history of more than 100 transactions.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from tap_sequentum.sandbox import tables
 from tap_sequentum.sandbox.dataset import (
@@ -32,7 +36,7 @@ from tap_sequentum.sandbox.dataset import (
 
 @dataclass(frozen=True)
 class Output:
-    """One file a seeded run delivers."""
+    """One file a seeded run delivers; "{run}" in the name becomes the run's id."""
 
     name: str
     content: bytes
@@ -45,34 +49,45 @@ class DemoRun:
     status: int
     outputs: Sequence[Output] = ()
     message: str | None = None
+    waiting_retry: bool = False
 
 
-def _versions(ds: Dataset, agent: Agent, history: Sequence[tuple[str, str, str]]) -> None:
+def set_versions(ds: Dataset, agent: Agent, history: Sequence[tuple[str, str, str]]) -> None:
     """Replace the automatic first version with a written history of (created, user, comment)."""
     agent.versions.clear()
     for created, user, comment in history:
         ds.add_version(agent.id, comment, user, created=created)
 
 
-def _runs(ds: Dataset, agent: Agent, first_sequence: int, runs: Sequence[DemoRun]) -> None:
+def seed_runs(ds: Dataset, agent: Agent, first_sequence: int, runs: Sequence[DemoRun]) -> list[Run]:
+    """Add the runs in order with their data files, then a log for each final one."""
+    added = []
     for index, spec in enumerate(runs):
-        run = ds.add_run(agent.id, spec.status, spec.created, sequence=first_sequence + index)
+        run = ds.add_run(
+            agent.id,
+            spec.status,
+            spec.created,
+            sequence=first_sequence + index,
+            waiting_retry=spec.waiting_retry,
+        )
         run.message = spec.message
         if spec.status == RUNNING:
             run.counts["dataCount"] = 37  # scraped so far, nothing exported yet
-        data = [o for o in spec.outputs if o.file_type == DATA_FILE]
-        for output in data:
-            ds.add_file(agent.id, run.id, output.name, output.content, output.file_type)
-        if spec.status in FINISHED:
-            ds.add_file(agent.id, run.id, _log_name(agent, spec), _log(ds, run), LOG_FILE)
-        for output in spec.outputs:
+        names = [output.name.replace("{run}", str(run.id)) for output in spec.outputs]
+        data = [(n, o) for n, o in zip(names, spec.outputs, strict=True) if o.file_type == DATA_FILE]
+        for name, output in data:
+            ds.add_file(agent.id, run.id, name, output.content, output.file_type)
+        if spec.status in FINISHED and not spec.waiting_retry:
+            ds.add_file(agent.id, run.id, _log_name(agent, [n for n, _ in data]), _log(ds, run), LOG_FILE)
+        for name, output in zip(names, spec.outputs, strict=True):
             if output.file_type != DATA_FILE:
-                ds.add_file(agent.id, run.id, output.name, output.content, output.file_type)
+                ds.add_file(agent.id, run.id, name, output.content, output.file_type)
+        added.append(run)
+    return added
 
 
-def _log_name(agent: Agent, spec: DemoRun) -> str:
-    data = [o.name for o in spec.outputs if o.file_type == DATA_FILE]
-    stem = data[0].rsplit(".", 1)[0] if data else tables.slugify(agent.name)
+def _log_name(agent: Agent, data_names: Sequence[str]) -> str:
+    stem = data_names[0].rsplit(".", 1)[0] if data_names else tables.slugify(agent.name)
     return f"{stem}.log"
 
 
@@ -105,7 +120,7 @@ def _steam(ds: Dataset) -> None:
         startUrl="https://store.steampowered.com/charts/mostplayed",
         proxyPoolId=5,
     )
-    _versions(
+    set_versions(
         ds,
         agent,
         [
@@ -121,7 +136,7 @@ def _steam(ds: Dataset) -> None:
         "2025-11-03T08:00:12.345678Z",
         "2026-02-16T08:00:10.551023Z",
     )
-    _runs(
+    seed_runs(
         ds,
         agent,
         37,
@@ -152,7 +167,7 @@ def _societe_generale(ds: Dataset) -> None:
         spaceId=12,
         inputParameters={"market": "XPAR"},
     )
-    _versions(
+    set_versions(
         ds,
         agent,
         [
@@ -167,7 +182,7 @@ def _societe_generale(ds: Dataset) -> None:
         "2026-01-30T17:45:02.618447Z",
     )
     bom_crlf = tables.with_bom_crlf(tables.demo_file("societe_generale_prix.csv").decode())
-    _runs(
+    seed_runs(
         ds,
         agent,
         1,
@@ -196,7 +211,7 @@ def _acdelco(ds: Dataset) -> None:
         startUrl="https://www.acdelco.com/parts",
         proxyPoolId=3,
     )
-    _versions(
+    set_versions(
         ds,
         agent,
         [
@@ -213,7 +228,7 @@ def _acdelco(ds: Dataset) -> None:
     )
     reviews = tables.to_csv(_table("reviews", c[1], 30, c[1]))
     partial = tables.to_csv(_table("parts", c[2], 60, c[2]).head(12), quote_strings=True)
-    _runs(
+    seed_runs(
         ds,
         agent,
         5,
@@ -254,14 +269,14 @@ def _listings(ds: Dataset) -> None:
         startUrl="https://www.example-realty.com/search?state=MA",
         spaceId=12,
     )
-    _versions(ds, agent, [("2025-02-20T19:40:05.118822Z", "Priya Natarajan", "Initial version")])
+    set_versions(ds, agent, [("2025-02-20T19:40:05.118822Z", "Priya Natarajan", "Initial version")])
     c = (
         "2025-03-01T06:30:00.412003Z",
         "2025-06-15T06:30:01.007761Z",
         "2025-09-01T06:30:00.880154Z",
         "2025-12-15T06:30:02.145678Z",
     )
-    _runs(
+    seed_runs(
         ds,
         agent,
         1,
@@ -290,7 +305,7 @@ def _price_monitor_tsv(ds: Dataset) -> None:
         startUrl="https://www.example-shop.com/electronics",
         spaceId=7,
     )
-    _versions(
+    set_versions(
         ds,
         agent,
         [
@@ -309,7 +324,7 @@ def _price_monitor_tsv(ds: Dataset) -> None:
     def tsv(i: int, n: int) -> Output:
         return Output("price_monitor.tsv", tables.to_tsv(_table("monitor", c[i], n, c[i])))
 
-    _runs(
+    seed_runs(
         ds,
         agent,
         12,
@@ -331,7 +346,7 @@ def _price_monitor_json(ds: Dataset) -> None:
         startUrl="https://www.example-shop.com/electronics",
         spaceId=7,
     )
-    _versions(
+    set_versions(
         ds,
         agent,
         [
@@ -346,7 +361,7 @@ def _price_monitor_json(ds: Dataset) -> None:
         "2026-01-06T12:00:03.004471Z",
     )
     partial = tables.to_json(_table("monitor", c[2], 30, c[2]).head(8))
-    _runs(
+    seed_runs(
         ds,
         agent,
         3,
@@ -372,8 +387,70 @@ def _price_monitor_json(ds: Dataset) -> None:
     )
 
 
+def _spaces(ds: Dataset) -> None:
+    ds.add_space(
+        "Pricing",
+        space_id=7,
+        description="Competitor prices for the pricing team.",
+        created="2025-04-25T12:41:09.500122Z",
+        initiated_by="Alex Smith",
+    )
+    ds.add_space(
+        "Research",
+        space_id=12,
+        description="Market and real-estate data for analysts.",
+        created="2025-02-20T19:02:55.804316Z",
+        initiated_by="Priya Natarajan",
+        run_retention_hours=8760,
+    )
+
+
+def _month_starts(first: date, last: date) -> list[date]:
+    months, day = [], first
+    while day <= last:
+        months.append(day)
+        day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return months
+
+
+def _credits(ds: Dataset) -> None:
+    """Fifteen months of credits: grants, purchases, weekly proxy usage, a promotion, a refund.
+
+    Run usage debits are not stored: the billing module derives one per billed run.
+    """
+    events: list[tuple[datetime, str, Decimal, datetime | None, str]] = []
+
+    def at(day: date, hour: int = 0, minute: int = 0) -> datetime:
+        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+    start = date(2025, 1, 1)
+    events.append((at(start), "Initial", Decimal(1000), None, "Welcome credits"))
+    for month in _month_starts(date(2025, 2, 1), date(2026, 3, 1)):
+        expires = date(month.year + 1, month.month, 1)
+        events.append((at(month), "Credit", Decimal(100), at(expires), "Monthly plan credits"))
+    for day in (date(2025, 3, 17), date(2025, 6, 16), date(2025, 9, 15), date(2025, 12, 15)):
+        events.append((at(day, 10, 24), "Credit", Decimal(500), None, "Credit purchase (card ending 4242)"))
+    promo_start, promo_end = date(2025, 5, 1), date(2025, 6, 30)
+    events.append((at(promo_start, 9), "Credit", Decimal(50), at(promo_end), "Spring promotion"))
+    events.append((at(promo_end, 23, 59), "Expiration", Decimal(-50), None, "Spring promotion expired"))
+    monday = date(2025, 1, 6)
+    while monday <= date(2026, 3, 30):
+        rng = random.Random(f"proxy:{monday.isoformat()}")
+        amount = Decimal(rng.randint(15_000, 60_000)) / 10_000
+        message = f"Residential proxy traffic, week of {monday.isoformat()}"
+        events.append((at(monday, 3, 15), "Debit", -amount, None, message))
+        monday += timedelta(days=7)
+    events.append(
+        (at(date(2025, 6, 4), 11, 30), "Refund", Decimal("1.2500"), None, "Refund: proxy pool 5 outage")
+    )
+    events.append((at(date(2025, 11, 20), 16), "Adjustment", Decimal("-0.7500"), None, "Invoice correction"))
+    for created, kind, amount, expires, message in sorted(events, key=lambda e: e[0]):
+        ds.add_credit(kind, amount, created, expires_at=expires, message=message)
+
+
 def seed(ds: Dataset) -> None:
-    """Fill an empty dataset with the demo agents (ids 1001-1006 in this order)."""
+    """Fill an empty dataset with the demo: spaces 7 and 12, agents 1001-1006 in this order, credits."""
+    _spaces(ds)
     for build in (
         _steam,
         _societe_generale,
@@ -383,3 +460,4 @@ def seed(ds: Dataset) -> None:
         _price_monitor_json,
     ):
         build(ds)
+    _credits(ds)

@@ -15,18 +15,25 @@ import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from tap_sequentum.sandbox import api, storage
 from tap_sequentum.sandbox.dataset import RunFile
+from tap_sequentum.sandbox.guards import Faults
 from tap_sequentum.sandbox.messages import Request, RequestLog, Response, problem, s3_error
-
-if TYPE_CHECKING:
-    from tap_sequentum.sandbox.app import Sandbox
 
 CHUNK = 64 * 1024
 MAX_BODY = 1024 * 1024
+
+
+class Host(api.ApiHost, storage.StorageHost, Protocol):
+    """The sandbox as both hosts see it, plus what the plumbing itself needs."""
+
+    faults: Faults
+    latency: float
+
+    def record(self, entry: RequestLog) -> None: ...
 
 
 class BodyError(Exception):
@@ -43,7 +50,7 @@ class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox, kind: str) -> None:
+    def __init__(self, address: tuple[str, int], sandbox: Host, kind: str) -> None:
         self.sandbox = sandbox
         self.kind = kind
         self._connections: set[socket.socket] = set()
@@ -176,6 +183,7 @@ class Handler(BaseHTTPRequestHandler):
             query=request.query,
             status=status,
             has_authorization=request.headers.get("Authorization") is not None,
+            range=request.headers.get("Range"),
         )
         self.server.sandbox.record(entry)
 
@@ -186,7 +194,7 @@ class Handler(BaseHTTPRequestHandler):
         truncate = None
         if run_file is not None:
             truncate = self.server.sandbox.faults.take(request.path, request.method, truncate=True)
-        size = run_file.size if run_file is not None else len(response.body)
+        size = response.length
         # Logged before the answer leaves, so a client that checks the log right after sees it.
         self._record(request, response.status)
         self.send_response(response.status)
@@ -198,7 +206,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             if run_file is not None:
-                self._stream(run_file, size // 2 if truncate else size)
+                start = response.span[0] if response.span else 0
+                self._stream(run_file, start, size // 2 if truncate else size)
             else:
                 self.wfile.write(response.body)
         except OSError:
@@ -208,15 +217,17 @@ class Handler(BaseHTTPRequestHandler):
             # must notice the short body.
             self.close_connection = True
 
-    def _stream(self, run_file: RunFile, limit: int) -> None:
+    def _stream(self, run_file: RunFile, start: int, limit: int) -> None:
+        """Write `limit` bytes of the file from byte `start`."""
         if run_file.data is not None:
-            view = memoryview(run_file.data)[:limit]
+            view = memoryview(run_file.data)[start : start + limit]
             for offset in range(0, len(view), CHUNK):
                 self.wfile.write(view[offset : offset + CHUNK])
             return
         assert run_file.path is not None
         remaining = limit
         with run_file.path.open("rb") as handle:
+            handle.seek(start)
             while remaining > 0:
                 chunk = handle.read(min(CHUNK, remaining))
                 if not chunk:

@@ -13,14 +13,17 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from tap_sequentum.sandbox.dataset import NotFound
+from tap_sequentum.sandbox.dataset import Dataset, NotFound
 from tap_sequentum.sandbox.guards import Fault
-from tap_sequentum.sandbox.messages import Request, Response, file_response, s3_error
-
-if TYPE_CHECKING:
-    from tap_sequentum.sandbox.app import Sandbox
+from tap_sequentum.sandbox.messages import (
+    RangeNotSatisfiable,
+    Request,
+    Response,
+    file_response,
+    s3_error,
+)
 
 SIGNED_PATH = re.compile(r"/signed/(?P<token>[A-Za-z0-9_-]+)")
 # How long an expired token is remembered, so it still answers "expired" rather than "unknown".
@@ -82,8 +85,18 @@ class UrlSigner:
         return target
 
 
-def handle(sandbox: Sandbox, request: Request) -> Response:
-    """Serve a signed URL; refuse a second auth mechanism, bad signatures and expired URLs."""
+class StorageHost(Protocol):
+    """What the storage host reads from the sandbox that serves it."""
+
+    data: Dataset
+    signer: UrlSigner
+
+
+def handle(sandbox: StorageHost, request: Request) -> Response:
+    """Serve a signed URL, or a byte range of it.
+
+    Refuses a second auth mechanism, bad signatures, expired URLs and files removed since signing.
+    """
     path = request.path
     if request.method not in ("GET", "HEAD"):
         return s3_error(405, "MethodNotAllowed", "The specified method is not allowed here.", path)
@@ -111,7 +124,12 @@ def handle(sandbox: Sandbox, request: Request) -> Response:
         return s3_error(403, "AccessDenied", "Request has expired", path)
     except NotFound:
         return s3_error(404, "NoSuchKey", "The specified key does not exist.", path)
-    return file_response(run_file)
+    try:
+        return file_response(run_file, request.headers.get("Range"))
+    except RangeNotSatisfiable as exc:
+        response = s3_error(416, "InvalidRange", "The requested range is not satisfiable", path)
+        response.headers["Content-Range"] = f"bytes */{exc.size}"
+        return response
 
 
 def fault_response(fault: Fault, request: Request) -> Response:

@@ -10,11 +10,14 @@ import csv
 import io
 import json
 import random
+import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 from tap_sequentum.text import slugify as _slugify
 
@@ -364,6 +367,102 @@ def generic(rng: random.Random, n: int, at: datetime) -> Table:
     return _table(("id", "name", "value", "category", "captured_at"), rows)
 
 
+# (title, category, typical price): quotes, commas and accents in titles on purpose.
+SHOP_ITEMS = (
+    ("Chef's Knife 8\", forged", "Kitchen", 89.0),
+    ("Cast-Iron Skillet, 26 cm", "Kitchen", 45.5),
+    ("Espresso Cups (set of 4)", "Kitchen", 24.9),
+    ("Linen Tablecloth \u2013 Natural", "Home", 59.0),
+    ("Crème de la Crème Hand Soap", "Bath", 12.0),
+    ('Bamboo Towels "Soft Touch"', "Bath", 34.95),
+    ("Desk Lamp, Brass", "Office", 129.0),
+    ("Notebook A5, dotted", "Office", 7.5),
+)
+SHOP_REVIEWS = (
+    "Exactly as pictured.",
+    'The "forged" blade is stamped, but it is sharp.',
+    "Arrived in two days, well packed.\nWould buy again.",
+    "Too small, had to return it; refund was quick.",
+    "Colour is darker than the photo, still nice",
+    "5 stars, no notes \u2728",
+    "",
+)
+
+
+def shop_products(rng: random.Random, n: int, at: datetime) -> Table:
+    """Products export table: SKUs with leading zeros, titles with quotes and commas, prices as text."""
+    rows = []
+    for sku in sorted(rng.sample(range(1, 99_999), n)):
+        title, category, typical = rng.choice(SHOP_ITEMS)
+        rows.append((f"{sku:06d}", title, category, f"{typical * rng.uniform(0.8, 1.2):.2f}"))
+    return _table(("sku", "title", "category", "price"), rows)
+
+
+def shop_reviews(products: Table, seed: object, n: int) -> Table:
+    """The Reviews export table of the same run: its products' SKUs, text with quotes and newlines."""
+    rng = random.Random(f"shop_reviews:{seed}")
+    skus = [row[0] for row in products.rows]
+    rows = [(rng.choice(skus), rng.randint(1, 5), rng.choice(SHOP_REVIEWS)) for _ in range(n)]
+    return _table(("sku", "stars", "text"), rows)
+
+
+# (product, category, price in euros): every character exists in Windows-1252 (\u20ac, \u0152 included).
+BAKERY = (
+    ("Café crème", "Boissons", 2.5),
+    ("Thé €", "Boissons", 2.2),
+    ("Chocolat chaud", "Boissons", 3.1),
+    ("Croissant au beurre", "Viennoiseries", 1.2),
+    ("Pain au chocolat", "Viennoiseries", 1.35),
+    ("Éclair café", "Pâtisseries", 3.4),
+    ("Crème brûlée", "Pâtisseries", 4.0),
+    ("\u0152uf mayonnaise", "Traiteur", 3.9),
+    ("Quiche lorraine, part", "Traiteur", 4.6),
+)
+
+
+def bakery_prices(rng: random.Random, n: int, at: datetime) -> Table:
+    """A French price list: decimal commas and French dates as text, accents in the header."""
+    picks = rng.sample(BAKERY, min(n, len(BAKERY)))
+    day = at.strftime("%d/%m/%Y")
+    rows = []
+    for product, category, price in picks:
+        euros = f"{price * rng.uniform(0.95, 1.1):.2f}".replace(".", ",")
+        rows.append((product, category, euros, rng.randint(0, 60), day))
+    return _table(("Produit", "Catégorie", "Prix (€)", "Quantité", "Mis à jour"), rows)
+
+
+JOBS = (
+    ("Data Engineer", ("python", "sql")),
+    ("Ingénieur données", ("python", "spark", "sql")),
+    ("Analytics Engineer", ("dbt", "sql")),
+    ("Scraping Specialist", ("xpath", "python")),
+    ("BI Developer", ()),
+)
+COMPANIES = ("Smith & Sons", "Acme <Data> Ltd", "Dupont SARL", "Nordlicht GmbH")
+
+
+def job_feed(rng: random.Random, n: int, at: datetime) -> Table:
+    """Job postings for an XML feed: ids and flags as attributes, an optional note, a list of tags."""
+    rows = []
+    for i in range(n):
+        title, tags = rng.choice(JOBS)
+        posted = (at - timedelta(days=rng.randint(0, 20))).date().isoformat()
+        note = None if rng.random() < 0.4 else rng.choice(("Urgent", "Hybrid, 2 days on site", "Visa: no"))
+        rows.append(
+            (
+                f"J-{i + 1:04d}",
+                "true" if rng.random() < 0.5 else "false",
+                title,
+                rng.choice(COMPANIES),
+                f"{rng.randrange(38_000, 95_000, 500)}.00",
+                posted,
+                note,
+                list(tags),
+            )
+        )
+    return _table(("id", "remote", "title", "company", "salary", "posted", "note", "tags"), rows)
+
+
 GENERATORS: dict[str, Generator] = {
     "steam": steam_charts,
     "prices": stock_prices,
@@ -371,6 +470,9 @@ GENERATORS: dict[str, Generator] = {
     "reviews": part_reviews,
     "listings": listings,
     "monitor": price_checks,
+    "shop": shop_products,
+    "bakery": bakery_prices,
+    "jobs": job_feed,
     "generic": generic,
 }
 
@@ -400,19 +502,101 @@ def text_cell(value: Cell) -> str:
     return str(value)
 
 
-def to_csv(table: Table, *, quote_strings: bool = False, newline: str = "\n") -> bytes:
-    """CSV as UTF-8; quote_strings mimics the reference page (strings quoted, numbers bare)."""
+def encode_text(text: str, encoding: str = "utf-8", *, bom: bool = False) -> bytes:
+    """Text as an export writes it; "utf-16" is always little-endian with its BOM, as Windows saves it.
+
+    A character the encoding lacks raises UnicodeEncodeError: a fixture must not lose data silently.
+    """
+    if encoding.lower().replace("_", "-") in ("utf-16", "utf16"):
+        return b"\xff\xfe" + text.encode("utf-16-le")
+    marks = {"utf-8": b"\xef\xbb\xbf", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}
+    mark = marks.get(encoding.lower().replace("_", "-"), b"") if bom else b""
+    return mark + text.encode(encoding)
+
+
+def to_csv(
+    table: Table,
+    *,
+    quote_strings: bool = False,
+    newline: str = "\n",
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    bom: bool = False,
+) -> bytes:
+    """CSV (UTF-8 by default); quote_strings mimics the reference page (strings quoted, numbers bare).
+
+    delimiter=";" with encoding="cp1252" is a European Excel export; encoding="utf-16" adds its BOM.
+    """
     buffer = io.StringIO()
     if quote_strings:
-        writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator=newline)
+        writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator=newline, delimiter=delimiter)
         writer.writerow(table.columns)
         for row in table.rows:
             writer.writerow([v if isinstance(v, int | float) else text_cell(v) for v in row])
     else:
-        writer = csv.writer(buffer, lineterminator=newline)
+        writer = csv.writer(buffer, lineterminator=newline, delimiter=delimiter)
         writer.writerow(table.columns)
         writer.writerows([text_cell(v) for v in row] for row in table.rows)
-    return buffer.getvalue().encode("utf-8")
+    return encode_text(buffer.getvalue(), encoding, bom=bom)
+
+
+XML_ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "windows-1252", "latin-1": "ISO-8859-1"}
+
+
+def xml_name(name: str) -> str:
+    """A column name as an XML element or attribute name: other characters become "_"."""
+    cleaned = re.sub(r"[^\w.-]", "_", name.strip()) or "_"
+    return cleaned if re.match(r"[^\W\d]", cleaned) else f"_{cleaned}"
+
+
+def _xml_value(name: str, value: Cell, item_names: Mapping[str, str]) -> str:
+    tag = xml_name(name)
+    if value is None:
+        return f"<{tag}/>"
+    if isinstance(value, list):
+        item = xml_name(item_names.get(name, "item"))
+        inner = "".join(_xml_value(item, v, item_names) for v in value)
+        return f"<{tag}>{inner}</{tag}>" if inner else f"<{tag}/>"
+    if isinstance(value, dict):
+        inner = "".join(_xml_value(str(k), v, item_names) for k, v in value.items())
+        return f"<{tag}>{inner}</{tag}>" if inner else f"<{tag}/>"
+    return f"<{tag}>{escape(text_cell(value))}</{tag}>"
+
+
+def to_xml(
+    table: Table,
+    *,
+    root: str = "records",
+    record: str = "record",
+    attributes: Sequence[str] = (),
+    item_names: Mapping[str, str] | None = None,
+    encoding: str = "utf-8",
+) -> bytes:
+    """Any table as an XML export: one `record` element per row under `root`, with a declaration.
+
+    Columns named in `attributes` become attributes (omitted when null); the others become child
+    elements: null is an empty element, a list repeats `item_names[column]` (default "item")
+    inside its element, a dict nests one element per key. Column names are made XML-safe.
+    """
+    names = item_names or {}
+    label = XML_ENCODING_NAMES.get(encoding.lower(), encoding.upper())
+    lines = [f'<?xml version="1.0" encoding="{label}"?>', f"<{xml_name(root)}>"]
+    for row in table.rows:
+        attrs = "".join(
+            f" {xml_name(column)}={quoteattr(text_cell(value))}"
+            for column, value in zip(table.columns, row, strict=True)
+            if column in attributes and value is not None
+        )
+        children = [
+            _xml_value(column, value, names)
+            for column, value in zip(table.columns, row, strict=True)
+            if column not in attributes
+        ]
+        body = "".join(f"\n    {child}" for child in children)
+        lines.append(f"  <{xml_name(record)}{attrs}>{body}\n  </{xml_name(record)}>")
+    lines.append(f"</{xml_name(root)}>")
+    text = "\n".join(lines) + "\n"
+    return text.encode(encoding, errors="xmlcharrefreplace")
 
 
 def to_tsv(table: Table) -> bytes:
@@ -451,21 +635,37 @@ def slugify(name: str) -> str:
     return _slugify(name) or "agent"
 
 
+def decode_text(data: bytes) -> str:
+    """The text of a delivered file: a BOM decides, then UTF-8, then Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 def count_rows(name: str, data: bytes) -> int:
     """Data rows in a delivered file, so a run's dataCount matches what it delivered."""
     extension = name.rsplit(".", 1)[-1].lower()
     try:
-        text = data.decode("utf-8-sig")
-        if extension in ("csv", "tsv"):
-            dialect = "excel-tab" if extension == "tsv" else "excel"
-            quoting = csv.QUOTE_NONE if extension == "tsv" else csv.QUOTE_MINIMAL
-            return max(0, sum(1 for _ in csv.reader(io.StringIO(text), dialect, quoting=quoting)) - 1)
+        if extension == "xml":
+            return len(ET.fromstring(data))  # noqa: S314 - our own fixtures, not untrusted input
+        text = decode_text(data)
+        if extension == "tsv":
+            rows = csv.reader(io.StringIO(text), "excel-tab", quoting=csv.QUOTE_NONE)
+            return max(0, sum(1 for _ in rows) - 1)
+        if extension == "csv":
+            # The header's most frequent candidate is the delimiter (";" in European exports).
+            header = text.split("\n", 1)[0]
+            delimiter = max(",;\t|", key=header.count) if any(c in header for c in ",;\t|") else ","
+            return max(0, sum(1 for _ in csv.reader(io.StringIO(text), delimiter=delimiter)) - 1)
         if extension == "json":
             value = json.loads(text)
             return len(value) if isinstance(value, list) else 1
         if extension in ("jsonl", "ndjson"):
             return sum(1 for line in text.splitlines() if line.strip())
-    except (UnicodeDecodeError, ValueError, csv.Error):
+    except (UnicodeDecodeError, ValueError, csv.Error, ET.ParseError):
         return 0
     return 0
 
