@@ -36,6 +36,8 @@ INTERNALS: dict[str, str] = {
     "Stream.state_manager.is_flushed": "marks that bookkeeping changed, so the next offer writes.",
     "Stream._write_schema_message": "the SDK writes SCHEMA for every child context (once per run for "
     "run_files); here once per stream, and again only when the schema really changed.",
+    "Stream._write_record_message": "writes a record (stream maps, selection, type conformance) for a "
+    "stream that is not the one syncing: file_errors rows are written the moment a file is skipped.",
     "Stream._generate_schema_messages": "the SCHEMA messages the SDK would write, to compare with the last.",
     "Stream._schema": "a content stream's schema widens mid-sync when a file holds more than the catalog.",
     "Stream._input_schema": "the catalog's schema, replaced by the widened one.",
@@ -207,6 +209,13 @@ class SeamStream(Stream):
             return
         self._written_schemas = messages
         super()._write_schema_message()
+
+    def emit_record(self, record: Record) -> None:
+        """Write a record of this stream outside its own sync (after its SCHEMA, through its stream maps)."""
+        self._write_schema_message()
+        self._write_record_message(record)
+        self.record_written(record, None)
+        self.state_manager.is_flushed = False
 
     def replace_schema(self, schema: dict) -> None:
         """Widen the stream's schema mid-sync and announce it (SCHEMA) before the next record."""

@@ -7,13 +7,13 @@ in `incremental.py`, the enumerations in `domain.py`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 from singer_sdk import typing as th
 
-from tap_sequentum import errors
 from tap_sequentum.domain import (
     file_extension,
     file_type_name,
@@ -21,7 +21,7 @@ from tap_sequentum.domain import (
     normalize_timestamp,
     status_name,
 )
-from tap_sequentum.incremental import RunPlan, plan_runs
+from tap_sequentum.incremental import RunPlan, mark_handled, plan_runs
 from tap_sequentum.sdk import SeamStream
 
 if TYPE_CHECKING:
@@ -37,16 +37,19 @@ TIMESTAMP = th.DateTimeType
 
 
 class TapServices(Protocol):
-    """What streams need from the tap: its one client (shared cache and pacing) and the stop check."""
+    """What streams need from the tap: its one client (shared cache and pacing), the organisation's
+    agents (listed once per sync), the stop check and where unreadable files are recorded."""
 
     client: SequentumClient
     stop_signal: int | None
 
     def check_stop(self, detail: str = "") -> None: ...
 
+    def agent_summaries(self) -> list[dict]: ...
+
 
 class SequentumStream(SeamStream):
-    """Base stream: access to the tap's one client and timestamp normalisation."""
+    """Base stream: access to the tap's one client, run planning and timestamp normalisation."""
 
     #: Fields holding API timestamps: normalised to RFC 3339 UTC, the .NET sentinel to null.
     timestamp_fields: ClassVar[tuple[str, ...]] = ("created",)
@@ -70,47 +73,48 @@ class SequentumStream(SeamStream):
                 record[name] = normalize_timestamp(record[name])
         return record
 
-
-def plan_agent_runs(stream: SequentumStream, agent_id: int, state: dict, ids_key: str) -> RunPlan:
-    """List an agent's runs (answer shared by all streams of the sync) and plan them against `state`."""
-    max_records = int(stream.config.get("runs_max_records", 1000))
-    runs = stream.client.list_runs(agent_id, max_records)
-    plan = plan_runs(
-        runs,
-        bookmark=state.get("replication_key_value"),
-        finished_ids=state.get(ids_key, ()),
-        start_date=stream.config.get("start_date"),
-        max_records=max_records,
-    )
-    if plan.gap:
-        stream.logger.warning(
-            "Agent %s: all %d listed runs are newer than the bookmark %s of stream %s, so older runs may "
-            "have been missed (the API lists only the newest runs_max_records runs). Sync more often.",
-            agent_id,
-            len(runs),
-            state.get("replication_key_value"),
-            stream.name,
-        )
-    if plan.skipped_no_date:
-        stream.logger.warning(
-            "Agent %s: %d runs without a created date skipped.", agent_id, plan.skipped_no_date
-        )
-    return plan
-
-
-def save_plan(state: dict, plan: RunPlan, replication_key: str, ids_key: str) -> None:
-    """Move the bookmark as planned; called only once everything the plan emits is out."""
-    if plan.bookmark is not None:
-        state["replication_key"] = replication_key
-        state["replication_key_value"] = plan.bookmark
-        state[ids_key] = plan.finished_ids
+    def plan_runs(self, agent_id: int, state: dict) -> RunPlan:
+        """List an agent's runs (one answer shared by every stream of the sync) and plan them."""
+        max_records = int(self.config.get("runs_max_records", 1000))
+        runs = self.client.list_runs(agent_id, max_records)
+        plan = plan_runs(runs, state, start_date=self.config.get("start_date"), max_records=max_records)
+        if plan.gap:
+            self.logger.warning(
+                "Agent %s: all %d listed runs are newer than the bookmark %s of stream %s, so older "
+                "runs may have been missed (the API lists only the newest runs_max_records runs). Sync "
+                "more often.",
+                agent_id,
+                len(runs),
+                state.get("replication_key_value"),
+                self.name,
+            )
+        if plan.late:
+            self.logger.info(
+                "Agent %s: runs %s became visible after the bookmark passed them; stream %s takes them now.",
+                agent_id,
+                ", ".join(map(str, plan.late)),
+                self.name,
+            )
+        if plan.skipped_no_date:
+            self.logger.warning(
+                "Agent %s: %d runs without a created date skipped.", agent_id, plan.skipped_no_date
+            )
+        return plan
 
 
 class AgentsStream(SequentumStream):
-    """Every agent, the list entry merged with its detail (real dates, start URL, proxy pool)."""
+    """Every agent whose list entry changed since the last sync, merged with its detail.
+
+    The agent list is the change signal: an agent is emitted (and its detail fetched) when its list
+    entry differs from the one kept in state, or when its newest run changed and the list carries no
+    `lastActivity` to say so. Unchanged agents cost nothing (`emit_unchanged_agents` re-emits them all).
+    Incremental on `updated`, so targets keep the unchanged rows.
+    """
 
     name = "agents"
     primary_keys = ("id",)
+    replication_key = "updated"
+    is_sorted = False
     timestamp_fields = ("created", "updated", "lastActivity")
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
@@ -135,26 +139,41 @@ class AgentsStream(SequentumStream):
         th.Property("updated", TIMESTAMP),
     ).to_dict()
 
-    def get_records(self, context: Context | None) -> Iterable[dict]:
-        agent_ids = self.config.get("agent_ids") or []
-        if agent_ids:
-            for agent_id in dict.fromkeys(int(a) for a in agent_ids):
-                yield self.normalize(self._detail(agent_id, from_setting=True))
-            return
-        for summary in self.client.list_agents(page_size=self.config.get("agents_page_size", 100)):
-            detail = self._detail(int(summary["id"]), from_setting=False)
-            yield self.normalize(merge_agent(summary, detail))
+    def record_written(self, record: Record, context: Context | None) -> None:
+        """No SDK bookmark: `get_records` keeps what it saw of each agent once the agent is out."""
 
-    def _detail(self, agent_id: int, *, from_setting: bool) -> dict:
-        try:
-            return self.client.get_agent(agent_id)
-        except errors.NotFoundError:
-            if not from_setting:
-                raise
-            raise errors.NotFoundError(
-                f"Agent {agent_id} from agent_ids does not exist or this API key cannot see it "
-                "(HTTP 404): fix agent_ids / TAP_SEQUENTUM_AGENT_IDS."
-            ) from None
+    def get_records(self, context: Context | None) -> Iterable[dict]:
+        state = self.stream_state
+        known: dict[str, list] = state.get("agents") or {}
+        everything = bool(self.config.get("emit_unchanged_agents", False))
+        seen: dict[str, list] = {}
+        for summary in self.services.agent_summaries():
+            agent_id = int(summary["id"])
+            signature = [self._signature(summary), summary.get("version")]
+            before = known.get(str(agent_id))
+            if before == signature and not everything:
+                seen[str(agent_id)] = before
+                continue
+            record = self.normalize(merge_agent(summary, self.client.get_agent(agent_id)))
+            self._versions_changed = before is None or before[1] != summary.get("version") or everything
+            yield record
+            seen[str(agent_id)] = signature  # once the agent (and its versions) are out
+            if record.get("updated") and str(record["updated"]) > str(
+                state.get("replication_key_value") or ""
+            ):
+                state["replication_key"] = self.replication_key
+                state["replication_key_value"] = record["updated"]
+        state["agents"] = seen
+
+    def _signature(self, summary: dict) -> str:
+        """A short hash of what the list says about an agent, plus its newest run when the list is silent."""
+        basis = {k: v for k, v in summary.items() if not (isinstance(v, str) and v.startswith("0001-01-01"))}
+        if summary.get("lastActivity") is None:
+            # No hint in the list (the reference page's shape): the runs list, fetched anyway, tells.
+            runs = self.client.list_runs(int(summary["id"]), int(self.config.get("runs_max_records", 1000)))
+            basis["_newest_run"] = [[r.get("id"), r.get("status"), r.get("tableType")] for r in runs[:1]]
+        text = json.dumps(basis, sort_keys=True, default=str)
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         row = super().post_process(row, context) or row
@@ -164,8 +183,10 @@ class AgentsStream(SequentumStream):
                 row["inputParameters"] = json.loads(params)
         return row
 
-    def get_child_context(self, record: Record, context: Context | None) -> dict:
-        return {"agent_id": record["id"]}
+    def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[dict | None]:
+        """Versions are read again only when the agent's version changed."""
+        if getattr(self, "_versions_changed", True):
+            yield {"agent_id": record["id"]}
 
 
 def merge_agent(summary: dict, detail: dict) -> dict:
@@ -202,13 +223,13 @@ class AgentVersionsStream(SequentumStream):
 
 
 class RunsStream(SequentumStream):
-    """Runs per agent, incremental on `created`; unfinished runs are re-read until they finish."""
+    """Runs per agent, incremental on `created`: new runs once, active runs until they finish, a Failure
+    that Sequentum may restart again whenever it changes (`incremental.py` decides)."""
 
     name = "runs"
     primary_keys = ("id",)
     replication_key = "created"
     is_sorted = False
-    parent_stream_type = AgentsStream
     state_partitioning_keys: ClassVar[list[str]] = ["agent_id"]
     timestamp_fields = ("created", "startTime", "endTime")
     schema = th.PropertiesList(
@@ -246,14 +267,19 @@ class RunsStream(SequentumStream):
         th.Property("created", TIMESTAMP, required=True),
     ).to_dict()
 
+    @property
+    def partitions(self) -> list[dict]:
+        """One partition per agent (not a child of `agents`, which emits only the agents that changed)."""
+        return [{"agent_id": int(agent["id"])} for agent in self.services.agent_summaries()]
+
     def record_written(self, record: Record, context: Context | None) -> None:
-        """No per-record bookmarking: `get_records` writes the agent's state once all its runs are out."""
+        """No per-record bookmarking: `get_records` keeps each handled run once it is out."""
 
     def get_records(self, context: Context | None) -> Iterable[dict]:
         agent_id = int(context["agent_id"]) if context else 0
         state = self.get_context_state(context)
-        plan = plan_agent_runs(self, agent_id, state, "finished_run_ids")
-        for run in plan.emit:
+        plan = self.plan_runs(agent_id, state)
+        for run in plan.handle:
             yield self.normalize(
                 {
                     **run,
@@ -262,8 +288,8 @@ class RunsStream(SequentumStream):
                     "is_finished": is_finished(run.get("status")),
                 }
             )
-        # Reached only after every run (and its child records) was emitted.
-        save_plan(state, plan, self.replication_key, "finished_run_ids")
+            mark_handled(state, run)  # the run and its files are out
+        plan.save(state, self.replication_key)
 
     def get_child_context(self, record: Record, context: Context | None) -> dict:
         return {"agent_id": record["agent_id"], "run_id": record["id"]}
@@ -304,4 +330,45 @@ class RunFilesStream(SequentumStream):
             )
 
 
-STREAM_TYPES = [AgentsStream, AgentVersionsStream, RunsStream, RunFilesStream]
+class FileErrorsStream(SequentumStream):
+    """Delivered files that were not extracted, and why: unreadable, gone, or without a stream.
+
+    Content streams report here the moment they skip (or stop at) a file, so nothing is lost silently:
+    the row says which file, of which run and agent, for which stream, what was wrong and what was done
+    (`skipped`, `stopped`, `no_stream`, `unsupported`). A stopped file is reported on every sync until it
+    reads; the key (`file_id`, `stream`) keeps one row per file and stream.
+    """
+
+    name = "file_errors"
+    primary_keys = ("file_id", "stream")
+    replication_key = "detected_at"
+    is_sorted = False
+    schema = th.PropertiesList(
+        th.Property("file_id", th.IntegerType, required=True),
+        th.Property("stream", th.StringType, required=True),
+        th.Property("agent_id", th.IntegerType),
+        th.Property("run_id", th.IntegerType),
+        th.Property("file_name", th.StringType),
+        th.Property("action", th.StringType),
+        th.Property("reason", th.StringType),
+        th.Property("detected_at", TIMESTAMP, required=True),
+    ).to_dict()
+
+    def get_records(self, context: Context | None) -> Iterable[dict]:
+        return ()  # records are reported by content streams as they happen (`report`)
+
+    def record_written(self, record: Record, context: Context | None) -> None:
+        """The bookmark is kept by `report`."""
+
+    def report(self, record: dict) -> None:
+        """Write one file error now (after this stream's SCHEMA), if the stream is selected."""
+        if not self.selected:
+            return
+        self.emit_record(record)
+        state = self.stream_state
+        if str(record["detected_at"]) > str(state.get("replication_key_value") or ""):
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = record["detected_at"]
+
+
+STREAM_TYPES = [AgentsStream, AgentVersionsStream, RunsStream, RunFilesStream, FileErrorsStream]

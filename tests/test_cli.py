@@ -97,8 +97,8 @@ def agent_list_carries_last_activity(monkeypatch, carried: bool) -> None:
     """Live Sequentum's agent list carries lastActivity; the reference page's leaves it null."""
     original = sandbox_api.summarize
 
-    def summary(detail: dict) -> dict:
-        return {**original(detail), "lastActivity": detail["lastActivity"] if carried else None}
+    def summary(detail: dict, **options) -> dict:
+        return {**original(detail, **options), "lastActivity": detail["lastActivity"] if carried else None}
 
     monkeypatch.setattr(sandbox_api, "summarize", summary)
 

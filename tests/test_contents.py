@@ -15,7 +15,7 @@ from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.formats import unique_names
 from tap_sequentum.contents.infer import Kind, classify
 
-METADATA_STREAMS = {"agents", "agent_versions", "runs", "run_files"}
+METADATA_STREAMS = {"agents", "agent_versions", "runs", "run_files", "file_errors"}
 
 
 def content(result) -> dict[str, list[dict]]:
@@ -72,7 +72,9 @@ def test_every_cell_of_every_demo_csv_arrives_exactly(demo_sandbox):
 def test_demo_traps_keep_leading_zeros_and_big_ids(demo_sandbox):
     result = sync(config_for(demo_sandbox))
     streams = content(result)
-    assert {"steam", "societe_generale_prix", "acdelco_parts", "real_estate_listings"} <= set(streams)
+    assert {"steam", "societe_generale_prix__prix", "acdelco_parts", "real_estate_listings__listings"} <= set(
+        streams
+    )
     assert {"price_monitor", "price_monitor_1006"} <= set(streams)
     values = [v for rows in streams.values() for r in rows for v in r.values() if isinstance(v, str)]
     assert any(v.startswith("0") and v.isdigit() and len(v) > 1 for v in values)  # leading zeros kept
@@ -104,7 +106,7 @@ def test_exact_values_and_types_for_a_trap_file(sandbox):
         '007123,02134,98765432109876543210,19.90,17,TRUE,2025-10-31,2025-11-03T08:00:12Z,"a, ""b""\nc"\r\n'
         "0045,10001,12345678901234567891,1299.00,-3,false,2025-11-01,2025-11-03T09:00:00Z,\r\n"
     ).encode()
-    sandbox.add_run(agent, status=9, files=[("shop.csv", body), ("run.log", b"log")])
+    sandbox.add_run(agent, status=9, files=[("trap_shop.csv", body), ("run.log", b"log")])
     result = sync(config_for(sandbox, agent_ids=[agent]))
     rows = result.records["trap_shop"]
     assert [r["_sdc_row_number"] for r in rows] == [1, 2]
@@ -132,11 +134,11 @@ def test_exact_values_and_types_for_a_trap_file(sandbox):
 
 def test_drift_widens_and_announces_before_records(sandbox):
     agent = add_agent(sandbox)
-    sandbox.add_run(agent, status=9, files=[("a.csv", b"code,qty\n1,5\n2,6\n")])
+    sandbox.add_run(agent, status=9, files=[("trap_shop_1.csv", b"code,qty\n1,5\n2,6\n")])
     config = config_for(sandbox, agent_ids=[agent])
     first = sync(config)
     assert schemas(first, "trap_shop")[-1]["properties"]["code"]["type"] == ["integer", "null"]
-    sandbox.add_run(agent, status=9, files=[("b.csv", b"code,qty,colour\n007,7.5,red\n3,8,blue\n")])
+    sandbox.add_run(agent, status=9, files=[("trap_shop_2.csv", b"code,qty,colour\n007,7.5,red\n3,8,blue\n")])
     second = sync(config, state=first.state)
     messages = [m for m in second.messages if m.get("stream") == "trap_shop"]
     first_record = next(i for i, m in enumerate(messages) if m["type"] == "RECORD")
@@ -154,11 +156,11 @@ def test_drift_widens_and_announces_before_records(sandbox):
 def test_runs_finishing_out_of_order_are_emitted_once(sandbox):
     agent = add_agent(sandbox)
     old = sandbox.add_run(agent, status=1, created="2026-05-01T00:00:00Z")
-    sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("new.csv", b"v\n2\n")])
+    sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("trap_shop_2.csv", b"v\n2\n")])
     config = config_for(sandbox, agent_ids=[agent])
     first = sync(config)
     assert [r["v"] for r in first.records["trap_shop"]] == [2]
-    sandbox.set_run_status(agent, old["id"], 9, files=[("old.csv", b"v\n1\n")])
+    sandbox.set_run_status(agent, old["id"], 9, files=[("trap_shop_1.csv", b"v\n1\n")])
     second = sync(config, state=first.state)
     assert [r["v"] for r in second.records["trap_shop"]] == [1]
     third = sync(config, state=second.state)
@@ -168,7 +170,7 @@ def test_runs_finishing_out_of_order_are_emitted_once(sandbox):
 def test_truncated_download_is_retried_without_duplicates(sandbox):
     agent = add_agent(sandbox)
     body = "n\n" + "".join(f"{i}\n" for i in range(5000))
-    sandbox.add_run(agent, status=9, files=[("big.csv", body.encode())])
+    sandbox.add_run(agent, status=9, files=[("trap_shop.csv", body.encode())])
     sandbox.redirect_downloads = True
     sandbox.add_fault(r"^/signed/", "truncate", times=2)
     result = sync(config_for(sandbox, agent_ids=[agent]))
@@ -180,7 +182,7 @@ def test_interrupted_sync_resumes_without_gaps_or_duplicates(sandbox, tmp_path):
     for day in (1, 2, 3):
         body = "day,n\n" + "".join(f"{day},{i}\n" for i in range(3))
         created = f"2026-05-0{day}T00:00:00Z"
-        sandbox.add_run(agent, status=9, created=created, files=[(f"d{day}.csv", body.encode())])
+        sandbox.add_run(agent, status=9, created=created, files=[(f"trap_shop_{day}.csv", body.encode())])
     client = SequentumClient(sandbox.api_key, sandbox.base_url)
     second_run = sorted(r["id"] for r in client.list_runs(agent))[1]
     broken = client.list_files(agent, second_run)[0]["id"]
@@ -210,7 +212,7 @@ def test_interrupted_sync_resumes_without_gaps_or_duplicates(sandbox, tmp_path):
 def test_resume_inside_a_file_skips_the_rows_already_written(sandbox):
     agent = add_agent(sandbox)
     body = "n\n" + "".join(f"{i}\n" for i in range(10))
-    run = sandbox.add_run(agent, status=9, files=[("ten.csv", body.encode())])
+    run = sandbox.add_run(agent, status=9, files=[("trap_shop.csv", body.encode())])
     file_id = SequentumClient(sandbox.api_key, sandbox.base_url).list_files(agent, run["id"])[0]["id"]
     state = {
         "bookmarks": {
@@ -244,24 +246,32 @@ def test_infer_types_off_gives_strings(demo_sandbox):
                 assert value is None or isinstance(value, str)
 
 
-def test_malformed_file_is_one_clear_line_and_state_stays(sandbox, tmp_path):
+def test_malformed_file_stops_its_stream_when_asked_with_one_clear_line_and_state_stays(sandbox, tmp_path):
     agent = add_agent(sandbox)
-    sandbox.add_run(agent, status=9, created="2026-05-01T00:00:00Z", files=[("ok.csv", b"a,b\n1,2\n")])
-    sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("bad.csv", b"a,b\n1,2\n3\n")])
-    config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent]))
+    sandbox.add_run(
+        agent, status=9, created="2026-05-01T00:00:00Z", files=[("trap_shop_1.csv", b"a,b\n1,2\n")]
+    )
+    sandbox.add_run(
+        agent, status=9, created="2026-05-02T00:00:00Z", files=[("trap_shop_2.csv", b"a,b\n1,2\n3\n")]
+    )
+    config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent], on_bad_file="stop"))
     proc = run_cli(["--config", str(config)])
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    assert "bad.csv" in last
+    assert "trap_shop_2.csv" in last
     assert "not valid CSV" in last
     assert "Expected 2 columns, got 1" in last
     states = [json.loads(line)["value"] for line in proc.stdout.splitlines() if '"STATE"' in line]
     content_state = states[-1]["bookmarks"].get("trap_shop", {})
-    assert len(content_state.get("done_run_ids", [])) == 1  # the good run only
+    assert len(content_state.get("seen_run_ids", [])) == 1  # the good run only
     assert "replication_key_value" not in content_state
-    rows = [line for line in proc.stdout.splitlines() if '"RECORD"' in line and '"trap_shop"' in line]
-    assert len(rows) == 1
+    messages = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [m["record"]["a"] for m in messages if m["type"] == "RECORD" and m["stream"] == "trap_shop"] == [1]
+    errors = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "file_errors"]
+    assert [(e["file_name"], e["stream"], e["action"]) for e in errors] == [
+        ("trap_shop_2.csv", "trap_shop", "stopped")
+    ]
 
 
 def test_a_given_catalog_means_no_discovery_downloads(demo_sandbox, tmp_path):
@@ -301,7 +311,7 @@ def test_parquet_batches_hold_the_same_typed_rows(demo_sandbox, tmp_path):
     }
     batched = sync(config_for(demo_sandbox, agent_ids=[1001, 1002, 1003], batch_config=batch_config))
     batches = [m for m in batched.messages if m["type"] == "BATCH"]
-    for stream in ("steam", "societe_generale_prix", "acdelco_parts"):
+    for stream in ("steam", "societe_generale_prix__prix", "acdelco_parts"):
         urls = [u for m in batches if m["stream"] == stream for u in m["manifest"]]
         assert urls, stream
         rows = [r for u in urls for r in pq.read_table(u.removeprefix("file://")).to_pylist()]
@@ -343,7 +353,7 @@ def test_an_older_run_finishing_meanwhile_does_not_reset_an_interrupted_run(sand
         agent,
         status=9,
         created="2026-05-02T00:00:00Z",
-        files=[("part1.csv", b"n\n1\n2\n3\n"), ("part2.csv", b"n\n4\n5\n")],
+        files=[("trap_shop_1.csv", b"n\n1\n2\n3\n"), ("trap_shop_2.csv", b"n\n4\n5\n")],
     )
     files = SequentumClient(sandbox.api_key, sandbox.base_url).list_files(agent, run["id"])
     sandbox.add_fault(rf"/file/{max(f['id'] for f in files)}/download$", "503", times=1000)
@@ -355,7 +365,7 @@ def test_an_older_run_finishing_meanwhile_does_not_reset_an_interrupted_run(sand
     state = [m["value"] for m in lines if m["type"] == "STATE"][-1]
 
     sandbox.clear_faults()
-    sandbox.set_run_status(agent, older["id"], 9, files=[("old.csv", b"n\n0\n")])
+    sandbox.set_run_status(agent, older["id"], 9, files=[("trap_shop_0.csv", b"n\n0\n")])
     second = sync(config_for(sandbox, agent_ids=[agent]), state=state)
     assert sorted(r["n"] for r in second.records["trap_shop"]) == [0, 4, 5]
 
@@ -363,23 +373,27 @@ def test_an_older_run_finishing_meanwhile_does_not_reset_an_interrupted_run(sand
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_batch_state_never_runs_ahead_of_the_batches(sandbox, tmp_path, fmt):
     agent = add_agent(sandbox)
-    sandbox.add_run(agent, status=9, created="2026-05-01T00:00:00Z", files=[("good.csv", b"n\n1\n2\n")])
-    sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("bad.csv", b"a,b\n1\n")])
+    sandbox.add_run(
+        agent, status=9, created="2026-05-01T00:00:00Z", files=[("trap_shop_1.csv", b"n\n1\n2\n")]
+    )
+    sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("trap_shop_2.csv", b"a,b\n1\n")])
     batch_config = {"encoding": {"format": fmt}, "storage": {"root": f"file://{tmp_path}"}}
     extra = {"stream_maps": {"trap_shop": {"n2": "n"}}} if fmt == "parquet" else {}
-    config = config_for(sandbox, agent_ids=[agent], batch_config=batch_config, **extra)
+    config = config_for(sandbox, agent_ids=[agent], batch_config=batch_config, on_bad_file="stop", **extra)
     proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
     assert proc.returncode == 1
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     batches = [m for m in lines if m["type"] == "BATCH" and m["stream"] == "trap_shop"]
     states = [m["value"]["bookmarks"].get("trap_shop", {}) for m in lines if m["type"] == "STATE"]
     # No batch of the stream went out, so no state may claim its first run is done.
-    assert batches or not any(s.get("done_run_ids") for s in states)
+    assert batches or not any(s.get("seen_run_ids") for s in states)
 
 
 def test_widened_schema_keeps_deselected_columns_out(sandbox):
     agent = add_agent(sandbox)
-    sandbox.add_run(agent, status=9, created="2026-05-01T00:00:00Z", files=[("a.csv", b"code,price\n1,5\n")])
+    sandbox.add_run(
+        agent, status=9, created="2026-05-01T00:00:00Z", files=[("trap_shop_1.csv", b"code,price\n1,5\n")]
+    )
     config = config_for(sandbox, agent_ids=[agent])
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -392,7 +406,10 @@ def test_widened_schema_keeps_deselected_columns_out(sandbox):
             if item["breadcrumb"] in (["properties", "price"], ["properties", "_sdc_file_name"]):
                 item["metadata"]["selected"] = False
     sandbox.add_run(
-        agent, status=9, created="2026-05-02T00:00:00Z", files=[("b.csv", b"code,price,c\n007,5.5,r\n")]
+        agent,
+        status=9,
+        created="2026-05-02T00:00:00Z",
+        files=[("trap_shop_2.csv", b"code,price,c\n007,5.5,r\n")],
     )
     for fast in (True, False):
         result = sync({**config, "content_fast_path": fast}, catalog=json.loads(json.dumps(catalog)))
@@ -424,7 +441,7 @@ def test_a_signal_stops_between_whole_messages_and_the_state_resumes_exactly(san
     agent = add_agent(sandbox)
     total = 300_000
     body = "n,label\n" + "".join(f"{i},row {i}\n" for i in range(total))
-    sandbox.add_run(agent, status=9, files=[("big.csv", body.encode())])
+    sandbox.add_run(agent, status=9, files=[("trap_shop.csv", body.encode())])
     config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent]))
     with (tmp_path / "stderr").open("w+b") as stderr:
         proc = subprocess.Popen(

@@ -27,5 +27,6 @@ TestTapSequentum = get_tap_test_class(
     tap_class=TapSequentum,
     config=CONFIG,
     catalog=CATALOG,
-    suite_config=SuiteConfig(max_records_limit=None),
+    # file_errors has records only when a file cannot be read; the demo's files all can.
+    suite_config=SuiteConfig(max_records_limit=None, ignore_no_records_for_streams=["file_errors"]),
 )

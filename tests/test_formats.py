@@ -230,7 +230,7 @@ def test_parquet(tmp_path):
     assert kinds["id"] is Kind.INTEGER
 
 
-@pytest.mark.parametrize("name", ["run.log", "export.db", "page.html", "runtime.bin", "data.xml", None])
+@pytest.mark.parametrize("name", ["run.log", "export.db", "page.html", "runtime.bin", "report.pdf", None])
 def test_non_data_files_have_no_format(name):
     assert format_of(name) is None
 

@@ -1,16 +1,25 @@
-"""Run bookkeeping: which runs are emitted and where the bookmark goes, as tables of cases."""
+"""Run bookkeeping: which runs a sync handles and what it keeps, as tables of cases (pure, no HTTP)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tap_sequentum.incremental import plan_runs
+from tap_sequentum.incremental import finality, fingerprint, mark_handled, plan_runs
 
-DONE, RUNNING, FAILED, QUEUED = 9, 1, 7, 4
+DONE, RUNNING, FAILURE, FAILED, QUEUED = 9, 1, 6, 7, 4
 
 
-def run(run_id: int, day: int, status: int = DONE) -> dict:
-    return {"id": run_id, "created": f"2025-01-{day:02d}T00:00:00Z", "status": status}
+def run(run_id: int, day: int, status: int = DONE, table_type: str | None = "auto", **extra) -> dict:
+    if table_type == "auto":
+        table_type = "history" if status in (6, 7, 8, 9, 10, 11) else "run"
+    record = {"id": run_id, "created": f"2025-01-{day:02d}T00:00:00Z", "status": status, **extra}
+    if table_type is not None:
+        record["tableType"] = table_type
+    return record
 
 
 def ts(day: int) -> str:
@@ -18,73 +27,124 @@ def ts(day: int) -> str:
 
 
 def ids(plan) -> list[int]:
-    return [r["id"] for r in plan.emit]
+    return [r["id"] for r in plan.handle]
 
 
-def test_first_sync_emits_everything_and_bookmarks_newest():
-    plan = plan_runs([run(3, 3), run(2, 2), run(1, 1)])
-    assert ids(plan) == [3, 2, 1]
-    assert plan.bookmark == ts(3)
-    assert plan.finished_ids == [3]
+def sync(runs: list[dict], state: dict | None = None, **kwargs) -> tuple[list[int], dict]:
+    """One sync as the streams run it: plan, handle every planned run, save."""
+    state = {} if state is None else state
+    plan = plan_runs(runs, state, **kwargs)
+    for item in plan.handle:
+        mark_handled(state, item)
+    plan.save(state, "created")
+    return ids(plan), state
 
 
-def test_bookmark_stops_at_oldest_unfinished_run():
-    plan = plan_runs([run(3, 3), run(2, 2, RUNNING), run(1, 1)])
-    assert ids(plan) == [3, 2, 1]
-    assert plan.bookmark == ts(2)
-    assert plan.finished_ids == [3]
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (run(1, 1, DONE), "final"),
+        (run(1, 1, FAILED), "final"),
+        (run(1, 1, FAILURE), "final"),  # Failure listed as history: Sequentum will not restart it
+        (run(1, 1, FAILURE, table_type="run"), "watched"),  # waiting to retry (isWaitOnFailure)
+        (run(1, 1, FAILURE, table_type=None), "watched"),  # no tableType: it may still be restarted
+        (run(1, 1, DONE, table_type=None), "final"),
+        (run(1, 1, DONE, table_type="run"), "watched"),  # finished but still listed as active
+        (run(1, 1, RUNNING), "active"),
+        (run(1, 1, QUEUED), "active"),
+        ({"id": 1, "status": None}, "active"),  # unknown status: re-read, never bookmarked past
+        ({"id": 1, "status": 42}, "active"),
+    ],
+)
+def test_finality(record, expected):
+    assert finality(record) == expected
 
 
-def test_second_sync_re_emits_the_finished_run_but_not_its_newer_neighbour():
-    first = plan_runs([run(3, 3), run(2, 2, RUNNING), run(1, 1)])
-    second = plan_runs(
-        [run(4, 4), run(3, 3), run(2, 2, DONE), run(1, 1)],
-        bookmark=first.bookmark,
-        finished_ids=first.finished_ids,
-    )
-    assert ids(second) == [4, 2]
-    assert second.bookmark == ts(4)
-    assert second.finished_ids == [4]
+def test_first_sync_handles_everything_and_bookmarks_newest():
+    handled, state = sync([run(3, 3), run(2, 2), run(1, 1)])
+    assert handled == [3, 2, 1]
+    assert state["replication_key_value"] == ts(3)
+    assert state["seen_run_ids"] == [1, 2, 3]
 
 
-def test_still_running_run_is_emitted_again_and_holds_the_bookmark():
-    first = plan_runs([run(2, 2, RUNNING), run(1, 1)])
-    second = plan_runs([run(3, 3), run(2, 2, RUNNING), run(1, 1)], bookmark=first.bookmark)
-    assert ids(second) == [3, 2]
-    assert second.bookmark == ts(2)
-    third = plan_runs(
-        [run(3, 3), run(2, 2, FAILED), run(1, 1)],
-        bookmark=second.bookmark,
-        finished_ids=second.finished_ids,
-    )
-    assert ids(third) == [2]
-    assert third.bookmark == ts(3)
+def test_an_active_run_is_handled_until_it_finishes_then_once():
+    handled, state = sync([run(3, 3), run(2, 2, RUNNING), run(1, 1)])
+    assert handled == [3, 2, 1]
+    assert state["replication_key_value"] == ts(2)  # the oldest active run holds the bookmark
+    assert state["seen_run_ids"] == [1, 3]
+    handled, state = sync([run(4, 4), run(3, 3), run(2, 2, RUNNING), run(1, 1)], state)
+    assert handled == [4, 2]
+    handled, state = sync([run(4, 4), run(3, 3), run(2, 2, DONE), run(1, 1)], state)
+    assert handled == [2]
+    assert state["replication_key_value"] == ts(4)
+    handled, _ = sync([run(4, 4), run(3, 3), run(2, 2, DONE), run(1, 1)], state)
+    assert handled == []
 
 
-def test_nothing_new_keeps_bookmark_and_emits_nothing():
-    first = plan_runs([run(2, 2), run(1, 1)])
-    second = plan_runs([run(2, 2), run(1, 1)], bookmark=first.bookmark, finished_ids=first.finished_ids)
-    assert ids(second) == []
-    assert second.bookmark == first.bookmark
-    assert second.finished_ids == [2]
+def test_a_late_run_is_handled_whatever_its_created():
+    _, state = sync([run(5, 5), run(3, 3)])
+    plan = plan_runs([run(5, 5), run(4, 4), run(3, 3)], state)  # 4 became visible after 5 was handled
+    assert ids(plan) == [4]
+    assert plan.late == [4]
 
 
-def test_same_timestamp_new_run_is_not_lost():
-    first = plan_runs([run(2, 2), run(1, 1)])
-    second = plan_runs(
-        [run(5, 2), run(2, 2), run(1, 1)], bookmark=first.bookmark, finished_ids=first.finished_ids
-    )
-    assert ids(second) == [5]
+def test_a_same_timestamp_new_run_is_not_lost():
+    _, state = sync([run(2, 2), run(1, 1)])
+    handled, _ = sync([run(5, 2), run(2, 2), run(1, 1)], state)
+    assert handled == [5]
+
+
+def test_a_restarted_failure_is_handled_again_when_it_changes_then_once_when_final():
+    waiting = run(2, 2, FAILURE, table_type="run", endTime="2025-01-02T00:10:00Z", exportCount=3)
+    handled, state = sync([run(3, 3), waiting])
+    assert handled == [3, 2]
+    assert state["watched_runs"] == {"2": fingerprint(waiting)}
+    assert 2 not in state["seen_run_ids"]
+    handled, state = sync([run(3, 3), waiting], state)
+    assert handled == []  # unchanged: costs nothing
+    restarted = run(2, 2, RUNNING, endTime=None)
+    handled, state = sync([run(3, 3), restarted], state)
+    assert handled == [2]
+    finished = run(2, 2, DONE, endTime="2025-01-02T05:00:00Z", exportCount=40)
+    handled, state = sync([run(3, 3), finished], state)
+    assert handled == [2]
+    assert "watched_runs" not in state and state["seen_run_ids"] == [2, 3]
+    handled, _ = sync([run(3, 3), finished], state)
+    assert handled == []
+
+
+def test_a_watched_run_that_ends_as_history_without_other_change_is_handled_once_more():
+    _, state = sync([run(2, 2, FAILURE, table_type="run")])
+    handled, state = sync([run(2, 2, FAILURE, table_type="history")], state)
+    assert handled == [2]
+    handled, _ = sync([run(2, 2, FAILURE, table_type="history")], state)
+    assert handled == []
+
+
+def test_state_keeps_only_ids_still_listed():
+    _, state = sync([run(3, 3), run(2, 2), run(1, 1)])
+    _, state = sync([run(5, 5), run(4, 4), run(3, 3)], state)  # 1 and 2 left the listing window
+    assert state["seen_run_ids"] == [3, 4, 5]
+
+
+@pytest.mark.parametrize("key", ["finished_run_ids", "done_run_ids"])
+def test_state_from_version_0_1_is_read_as_everything_before_the_bookmark_handled(key):
+    old = {"replication_key_value": ts(3), key: [3]}
+    handled, state = sync([run(4, 4), run(3, 3), run(2, 2), run(1, 1)], old)
+    assert handled == [4]
+    assert key not in state
+    assert state["seen_run_ids"] == [1, 2, 3, 4]
 
 
 def test_start_date_filters_old_runs():
-    plan = plan_runs([run(3, 3), run(2, 2), run(1, 1)], start_date="2025-01-02T00:00:00Z")
-    assert ids(plan) == [3, 2]
+    handled, _ = sync([run(3, 3), run(2, 2), run(1, 1)], start_date="2025-01-02T00:00:00Z")
+    assert handled == [3, 2]
 
 
 def test_state_wins_over_start_date():
-    plan = plan_runs([run(3, 3), run(2, 2)], bookmark=ts(3), finished_ids=[3], start_date="2024-01-01")
-    assert ids(plan) == []
+    _, state = sync([run(3, 3), run(2, 2)])
+    handled, _ = sync([run(3, 3), run(2, 2)], state, start_date="2024-01-01")
+    assert handled == []
 
 
 @pytest.mark.parametrize(
@@ -97,7 +157,8 @@ def test_state_wins_over_start_date():
     ],
 )
 def test_gap_detection(runs, bookmark, max_records, gap):
-    assert plan_runs(runs, bookmark=bookmark, max_records=max_records).gap is gap
+    state = {"replication_key_value": bookmark, "seen_run_ids": []} if bookmark else {}
+    assert plan_runs(runs, state, max_records=max_records).gap is gap
 
 
 def test_sentinel_and_missing_dates_are_skipped_not_fatal():
@@ -106,11 +167,54 @@ def test_sentinel_and_missing_dates_are_skipped_not_fatal():
     assert plan.skipped_no_date == 1
 
 
-def test_naive_and_offset_timestamps_compare_in_utc():
+def test_naive_offset_and_seven_digit_timestamps_compare_in_utc():
     runs = [
+        {"id": 3, "created": "2025-01-02T23:59:59.9999999Z", "status": DONE},
         {"id": 2, "created": "2025-01-02T01:00:00+02:00", "status": DONE},  # 2025-01-01T23:00Z
         {"id": 1, "created": "2025-01-01T22:00:00", "status": DONE},
     ]
-    plan = plan_runs(runs, bookmark="2025-01-01T22:30:00Z")
-    assert ids(plan) == [2]
-    assert plan.bookmark == "2025-01-01T23:00:00.000000Z"
+    plan = plan_runs(runs)
+    assert ids(plan) == [3, 2, 1]
+    assert plan.bookmark.startswith("2025-01-02T23:59:59.999999")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000))
+def test_random_histories_handle_every_final_run_exactly_once(seed):
+    """Runs appear late, finish out of order, fail and restart; every run ends up handled exactly once
+    in a final state, and no sync handles a final run it already handled."""
+    rng = random.Random(seed)
+    runs: dict[int, dict] = {}
+    state: dict = {}
+    handled_final: list[int] = []
+    visible_from: dict[int, int] = {}
+    next_id = 1
+    for now in range(12):
+        for _ in range(rng.randint(0, 3)):  # new runs with any created, visible only some rounds later
+            day = rng.randint(1, 28)
+            runs[next_id] = run(next_id, day, rng.choice([RUNNING, QUEUED, DONE, FAILED, FAILURE]))
+            if runs[next_id]["status"] == FAILURE and rng.random() < 0.5:
+                runs[next_id]["tableType"] = "run"
+            visible_from[next_id] = now + rng.choice([0, 0, 1, 3])
+            next_id += 1
+        for record in runs.values():  # some runs move on
+            if finality(record) != "final" and rng.random() < 0.4:
+                record.update(
+                    run(record["id"], int(record["created"][8:10]), rng.choice([DONE, FAILED, RUNNING]))
+                )
+        listing = sorted(runs.values(), key=lambda r: (r["created"], r["id"]), reverse=True)
+        visible = [r for r in listing if visible_from[r["id"]] <= now]
+        plan = plan_runs(visible, state)
+        for record in plan.handle:
+            if finality(record) == "final":
+                assert record["id"] not in handled_final, "a final run was handled twice"
+                handled_final.append(record["id"])
+            mark_handled(state, record)
+        plan.save(state, "created")
+    # A last sync once everything settled and is visible.
+    for record in runs.values():
+        if finality(record) != "final":
+            record.update(run(record["id"], int(record["created"][8:10]), DONE))
+    plan = plan_runs(sorted(runs.values(), key=lambda r: (r["created"], r["id"]), reverse=True), state)
+    handled_final += [r["id"] for r in plan.handle]
+    assert sorted(handled_final) == sorted(runs)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tap_sequentum.contents.naming import stream_names
+from tap_sequentum.contents.naming import Router, export_table, fit
+from tap_sequentum.contents.naming import agent_stream_names as stream_names
 from tap_sequentum.text import slugify
 
 
@@ -47,3 +48,83 @@ def test_a_suffixed_name_never_lands_on_another_agents_name():
     assert len(set(names.values())) == 3
     assert names[900] == "shop_1002"
     assert names[1001] == "shop"
+
+
+@pytest.mark.parametrize(
+    ("file_name", "table"),
+    [
+        ("steam.csv", "steam"),
+        ("Products.csv", "products"),
+        ("Products_20260105_083000.csv", "products"),
+        ("Reviews_50123.csv", "reviews"),
+        ("prix_2025-10-31.csv", "prix"),
+        ("steam_50123_2.csv", "steam"),  # run id and parallel session
+        ("export-2025-10-31T08-30-00Z.json", "export"),
+        ("feed_20260105T083000Z.xml", "feed"),
+        ("orders_3f2b9c1e-8d4a-4e5f-9a6b-0c1d2e3f4a5b.csv", "orders"),
+        ("products_reviews.csv", "products_reviews"),
+        ("2025 prices.csv", "2025_prices"),
+        ("export-v2.csv", "export_v2"),
+        ("50123.csv", ""),  # only decoration: the agent's own table
+        ("Café Crème.csv", "cafe_creme"),
+        ("C:\\exports\\Listings.CSV", "listings"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_export_table_from_the_file_name(file_name, table):
+    assert export_table(file_name) == table
+
+
+def test_a_mapping_wins_over_the_rule():
+    mapping = {"*_rev_*.csv": "Reviews", "top 100*": "top_100"}
+    assert export_table("shop_rev_2026.csv", mapping) == "reviews"
+    assert export_table("Top 100 - 2026-01-01.csv", mapping) == "top_100"
+    assert export_table("Products.csv", mapping) == "products"
+
+
+AGENTS = {1001: "steam", 1007: "Shop crawler", 1005: "Price Monitor", 1006: "price-monitor"}
+
+
+def test_an_agents_own_table_keeps_the_agent_name_and_other_tables_add_theirs():
+    router = Router(AGENTS, frozenset({"runs"}))
+    assert router.stream_of(1001, "steam.csv") == "steam"
+    assert router.stream_of(1001, "steam_50123.csv") == "steam"
+    assert router.stream_of(1001, "50123.csv") == "steam"
+    assert router.stream_of(1007, "Products.csv") == "shop_crawler__products"
+    assert router.stream_of(1007, "Reviews_50123.csv") == "shop_crawler__reviews"
+    assert router.stream_of(1007, "shop_crawler.csv") == "shop_crawler"
+    assert router.stream_of(1006, "price_monitor.json") == "price_monitor_1006"
+    assert router.agents_of("shop_crawler__reviews") == [1007]
+    assert router.agents_of("price_monitor_1006") == [1006]
+    assert router.agents_of("price_monitor") == [1005]
+    assert router.agents_of("unknown") == []
+
+
+def test_a_second_table_never_renames_the_first():
+    """The name depends on (agent, table) only, so the same file goes to the same stream before and
+    after the agent gains a table."""
+    router = Router(AGENTS)
+    before = router.stream_of(1007, "Products.csv")
+    assert router.stream_of(1007, "Products_2026-01-01.csv") == before
+    assert router.stream_of(1007, "Reviews.csv") != before
+
+
+def test_merged_tables_are_named_after_the_table_across_agents():
+    router = Router(AGENTS, frozenset({"runs"}), merge=True)
+    assert router.stream_of(1005, "price_monitor.tsv") == "price_monitor"
+    assert router.stream_of(1006, "price_monitor.json") == "price_monitor"
+    assert router.stream_of(1007, "Products.csv") == "products"
+    assert router.stream_of(1001, "runs.csv") == "runs_table"  # a metadata stream's name is taken
+    assert router.agents_of("products") == sorted(AGENTS)
+
+
+def test_names_fit_in_63_characters_and_stay_unique():
+    long_agent = "Very long agent name " * 5
+    router = Router({1: long_agent})
+    one = router.stream_of(1, "a really long export table name that goes on and on.csv")
+    two = router.stream_of(1, "a really long export table name that goes on and on and on.csv")
+    assert len(one) <= 63 and len(two) <= 63 and one != two
+    assert router.agents_of(one) == [1] and router.agents_of(two) == [1]
+    assert len(router.stream_of(1, "x.csv")) <= 63
+    assert fit("short") == "short"

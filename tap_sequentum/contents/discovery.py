@@ -1,8 +1,11 @@
-"""Discovery of content streams: which agents deliver data, and a first schema from a bounded sample.
+"""Discovery of content streams: which export tables each agent delivers, and a first schema per table.
 
-The sample is the newest finished runs' data files, read up to `sample_bytes` each (a prefix of
-streamable formats, whole small files otherwise), so discovery never downloads a multi-GB file.
-Whatever the sample misses is handled at sync time: schemas widen, they are never wrong.
+Per agent it costs the runs list, the file list of the newest finished run that delivered data (the
+runs list's `exportCount` says which runs did, for free), and one ranged download per file in it
+(one per export table, as a rule): 3 requests for an agent with one table. `discovery_sample_runs`
+reads more runs. Whatever the sample misses is handled at sync time: schemas widen, they are never
+wrong; a table found only in an older run is reported in `file_errors` with the advice to sample more
+runs.
 """
 
 from __future__ import annotations
@@ -14,113 +17,107 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from tap_sequentum import errors
 from tap_sequentum.client import SequentumClient
-from tap_sequentum.contents.fetch import RunFile, fetched
-from tap_sequentum.contents.formats import ReadOptions, format_of, read_batches
+from tap_sequentum.contents.dialect import ReadOptions, resolve
+from tap_sequentum.contents.fetch import RunFile, data_files, fetched
+from tap_sequentum.contents.formats import format_of, read_batches
 from tap_sequentum.contents.infer import Kind, infer_arrow, text_kind, widen
-from tap_sequentum.domain import is_finished, normalize_timestamp, status_code
-from tap_sequentum.errors import MalformedFileError
+from tap_sequentum.contents.naming import Router
+from tap_sequentum.incremental import finality
 
 logger = logging.getLogger("tap_sequentum.discovery")
 
 #: Formats whose prefix (cut at a line end) is itself a readable file.
 _PREFIX_READABLE = frozenset({"csv", "tsv", "jsonl"})
-DELIVERED_FILE = 1
 
 
 @dataclass
 class Sample:
-    """What discovery learned about one agent's data."""
+    """What discovery learned about one content stream's data."""
 
     columns: dict[str, Kind] = field(default_factory=dict)
     files: int = 0
     rows: int = 0
 
 
-def data_files(client: SequentumClient, agent_id: int, run: dict) -> list[RunFile]:
-    """The delivered data files of a run, oldest file first; logs and internal files never count."""
-    run_id = int(run["id"])
-    items = [
-        item
-        for item in client.list_files(agent_id, run_id)
-        if status_code(item.get("fileType")) == DELIVERED_FILE
-    ]
-    return [
-        RunFile(
-            agent_id=agent_id,
-            run_id=run_id,
-            run_created=normalize_timestamp(run.get("created")),
-            file_id=int(item["id"]),
-            name=str(item.get("name") or ""),
-            size=item.get("fileSize") if isinstance(item.get("fileSize"), int) else None,
-        )
-        for item in sorted(items, key=lambda i: int(i["id"]))
-    ]
+@dataclass(frozen=True)
+class SampleSettings:
+    runs_max_records: int = 1000
+    sample_runs: int = 1
+    sample_bytes: int = 4 << 20
+    options: ReadOptions = field(default_factory=ReadOptions)
+    infer_types: bool = True
+    temp_dir: str | None = None
 
 
-def sample_agent(
-    client: SequentumClient,
-    agent_id: int,
-    *,
-    runs_max_records: int,
-    sample_runs: int,
-    sample_bytes: int,
-    options: ReadOptions,
-    infer_types: bool = True,
-    temp_dir: str | None = None,
-    read: bool = True,
-) -> Sample | None:
-    """Columns and kinds from the newest finished runs' data files, or None if there are none.
+def discover_agent(
+    client: SequentumClient, agent_id: int, router: Router, settings: SampleSettings, *, read: bool = True
+) -> dict[str, Sample]:
+    """Stream name -> sample, for the tables in the newest finished runs that delivered data files.
 
-    At most `sample_runs` runs with data files are read and at most 4 x `sample_runs` file lists asked.
-    With `read=False` nothing is downloaded: only whether the agent delivers data is found out (a
-    sync without a catalog learns the columns from the files it emits anyway).
+    With `read=False` (a sync without a catalog) nothing is downloaded and every listed run's file list
+    is read, so every table gets a stream; the columns are learnt from the files as they are emitted.
     """
-    finished = [r for r in client.list_runs(agent_id, runs_max_records) if is_finished(r.get("status"))]
-    sample = Sample()
+    runs = [r for r in client.list_runs(agent_id, settings.runs_max_records) if finality(r) != "active"]
+    # Runs that say they exported rows first (free information from the runs list), newest first.
+    runs.sort(key=lambda run: not _exported(run))
+    # A sync without a catalog lists every run's files anyway (the answers are cached): all its tables.
+    sample_runs = settings.sample_runs if read else len(runs)
+    samples: dict[str, Sample] = {}
     runs_with_data = 0
-    for run in finished[: sample_runs * 4]:
-        files = [f for f in data_files(client, agent_id, run) if format_of(f.name)]
+    for run in runs[: sample_runs * 4]:
+        files = [item for item in data_files(client, agent_id, run) if format_of(item.name)]
         if not files:
             continue
         runs_with_data += 1
         for item in files:
+            sample = samples.setdefault(router.stream_of(agent_id, item.name), Sample())
             sample.files += 1
-            if not read:
-                continue
-            for batch in _sample_file(client, item, sample_bytes, options, temp_dir):
-                sample.rows += batch.num_rows
-                for name, column in zip(batch.schema.names, batch.columns, strict=True):
-                    kind = infer_arrow(column) if infer_types else text_kind(column)
-                    sample.columns[name] = widen(sample.columns.get(name, Kind.NULL), kind)
+            if read:
+                _sample_into(sample, client, item, settings)
         if runs_with_data >= sample_runs:
             break
-    return sample if sample.files else None
+    return samples
+
+
+def _exported(run: dict) -> bool:
+    counts = [run.get("exportCount"), run.get("dataCount")]
+    return any(isinstance(count, int) and count > 0 for count in counts)
+
+
+def _sample_into(sample: Sample, client: SequentumClient, item: RunFile, settings: SampleSettings) -> None:
+    try:
+        for batch in _sample_file(client, item, settings):
+            sample.rows += batch.num_rows
+            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                kind = infer_arrow(column) if settings.infer_types else text_kind(column)
+                sample.columns[name] = widen(sample.columns.get(name, Kind.NULL), kind)
+    except (errors.NotFoundError, errors.DownloadError) as exc:
+        logger.warning("Discovery skipped %s: %s", item.describe(), exc)
 
 
 def _sample_file(
-    client: SequentumClient, item: RunFile, sample_bytes: int, options: ReadOptions, temp_dir: str | None
+    client: SequentumClient, item: RunFile, settings: SampleSettings
 ) -> Iterator[pa.RecordBatch]:
     fmt = format_of(item.name)
     assert fmt is not None
     prefix_ok = fmt in _PREFIX_READABLE
-    if not prefix_ok and item.size is not None and item.size > sample_bytes:
+    if not prefix_ok and item.size is not None and item.size > settings.sample_bytes:
         logger.info("Not sampling %s: %s files are read whole and this one is large.", item.describe(), fmt)
         return
-    with fetched(client, item, temp_dir=temp_dir, max_bytes=sample_bytes if prefix_ok else None) as (
-        path,
-        result,
-    ):
+    limit = settings.sample_bytes if prefix_ok else None
+    with fetched(client, item, temp_dir=settings.temp_dir, max_bytes=limit) as (path, result):
         if result.complete:
-            yield from _read_or_skip(path, fmt, options, item)
+            yield from _read_or_skip(path, fmt, settings.options, item)
             return
-        yield from _read_prefix(path, fmt, options, item)
+        yield from _read_prefix(path, fmt, settings.options, item)
 
 
 def _read_or_skip(path: Path, fmt: str, options: ReadOptions, item: RunFile) -> Iterator[pa.RecordBatch]:
     try:
-        batches = list(read_batches(path, fmt, options))
-    except MalformedFileError as exc:
+        batches = list(read_batches(path, fmt, resolve(path, fmt, options)))
+    except errors.MalformedFileError as exc:
         logger.warning("Discovery skipped %s: %s", item.describe(), exc)
         return
     yield from batches
@@ -136,8 +133,8 @@ def _read_prefix(path: Path, fmt: str, options: ReadOptions, item: RunFile) -> I
             return
         path.write_bytes(data[: end + 1])
         try:
-            batches = list(read_batches(path, fmt, options))
-        except MalformedFileError:
+            batches = list(read_batches(path, fmt, resolve(path, fmt, options)))
+        except errors.MalformedFileError:
             continue
         yield from batches
         return

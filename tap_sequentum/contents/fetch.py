@@ -1,4 +1,5 @@
-"""Run files as local temporary files: downloaded completely (or a bounded prefix) before parsing."""
+"""Run files: which files of a run are delivered data, and each as a local temporary file, downloaded
+completely (or a bounded prefix) before parsing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tap_sequentum.client import DownloadResult, SequentumClient
-from tap_sequentum.domain import file_extension
+from tap_sequentum.domain import file_extension, normalize_timestamp, status_code
+
+DELIVERED_FILE = 1
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,27 @@ class RunFile:
 
     def describe(self) -> str:
         return f"{self.name} (file {self.file_id}, run {self.run_id}, agent {self.agent_id})"
+
+
+def data_files(client: SequentumClient, agent_id: int, run: dict) -> list[RunFile]:
+    """The delivered data files of a run, oldest file first; logs and internal files never count."""
+    run_id = int(run["id"])
+    items = [
+        item
+        for item in client.list_files(agent_id, run_id)
+        if status_code(item.get("fileType")) == DELIVERED_FILE
+    ]
+    return [
+        RunFile(
+            agent_id=agent_id,
+            run_id=run_id,
+            run_created=normalize_timestamp(run.get("created")),
+            file_id=int(item["id"]),
+            name=str(item.get("name") or ""),
+            size=item.get("fileSize") if isinstance(item.get("fileSize"), int) else None,
+        )
+        for item in sorted(items, key=lambda i: int(i["id"]))
+    ]
 
 
 @contextlib.contextmanager

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import base64
 import codecs
-import datetime as dt
 import json
-import math
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,48 +19,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import simplejson
 
-from tap_sequentum.contents.schema import METADATA
+from tap_sequentum.contents.columns import ROWS_PER_BATCH, batched_rows, cell_text, text_batch, unique_names
+from tap_sequentum.contents.dialect import AUTO, ReadOptions
+from tap_sequentum.contents.xml import read_xml
 from tap_sequentum.domain import file_extension
 from tap_sequentum.errors import MalformedFileError
-
-#: Names our own metadata columns use; a data column with one of these names is renamed.
-RESERVED = tuple(METADATA)
-
-_ROWS_PER_BATCH = 50_000
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read files: text encoding (CSV/TSV) and Arrow block size.
-
-    Small blocks keep memory flat (pyarrow reads ahead dozens of blocks); a cell larger than a block
-    is still read correctly.
-    """
-
-    encoding: str = "utf-8"
-    block_size: int = 256 << 10
-
-
-def unique_names(raw: Sequence[Any]) -> list[str]:
-    """Deterministic unique column names: blanks become `column_<n>`, repeats get `_2`, `_3`...
-
-    Names are kept exactly as in the header otherwise; the metadata names are never reused by data.
-    """
-    taken: set[str] = set(RESERVED)
-    wanted = [str(name) if name is not None and str(name).strip() else "" for name in raw]
-    present = set(wanted)
-    out: list[str] = []
-    for position, name in enumerate(wanted, start=1):
-        base = name or f"column_{position}"
-        candidate, n = base, 1
-        while candidate in taken or (candidate != name and candidate in present):
-            n += 1
-            candidate = f"{base}_{n}"
-        taken.add(candidate)
-        out.append(candidate)
-    return out
 
 
 def format_of(name: str | None) -> str | None:
@@ -73,13 +35,16 @@ def format_of(name: str | None) -> str | None:
 # -- CSV / TSV -------------------------------------------------------------------------------------
 
 
-def read_delimited(path: Path, options: ReadOptions, delimiter: str = ",") -> Iterator[pa.RecordBatch]:
+def read_delimited(
+    path: Path, options: ReadOptions, delimiter: str | None = None
+) -> Iterator[pa.RecordBatch]:
     """Stream a CSV/TSV file as text batches with pyarrow (quoted newlines, `""`, BOM and CRLF included)."""
+    delimiter = delimiter or (options.delimiter if options.delimiter not in (None, AUTO) else ",")
     parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     try:
         header = pa_csv.open_csv(
             path,
-            read_options=pa_csv.ReadOptions(encoding=options.encoding, block_size=options.block_size),
+            read_options=pa_csv.ReadOptions(encoding=options.codec, block_size=options.block_size),
             parse_options=parse,
         ).schema.names
     except pa.ArrowInvalid as exc:
@@ -91,7 +56,7 @@ def read_delimited(path: Path, options: ReadOptions, delimiter: str = ",") -> It
         reader = pa_csv.open_csv(
             path,
             read_options=pa_csv.ReadOptions(
-                encoding=options.encoding,
+                encoding=options.codec,
                 block_size=options.block_size,
                 column_names=names,
                 skip_rows_after_names=1,
@@ -112,60 +77,11 @@ def read_delimited(path: Path, options: ReadOptions, delimiter: str = ",") -> It
 
 def _arrow_message(exc: Exception) -> str:
     """Arrow's message, first line only and cut short: it may quote a whole (huge) cell."""
-    text = str(exc).strip().splitlines()[0].replace("CSV parse error: ", "")
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0].replace("CSV parse error: ", "")
     return text if len(text) <= 300 else text[:300] + "..."
 
 
 # -- JSON, JSON Lines ------------------------------------------------------------------------------
-
-
-def cell_text(value: Any) -> str | None:
-    """A JSON/XLSX value as the text inference sees; numbers keep their exact text."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return None if math.isnan(value) else repr(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        return simplejson.dumps(value, ensure_ascii=False, separators=(",", ":"), use_decimal=True)
-    return str(value)
-
-
-def _rows_to_batch(rows: list[dict], columns: dict[str, None]) -> pa.RecordBatch:
-    names = list(columns)
-    unique = unique_names(names)
-    # An empty string is an empty cell, as in CSV.
-    arrays = [
-        pa.array([cell_text(row.get(name)) or None for row in rows], type=pa.string()) for name in names
-    ]
-    return pa.RecordBatch.from_arrays(arrays, names=unique)
-
-
-def _batched_rows(rows: Iterator[dict]) -> Iterator[pa.RecordBatch]:
-    columns: dict[str, None] = {}
-    chunk: list[dict] = []
-    for row in rows:
-        if not isinstance(row, dict):
-            row = {"value": row}
-        for key in row:
-            columns.setdefault(key, None)
-        chunk.append(row)
-        if len(chunk) >= _ROWS_PER_BATCH:
-            yield _rows_to_batch(chunk, columns)
-            chunk = []
-    if chunk:
-        yield _rows_to_batch(chunk, columns)
 
 
 def _loads(text: str | bytes) -> Any:
@@ -184,7 +100,7 @@ def read_json(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
         data = [row for rows in lists for row in rows] if len(lists) == len(data) and lists else [data]
     if not isinstance(data, list):
         raise MalformedFileError("JSON content must be an array of objects or {name: [objects]}")
-    yield from _batched_rows(iter(data))
+    yield from batched_rows(iter(data))
 
 
 def read_json_lines(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
@@ -201,14 +117,14 @@ def read_json_lines(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch
                     raise MalformedFileError(f"line {number} is not valid JSON: {exc}") from None
 
     try:
-        yield from _batched_rows(rows())
+        yield from batched_rows(rows())
     except UnicodeDecodeError as exc:
-        raise MalformedFileError(f"not {options.encoding} text: {exc}") from None
+        raise MalformedFileError(f"not {options.codec} text: {exc}") from None
 
 
 def _text_encoding(options: ReadOptions) -> str:
     """The codec for Python-decoded text: a UTF-8 byte order mark is always accepted."""
-    codec = codecs.lookup(options.encoding or "utf-8").name
+    codec = codecs.lookup(options.codec).name
     return "utf-8-sig" if codec == "utf-8" else codec
 
 
@@ -241,23 +157,18 @@ def read_xlsx(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
                 continue  # formatting-only rows at the end of a sheet
             if len(cells) > len(names):
                 if chunk:
-                    yield _text_batch(chunk, names)
+                    yield text_batch(chunk, names)
                     chunk = []
                 raw += [None] * (len(cells) - len(names))
                 names = unique_names(raw)
             chunk.append(cells + [None] * (len(names) - len(cells)))
-            if len(chunk) >= _ROWS_PER_BATCH:
-                yield _text_batch(chunk, names)
+            if len(chunk) >= ROWS_PER_BATCH:
+                yield text_batch(chunk, names)
                 chunk = []
         if chunk:
-            yield _text_batch(chunk, names)
+            yield text_batch(chunk, names)
     finally:
         book.close()
-
-
-def _text_batch(rows: list[list[str | None]], names: list[str]) -> pa.RecordBatch:
-    columns = [pa.array([row[i] for row in rows], type=pa.string()) for i in range(len(names))]
-    return pa.RecordBatch.from_arrays(columns, names=names)
 
 
 def read_parquet(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
@@ -269,9 +180,15 @@ def read_parquet(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise MalformedFileError(f"not a readable Parquet file: {exc}") from None
     names = unique_names(parquet.schema_arrow.names)
-    for batch in parquet.iter_batches(batch_size=_ROWS_PER_BATCH):
-        arrays = [_as_text(column) for column in batch.columns]
-        yield pa.RecordBatch.from_arrays(arrays, names=names)
+    batches = parquet.iter_batches(batch_size=ROWS_PER_BATCH)
+    while True:
+        try:
+            batch = next(batches, None)
+        except OSError as exc:  # pyarrow reports a corrupt page or footer as an IOError
+            raise MalformedFileError(f"not a readable Parquet file: {exc}") from None
+        if batch is None:
+            return
+        yield pa.RecordBatch.from_arrays([_as_text(column) for column in batch.columns], names=names)
 
 
 def _as_text(column: pa.Array) -> pa.Array:
@@ -314,6 +231,7 @@ def _tsv(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
 
 READERS: dict[str, Reader] = {
     "csv": read_delimited,
+    "xml": read_xml,
     "tsv": _tsv,
     "json": read_json,
     "jsonl": read_json_lines,
@@ -331,9 +249,22 @@ FORMATS: dict[str, str] = {
     "ndjson": "jsonl",
     "xlsx": "xlsx",
     "parquet": "parquet",
+    "xml": "xml",
 }
 
 
+#: What the parsing libraries raise for content they cannot read (not for a failing disk: OSError
+#: propagates, so a full temp_dir is never mistaken for a bad file and skipped).
+_PARSE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueError, KeyError,
+                 IndexError, TypeError, EOFError, zipfile.BadZipFile)  # fmt: skip
+
+
 def read_batches(path: Path, fmt: str, options: ReadOptions | None = None) -> Iterator[pa.RecordBatch]:
-    """All batches of a file in the given format (see `format_of`)."""
-    return READERS[fmt](path, options or ReadOptions())
+    """All batches of a file in the given format (see `format_of`); unreadable content raises
+    `MalformedFileError`, whichever library found it."""
+    try:
+        yield from READERS[fmt](path, options or ReadOptions())
+    except MalformedFileError:
+        raise
+    except _PARSE_ERRORS as exc:
+        raise MalformedFileError(f"{type(exc).__name__}: {_arrow_message(exc)}") from None
