@@ -17,8 +17,11 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import charset_normalizer
+
+from tap_sequentum.contents.source import Source, as_source
 
 AUTO = "auto"
 #: Formats read as text: their encoding is detected when not forced.
@@ -54,12 +57,12 @@ class ReadOptions:
         return "utf-8" if self.encoding == AUTO else self.encoding
 
 
-def resolve(path: Path, fmt: str, options: ReadOptions) -> ReadOptions:
+def resolve(source: Source | Path, fmt: str, options: ReadOptions) -> ReadOptions:
     """The options for one file with "auto" decided from its first `SNIFF_BYTES` bytes."""
     if fmt not in TEXT_FORMATS or (options.encoding != AUTO and (fmt != "csv" or options.delimiter != AUTO)):
         return options
-    with path.open("rb") as handle:
-        sample = handle.read(SNIFF_BYTES + 1)
+    with as_source(source).open() as handle:
+        sample = _read_up_to(handle, SNIFF_BYTES + 1)
     complete = len(sample) <= SNIFF_BYTES
     sample = sample[:SNIFF_BYTES]
     resolved = options
@@ -73,11 +76,23 @@ def resolve(path: Path, fmt: str, options: ReadOptions) -> ReadOptions:
     return resolved
 
 
-def redetect(path: Path, options: ReadOptions) -> ReadOptions | None:
+def redetect(source: Source | Path, options: ReadOptions) -> ReadOptions | None:
     """New options for a file whose prefix looked like UTF-8 but which is not, or None if it is."""
-    if not options.from_prefix or options.codec != "utf-8" or file_is_utf8(path):
+    if not options.from_prefix or options.codec != "utf-8":
         return None
-    return dataclasses.replace(options, encoding=detect_encoding(non_utf8_sample(path)), from_prefix=False)
+    sample = non_utf8_sample(as_source(source))
+    if sample is None:
+        return None
+    return dataclasses.replace(options, encoding=detect_encoding(sample), from_prefix=False)
+
+
+def _read_up_to(handle: BinaryIO, size: int) -> bytes:
+    """`size` bytes, or fewer at the end of the file (a stream may answer in smaller pieces)."""
+    parts, got = [], 0
+    while got < size and (part := handle.read(size - got)):
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def detect_encoding(sample: bytes, *, complete: bool = True) -> str:
@@ -114,28 +129,26 @@ def is_utf8(sample: bytes, *, complete: bool = True) -> bool:
     return True
 
 
-def file_is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
-    """Whether a whole file is UTF-8, read in chunks (for files whose prefix was)."""
+def non_utf8_sample(source: Source, size: int = SNIFF_BYTES, chunk: int = 1 << 20) -> bytes | None:
+    """A sample around the first byte of a file that is not UTF-8, or None if the whole file is UTF-8.
+
+    The file is read in chunks, so a big file is never held in memory.
+    """
     decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with path.open("rb") as handle:
-            while block := handle.read(chunk):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def non_utf8_sample(path: Path, size: int = SNIFF_BYTES) -> bytes:
-    """A sample around the first byte that is not UTF-8, to detect the encoding from."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        start = max(0, exc.start - size // 2)
-        return data[start : start + size]
-    return data[:size]
+    previous = b""
+    with source.open() as handle:
+        while True:
+            block = handle.read(chunk)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                window = previous + block
+                bad = len(previous) + max(exc.start, 0) - len(decoder.getstate()[0])
+                start = max(0, bad - size // 2)
+                return window[start : start + size]
+            if not block:
+                return None
+            previous = block
 
 
 def _decode(sample: bytes, codec: str) -> str | None:

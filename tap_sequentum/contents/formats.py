@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import io
 import json
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ import pyarrow.csv as pa_csv
 
 from tap_sequentum.contents.columns import ROWS_PER_BATCH, batched_rows, cell_text, text_batch, unique_names
 from tap_sequentum.contents.dialect import AUTO, ReadOptions
+from tap_sequentum.contents.source import Source, as_source
 from tap_sequentum.contents.xml import read_xml
 from tap_sequentum.domain import file_extension
 from tap_sequentum.errors import MalformedFileError
@@ -36,25 +38,27 @@ def format_of(name: str | None) -> str | None:
 
 
 def read_delimited(
-    path: Path, options: ReadOptions, delimiter: str | None = None
+    source: Source, options: ReadOptions, delimiter: str | None = None
 ) -> Iterator[pa.RecordBatch]:
     """Stream a CSV/TSV file as text batches with pyarrow (quoted newlines, `""`, BOM and CRLF included)."""
     delimiter = delimiter or (options.delimiter if options.delimiter not in (None, AUTO) else ",")
     parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     try:
-        header = pa_csv.open_csv(
-            path,
-            read_options=pa_csv.ReadOptions(encoding=options.codec, block_size=options.block_size),
-            parse_options=parse,
-        ).schema.names
+        with source.open() as handle:
+            header = pa_csv.open_csv(
+                handle,
+                read_options=pa_csv.ReadOptions(encoding=options.codec, block_size=options.block_size),
+                parse_options=parse,
+            ).schema.names
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             return
         raise MalformedFileError(_arrow_message(exc)) from None
     names = unique_names(header)
     try:
+        handle = source.open()
         reader = pa_csv.open_csv(
-            path,
+            handle,
             read_options=pa_csv.ReadOptions(
                 encoding=options.codec,
                 block_size=options.block_size,
@@ -70,7 +74,8 @@ def read_delimited(
                 quoted_strings_can_be_null=True,
             ),
         )
-        yield from reader
+        with handle:
+            yield from reader
     except pa.ArrowInvalid as exc:
         raise MalformedFileError(_arrow_message(exc)) from None
 
@@ -89,10 +94,11 @@ def _loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal, parse_constant=str)
 
 
-def read_json(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+def read_json(source: Source, options: ReadOptions) -> Iterator[pa.RecordBatch]:
     """A JSON array of objects, or the `{"<agent name>": [rows]}` shape the synchronous start returns."""
     try:
-        data = _loads(path.read_bytes().decode(_text_encoding(options)))
+        with source.open() as handle:
+            data = _loads(handle.read().decode(_text_encoding(options)))
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedFileError(f"not valid JSON: {exc}") from None
     if isinstance(data, dict):
@@ -103,11 +109,11 @@ def read_json(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
     yield from batched_rows(iter(data))
 
 
-def read_json_lines(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+def read_json_lines(source: Source, options: ReadOptions) -> Iterator[pa.RecordBatch]:
     """One JSON object per line, streamed."""
 
     def rows() -> Iterator[dict]:
-        with path.open("r", encoding=_text_encoding(options), newline="\n") as handle:
+        with io.TextIOWrapper(source.open(), encoding=_text_encoding(options), newline="\n") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -131,7 +137,7 @@ def _text_encoding(options: ReadOptions) -> str:
 # -- XLSX, Parquet ---------------------------------------------------------------------------------
 
 
-def read_xlsx(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+def read_xlsx(source: Source, options: ReadOptions) -> Iterator[pa.RecordBatch]:
     """The first sheet of a workbook, streamed row by row with openpyxl's read-only mode.
 
     pandas.read_excel would load the whole sheet (and pandas itself costs ~40 MiB per process);
@@ -140,7 +146,7 @@ def read_xlsx(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
     import openpyxl
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(source.open(), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise MalformedFileError(f"not a readable XLSX workbook: {exc}") from None
     try:
@@ -171,12 +177,12 @@ def read_xlsx(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
         book.close()
 
 
-def read_parquet(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+def read_parquet(source: Source, options: ReadOptions) -> Iterator[pa.RecordBatch]:
     """Parquet batches with every column rendered as text (ints exact, timestamps ISO 8601)."""
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(source.open())
     except (pa.ArrowInvalid, OSError) as exc:
         raise MalformedFileError(f"not a readable Parquet file: {exc}") from None
     names = unique_names(parquet.schema_arrow.names)
@@ -222,11 +228,11 @@ def _as_text(column: pa.Array) -> pa.Array:
     return pa.array([cell_text(v) for v in column.to_pylist()], type=pa.string())
 
 
-Reader = Callable[[Path, ReadOptions], Iterator[pa.RecordBatch]]
+Reader = Callable[[Source, ReadOptions], Iterator[pa.RecordBatch]]
 
 
-def _tsv(path: Path, options: ReadOptions) -> Iterator[pa.RecordBatch]:
-    return read_delimited(path, options, delimiter="\t")
+def _tsv(source: Source, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+    return read_delimited(source, options, delimiter="\t")
 
 
 READERS: dict[str, Reader] = {
@@ -259,11 +265,13 @@ _PARSE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError
                  IndexError, TypeError, EOFError, zipfile.BadZipFile)  # fmt: skip
 
 
-def read_batches(path: Path, fmt: str, options: ReadOptions | None = None) -> Iterator[pa.RecordBatch]:
+def read_batches(
+    source: Source | Path | bytes, fmt: str, options: ReadOptions | None = None
+) -> Iterator[pa.RecordBatch]:
     """All batches of a file in the given format (see `format_of`); unreadable content raises
     `MalformedFileError`, whichever library found it."""
     try:
-        yield from READERS[fmt](path, options or ReadOptions())
+        yield from READERS[fmt](as_source(source), options or ReadOptions())
     except MalformedFileError:
         raise
     except _PARSE_ERRORS as exc:

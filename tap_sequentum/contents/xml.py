@@ -23,29 +23,33 @@ import collections
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from tap_sequentum.contents.columns import batched_rows
+from tap_sequentum.contents.source import Source, as_source
 from tap_sequentum.errors import MalformedFileError
 
 #: Start events read to find the record elements before streaming the whole file.
 _SCAN_EVENTS = 5000
 
 
-def read_xml(path: Path, options: object = None) -> Iterator[pa.RecordBatch]:
+def read_xml(source: Source | Path, options: object = None) -> Iterator[pa.RecordBatch]:
     """Every record element of an XML file as a row of text cells (see the module docstring).
 
     `options` is accepted like every reader's and unused: XML names its own encoding.
     """
+    source = as_source(source)
     try:
-        where = _record_element(path)
+        with source.open() as handle:
+            where = _record_element(handle)
         if where is None:
             return
-        yield from batched_rows(_records(path, where))
+        with source.open() as handle:
+            yield from batched_rows(_records(handle, where))
     except ET.ParseError as exc:
         raise MalformedFileError(f"not well-formed XML: {exc}") from None
     except DefusedXmlException as exc:
@@ -56,7 +60,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _record_element(path: Path) -> tuple[int, str] | None:
+def _record_element(handle: BinaryIO) -> tuple[int, str] | None:
     """(depth, tag) of the record elements: the shallowest tag that repeats under one parent.
 
     Only the first few thousand elements are looked at; a file with a single record element under
@@ -67,7 +71,7 @@ def _record_element(path: Path) -> tuple[int, str] | None:
     first_child: tuple[int, str] | None = None
     stack: list[int] = []  # serial numbers of the open elements
     serial = 0
-    for event, elem in iterparse(path, events=("start", "end")):
+    for event, elem in iterparse(handle, events=("start", "end")):
         if event == "end":
             stack.pop()
             continue
@@ -91,10 +95,10 @@ def _record_element(path: Path) -> tuple[int, str] | None:
     return first_child
 
 
-def _records(path: Path, where: tuple[int, str]) -> Iterator[dict[str, Any]]:
+def _records(handle: BinaryIO, where: tuple[int, str]) -> Iterator[dict[str, Any]]:
     depth, record_tag = where
     open_elements: list[ET.Element] = []
-    for event, elem in iterparse(path, events=("start", "end")):
+    for event, elem in iterparse(handle, events=("start", "end")):
         if event == "start":
             open_elements.append(elem)
             continue
