@@ -17,7 +17,6 @@ from meltano_support import (
     ROOT,
     Meltano,
     downloads,
-    install_meltano,
     plugin,
     project,
     record_counts,
@@ -47,11 +46,6 @@ NEW_STEAM_CSV = (
     b"3,1086940,Baldur's Gate 3,120000,180000,59.99,false,2026-03-01T08:00:00Z\n"
 )
 STEAM_MAPS = {"steam": {"__alias__": "steam_top10", "__filter__": "rank <= 10", "peak_players": None}}
-
-
-@pytest.fixture(scope="module")
-def meltano_installed() -> Path:
-    return install_meltano()
 
 
 # --- the project files --------------------------------------------------------------------------
