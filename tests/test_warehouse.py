@@ -1,4 +1,4 @@
-"""A real warehouse load: `meltano run tap-sequentum target-postgres` into a PostgreSQL this test starts.
+"""A real warehouse load: `meltano run sequentum-to-postgres` into a PostgreSQL this test starts.
 
 The PostgreSQL server binaries come from the machine (./scripts/test installs Debian's `postgresql` when it
 can; without them these tests are skipped, and the skip says why). A throwaway cluster runs on a free port in
@@ -132,9 +132,9 @@ def loaded(postgres, meltano_installed, tmp_path_factory) -> SimpleNamespace:
             "TARGET_POSTGRES_PASSWORD": "unused-with-trust-auth",
             "TARGET_POSTGRES_DATABASE": "postgres",
         }
-        meltano.run("tap-sequentum", "target-postgres", **target)
+        meltano.run("sequentum-to-postgres", **target)  # meltano.yml's warehouse job
         first = table_counts(postgres)
-        meltano.run("--full-refresh", "tap-sequentum", "target-postgres", **target)
+        meltano.run("--full-refresh", "sequentum-to-postgres", **target)
     return SimpleNamespace(
         emitted=record_counts(tap.stdout), messages=parse_messages(tap.stdout), first=first
     )
