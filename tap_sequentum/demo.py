@@ -1,4 +1,4 @@
-"""The README's first command: a full sync into a local file, then an incremental one, summarised.
+"""`./scripts/demo`: a full sync of the bare tap into a local file, then an incremental one, summarised.
 
 Without TAP_SEQUENTUM_API_KEY it starts the bundled sandbox and syncs from it; with the key set it syncs
 from Sequentum Cloud (or TAP_SEQUENTUM_BASE_URL). The key travels to the tap through the environment only.

@@ -1,10 +1,52 @@
-"""Fixtures: every test talks real HTTP to the bundled Sequentum sandbox."""
+"""Fixtures: every test talks real HTTP to the bundled Sequentum sandbox.
+
+Tests that use the `meltano_installed` or `postgres` fixtures run the installed Meltano or a real PostgreSQL:
+they get the `external` marker here, so the inner loop (`pytest -m "not external"`) leaves them out.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from meltano_support import installed_meltano
 
 from tap_sequentum.sandbox import Sandbox
+
+#: Fixtures that need what ./scripts/test sets up on the machine (Meltano and its plugins, PostgreSQL).
+EXTERNAL_FIXTURES = {"meltano_installed", "postgres"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if EXTERNAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.external)
+
+
+class StandardSuiteModule(pytest.Module):
+    """tests/test_core.py: singer-sdk parametrizes its standard suite with the tap's streams when the test
+    class is built, and listing them takes a running sandbox. So the sandbox starts when the module is
+    collected (not when it is imported) and stops when the session ends."""
+
+    def collect(self):
+        sandbox = Sandbox()
+        sandbox.start()
+        self.config.add_cleanup(sandbox.stop)
+        self.obj.TestTapSequentum = self.obj.standard_suite(sandbox)
+        return super().collect()
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    if module_path.name == "test_core.py":
+        return StandardSuiteModule.from_parent(parent, path=module_path)
+    return None
+
+
+@pytest.fixture(scope="session")
+def meltano_installed() -> Path:
+    """The `meltano` executable of .meltano/venv, with the plugins installed (skipped when they are not)."""
+    return installed_meltano()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The README's first command: the demo syncs from the sandbox twice and summarises."""
+"""`./scripts/demo`, the demo without Meltano: it syncs from the sandbox twice and summarises."""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import socket
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +19,6 @@ from meltano_support import (
     ROOT,
     Meltano,
     downloads,
-    install_meltano,
     plugin,
     project,
     record_counts,
@@ -29,7 +30,6 @@ from tap_sequentum.sandbox.__main__ import parse_args
 from tap_sequentum.tap import TapSequentum
 
 HUB_FILE = ROOT / "plugins" / "extractors" / "tap-sequentum--sequentum.yml"
-CAPABILITIES = ["catalog", "discover", "state", "about", "stream-maps", "schema-flattening", "batch"]
 METADATA_STREAMS = {"agents", "agent_versions", "runs", "run_files"}
 #: Meltano setting kinds of JSON Schema types, in order of precedence.
 KINDS = {
@@ -40,6 +40,7 @@ KINDS = {
     "object": "object",
 }
 STEAM_AGENT = 1001
+MAIN_JOB = "sequentum-to-duckdb"
 NEW_STEAM_CSV = (
     b"rank,app_id,name,current_players,peak_players,price,free,snapshot_at\n"
     b"1,730,Counter-Strike 2,1002003,1500000,0.00,true,2026-03-01T08:00:00Z\n"
@@ -47,11 +48,6 @@ NEW_STEAM_CSV = (
     b"3,1086940,Baldur's Gate 3,120000,180000,59.99,false,2026-03-01T08:00:00Z\n"
 )
 STEAM_MAPS = {"steam": {"__alias__": "steam_top10", "__filter__": "rank <= 10", "peak_players": None}}
-
-
-@pytest.fixture(scope="module")
-def meltano_installed() -> Path:
-    return install_meltano()
 
 
 # --- the project files --------------------------------------------------------------------------
@@ -123,12 +119,13 @@ def test_extractor_settings_mirror_the_tap_about(about):
     assert [s["name"] for s in declared if s.get("sensitive")] == ["api_key"]
 
 
-def test_extractor_declares_the_capabilities_the_tap_has(about):
+def test_meltano_yml_and_the_hub_declare_the_capabilities_the_tap_reports(about):
     extractor = plugin("extractors", "tap-sequentum")
+    hub = yaml.safe_load(HUB_FILE.read_text())
+    assert extractor["capabilities"] == about["capabilities"], "meltano.yml: as --about lists them"
+    assert hub["capabilities"] == sorted(about["capabilities"]), "the Hub definition: sorted"
     assert extractor["namespace"] == "tap_sequentum"
     assert extractor["pip_url"] == "-e ."
-    assert extractor["capabilities"] == CAPABILITIES
-    assert set(CAPABILITIES) <= set(about["capabilities"])
     assert extractor["select"] == ["*.*"]
 
 
@@ -138,7 +135,6 @@ def test_hub_definition_is_the_meltano_yml_extractor():
     for key in ("name", "namespace", "label", "description", "executable", "settings", "select"):
         assert hub[key] == extractor[key], key
     assert hub["settings_group_validation"] == extractor["settings_group_validation"]
-    assert sorted(hub["capabilities"]) == sorted(extractor["capabilities"])
     assert not hub["pip_url"].startswith("-e"), "a Hub plugin installs from a package"
     assert hub["variant"] == HUB_FILE.stem.split("--")[1]
 
@@ -185,6 +181,18 @@ def test_loaders_are_pinned_to_versions_that_load_every_row():
     assert postgres["config"].get("use_copy", False) is False
     assert postgres["config"]["load_method"] == "upsert"
     assert project()["venv"]["backend"] == "uv"
+
+
+def test_jobs_and_schedules_run_the_pipelines():
+    jobs = {job["name"]: job["tasks"] for job in project()["jobs"]}
+    assert jobs == {
+        MAIN_JOB: ["tap-sequentum target-duckdb"],
+        "sequentum-to-postgres": ["tap-sequentum target-postgres"],
+    }
+    schedules = project()["schedules"]
+    assert sorted(schedule["job"] for schedule in schedules) == sorted(jobs), "a schedule per job"
+    assert {schedule["interval"] for schedule in schedules} == {"@hourly"}
+    assert f"JOB={MAIN_JOB} " in (ROOT / "scripts" / "meltano-demo").read_text(), "the demo runs the main job"
 
 
 def test_sample_config_is_valid_and_points_at_the_sandbox(demo_sandbox):
@@ -331,21 +339,22 @@ def duckdb_counts(database: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def duckdb_runs(meltano_installed, tmp_path_factory) -> SimpleNamespace:
-    """Full run, a new sandbox run, incremental run, Meltano's state fed to the tap, full refresh."""
+    """The main job: full run, a new sandbox run, incremental run, Meltano's state fed to the tap, full
+    refresh."""
     home = tmp_path_factory.mktemp("duckdb")
     database = home / "sequentum.duckdb"
     with Sandbox() as sandbox:
         config = write_json(home / "config.json", config_for(sandbox))
         emitted = record_counts(run_cli(["--config", str(config)]).stdout)
         meltano = Meltano(meltano_installed, home, sandbox)
-        first = meltano.run("tap-sequentum", "target-duckdb")
+        first = meltano.run(MAIN_JOB)
         after_first = duckdb_counts(database)
         new_run = sandbox.add_run(STEAM_AGENT, files=[("steam.csv", NEW_STEAM_CSV)])
-        second = meltano.run("tap-sequentum", "target-duckdb")
+        second = meltano.run(MAIN_JOB)
         after_second = duckdb_counts(database)
         state = meltano.state("demo:tap-sequentum-to-target-duckdb")["singer_state"]
         resumed = run_cli(["--config", str(config), "--state", str(write_json(home / "state.json", state))])
-        third = meltano.run("--full-refresh", "tap-sequentum", "target-duckdb")
+        third = meltano.run("--full-refresh", MAIN_JOB)
         after_third = duckdb_counts(database)
     return SimpleNamespace(
         emitted=emitted,
@@ -389,7 +398,9 @@ def test_full_refresh_re_extracts_everything_without_duplicates(duckdb_runs):
 
 def test_meltano_logs_carry_metrics_and_a_line_per_downloaded_file(duckdb_runs):
     log = duckdb_runs.first.stderr
-    assert "METRIC:" in log
+    # `METRIC: {...}`, or `METRIC metric_name=... metric_value=...` as Meltano renders structured logs.
+    metrics = [line for line in log.splitlines() if re.search(r"tap-sequentum\s+METRIC", line)]
+    assert any("record_count" in line for line in metrics)
     assert re.search(r"tap-sequentum\s+Downloaded .+ bytes, \d+ rows emitted in \d+\.\d\d s", log)
     assert len(downloads(log)) == len(set(downloads(log)))
 
@@ -421,28 +432,34 @@ def test_stream_maps_and_flattening_set_in_meltano_reach_the_loader(
 
 @pytest.fixture(scope="module")
 def hub_project(meltano_installed, tmp_path_factory) -> Path:
-    """A Meltano project with the Hub definition, installed from the package rather than editable."""
+    """A project that adds the Hub definition and installs it from a clone, as docs/meltano.md says."""
     root = tmp_path_factory.mktemp("hub-project")
-    hub = yaml.safe_load(HUB_FILE.read_text())
-    extractor = {k: v for k, v in hub.items() if k not in {"variant", "keywords", "maintenance_status"}}
-    extractor.pop("domain_url")
-    extractor["pip_url"] = str(ROOT)
-    meltano_yml = {
-        "project_id": "tap-sequentum-hub-test",
-        "send_anonymous_usage_stats": False,
-        "venv": {"backend": "uv"},
-        "plugins": {"extractors": [extractor]},
-    }
-    (root / "meltano.yml").write_text(yaml.safe_dump(meltano_yml))
-    proc = subprocess.run(
-        [str(meltano_installed), "install"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    (root / "meltano.yml").write_text(
+        yaml.safe_dump({"project_id": "tap-sequentum-hub-test", "venv": {"backend": "uv"}})
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def meltano(*args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_SEQUENTUM_", "MELTANO_"))}
+        env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        proc = subprocess.run(
+            [str(meltano_installed), *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    meltano("add", "--plugin-type", "extractor", "--no-install", "--from-ref", str(HUB_FILE), "tap-sequentum")
+    meltano_yml = yaml.safe_load((root / "meltano.yml").read_text())
+    assert list(meltano_yml["plugins"]) == ["extractors"]
+    (extractor,) = meltano_yml["plugins"]["extractors"]
+    assert extractor["pip_url"] == "tap-sequentum"
+    extractor["pip_url"] = str(ROOT)  # from a clone, until the package is published
+    (root / "meltano.yml").write_text(yaml.safe_dump(meltano_yml, sort_keys=False))
+    meltano("install")
     return root
 
 
@@ -492,8 +509,8 @@ def test_the_demo_script_syncs_twice_and_shows_what_landed(meltano_installed, tm
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     shown = proc.stdout
     assert "bundled sandbox (environment demo)" in shown
-    assert re.search(r"run --full-refresh tap-sequentum target-duckdb \(full\): .* downloaded: [1-9]", shown)
-    assert re.search(r"run tap-sequentum target-duckdb \(incremental\): .* downloaded: 1 ", shown)
+    assert re.search(rf"run --full-refresh {MAIN_JOB} \(full\): .* downloaded: [1-9]", shown)
+    assert re.search(rf"run {MAIN_JOB} \(incremental\): .* downloaded: 1 ", shown)
     steam = re.findall(r"^  steam\s+([\d,]+)\s+\+([\d,]+)$", shown, re.MULTILINE)
     assert len(steam) == 2
     (total_1, added_1), (total_2, added_2) = steam
@@ -501,3 +518,71 @@ def test_the_demo_script_syncs_twice_and_shows_what_landed(meltano_installed, tm
     assert int(total_2) == int(total_1) + int(added_2) > int(total_1)
     assert re.search(r"^    \d+ \| 0\d+ \|", shown, re.MULTILINE), "a leading-zero listing_id in the samples"
     assert (tmp_path / "output" / "demo.duckdb").exists()
+
+
+def without_api_key_in_dotenv() -> None:
+    dotenv = ROOT / ".env"
+    if re.search(r"^TAP_SEQUENTUM_API_KEY=.", dotenv.read_text() if dotenv.exists() else "", re.M):
+        pytest.skip(".env holds an API key: the demo would sync from Sequentum Cloud")
+
+
+def test_the_demo_says_in_one_line_how_to_avoid_a_taken_port(tmp_path):
+    without_api_key_in_dotenv()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_SEQUENTUM_", "MELTANO_"))}
+        env |= {"MELTANO_DEMO_OUTPUT": str(tmp_path / "output"), "MELTANO_DEMO_SANDBOX_PORT": str(port)}
+        proc = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "meltano-demo")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert f"port {port} is already in use" in line
+    assert "MELTANO_DEMO_SANDBOX_PORT=0 ./scripts/meltano-demo" in line
+
+
+# --- the README's Meltano commands, as a user types them in the demo project -----------------------
+
+
+def readme_meltano_commands() -> list[list[str]]:
+    """The `meltano ...` lines of the README's Meltano block, as argument lists."""
+    readme = (ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"^```bash\n(.*?)^```", readme, re.M | re.S) if "select" in b)
+    lines = [line for line in block.splitlines() if line.startswith("meltano ")]
+    return [shlex.split(line, comments=True)[1:] for line in lines]
+
+
+def test_the_readme_meltano_commands_work_in_the_demo_environment(meltano_installed, tmp_path):
+    commands = readme_meltano_commands()
+    shown = {tuple(args[2:4]) for args in commands}
+    assert {("select", "tap-sequentum"), ("config", "list"), ("state", "list")} <= shown
+    with Sandbox() as sandbox:
+        meltano = Meltano(meltano_installed, tmp_path, sandbox)
+        # The key comes from the demo environment, as for a user; only the port is the test's own.
+        out = {args[2]: meltano(*args, TAP_SEQUENTUM_API_KEY=None).stdout for args in commands}
+    assert re.search(r"\[selected +\] steam\.price", out["select"])
+    assert re.search(r"\[automatic +\] runs\.id", out["select"])
+    assert "base_url [env: TAP_SEQUENTUM_BASE_URL]" in out["config"]
+    assert "demo:tap-sequentum-to-target-duckdb" in out["state"].split()
+
+
+def test_meltano_ignores_the_default_environment_where_the_readme_names_it(meltano_installed, tmp_path):
+    """Why the README writes `--environment demo`: Meltano's own rule, and what a user sees without it."""
+    with Sandbox() as sandbox:
+        meltano = Meltano(meltano_installed, tmp_path, sandbox)
+        bare = meltano("select", "tap-sequentum", "--list", check=False, TAP_SEQUENTUM_API_KEY=None)
+        exported = meltano(
+            "config", "list", "tap-sequentum", TAP_SEQUENTUM_API_KEY=None, MELTANO_ENVIRONMENT="demo"
+        )
+    assert bare.returncode != 0
+    assert "The default environment 'demo' will be ignored for `meltano select`" in bare.stderr
+    assert "No Sequentum API key" in bare.stderr
+    assert "from the active environment in `meltano.yml`" in exported.stdout
