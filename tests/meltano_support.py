@@ -111,3 +111,62 @@ def record_counts(stdout: str) -> dict[str, int]:
         if '"RECORD"' in line:
             counts[json.loads(line)["stream"]] += 1
     return dict(counts)
+
+
+# -- the extractor's settings, as meltano.yml and the Hub definition declare them -------------------
+
+KINDS = {
+    "boolean": "boolean",
+    "integer": "integer",
+    "number": "decimal",
+    "array": "array",
+    "object": "object",
+}
+
+
+def _types(spec: dict) -> list[str]:
+    types = spec.get("type") or []
+    return [types] if isinstance(types, str) else types
+
+
+def expected_kind(spec: dict) -> str:
+    """The Meltano setting kind for a JSON Schema setting, as the Hub writes them."""
+    if spec.get("secret"):
+        return "password"
+    if spec.get("format") == "date-time":
+        return "date_iso8601"
+    if spec.get("enum"):
+        return "options"
+    if "oneOf" in spec:  # a union (faker_config.seed, .locale): free text unless it may be a list
+        return "array" if any("array" in _types(option) for option in spec["oneOf"]) else "string"
+    return next((kind for json_type, kind in KINDS.items() if json_type in _types(spec)), "string")
+
+
+def leaf_settings(properties: dict, prefix: str = "") -> dict[str, dict]:
+    """Settings as Meltano names them: nested objects by their dotted leaves, stream_maps whole."""
+    leaves: dict[str, dict] = {}
+    for name, spec in properties.items():
+        if spec.get("properties") and name != "stream_maps":
+            leaves.update(leaf_settings(spec["properties"], f"{prefix}{name}."))
+        else:
+            leaves[prefix + name] = spec
+    return leaves
+
+
+def expected_settings(about: dict) -> list[dict]:
+    """The extractor's `settings:` for meltano.yml, from `tap-sequentum --about --format=json`.
+
+    Defaults become `value`, except user_agent's (it carries the version).
+    """
+    settings = []
+    for name, spec in leaf_settings(about["settings"]["properties"]).items():
+        setting = {"name": name, "label": spec["title"], "description": spec["description"]}
+        setting["kind"] = expected_kind(spec)
+        if spec.get("secret"):
+            setting["sensitive"] = True
+        if spec.get("enum"):
+            setting["options"] = [{"label": v, "value": v} for v in spec["enum"] if v is not None]
+        if "default" in spec and name != "user_agent":
+            setting["value"] = spec["default"]
+        settings.append(setting)
+    return settings

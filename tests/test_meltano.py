@@ -19,6 +19,7 @@ from meltano_support import (
     ROOT,
     Meltano,
     downloads,
+    expected_settings,
     plugin,
     project,
     record_counts,
@@ -32,13 +33,6 @@ from tap_sequentum.tap import TapSequentum
 HUB_FILE = ROOT / "plugins" / "extractors" / "tap-sequentum--sequentum.yml"
 METADATA_STREAMS = {"agents", "agent_versions", "runs", "run_files"}
 #: Meltano setting kinds of JSON Schema types, in order of precedence.
-KINDS = {
-    "boolean": "boolean",
-    "integer": "integer",
-    "number": "decimal",
-    "array": "array",
-    "object": "object",
-}
 STEAM_AGENT = 1001
 MAIN_JOB = "sequentum-to-duckdb"
 NEW_STEAM_CSV = (
@@ -56,54 +50,6 @@ STEAM_MAPS = {"steam": {"__alias__": "steam_top10", "__filter__": "rank <= 10", 
 @pytest.fixture(scope="module")
 def about() -> dict:
     return json.loads(run_cli(["--about", "--format=json"]).stdout)
-
-
-def _types(spec: dict) -> list[str]:
-    types = spec.get("type") or []
-    return [types] if isinstance(types, str) else types
-
-
-def expected_kind(spec: dict) -> str:
-    """The Meltano setting kind for a JSON Schema setting, as the Hub writes them."""
-    if spec.get("secret"):
-        return "password"
-    if spec.get("format") == "date-time":
-        return "date_iso8601"
-    if spec.get("enum"):
-        return "options"
-    if "oneOf" in spec:  # a union (faker_config.seed, .locale): free text unless it may be a list
-        return "array" if any("array" in _types(option) for option in spec["oneOf"]) else "string"
-    return next((kind for json_type, kind in KINDS.items() if json_type in _types(spec)), "string")
-
-
-def leaf_settings(properties: dict, prefix: str = "") -> dict[str, dict]:
-    """Settings as Meltano names them: nested objects by their dotted leaves, stream_maps whole."""
-    leaves: dict[str, dict] = {}
-    for name, spec in properties.items():
-        if spec.get("properties") and name != "stream_maps":
-            leaves.update(leaf_settings(spec["properties"], f"{prefix}{name}."))
-        else:
-            leaves[prefix + name] = spec
-    return leaves
-
-
-def expected_settings(about: dict) -> list[dict]:
-    """The extractor's `settings:` for meltano.yml, from `tap-sequentum --about --format=json`.
-
-    Defaults become `value`, except user_agent's (it carries the version).
-    """
-    settings = []
-    for name, spec in leaf_settings(about["settings"]["properties"]).items():
-        setting = {"name": name, "label": spec["title"], "description": spec["description"]}
-        setting["kind"] = expected_kind(spec)
-        if spec.get("secret"):
-            setting["sensitive"] = True
-        if spec.get("enum"):
-            setting["options"] = [{"label": v, "value": v} for v in spec["enum"] if v is not None]
-        if "default" in spec and name != "user_agent":
-            setting["value"] = spec["default"]
-        settings.append(setting)
-    return settings
 
 
 def test_extractor_settings_mirror_the_tap_about(about):

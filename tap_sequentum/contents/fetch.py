@@ -4,12 +4,16 @@ completely (or a bounded prefix) before parsing."""
 from __future__ import annotations
 
 import contextlib
+import io
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, BinaryIO
 
 from tap_sequentum.client import DownloadResult, SequentumClient
+from tap_sequentum.contents.source import BytesSource
 from tap_sequentum.domain import file_extension, normalize_timestamp, status_code
 
 DELIVERED_FILE = 1
@@ -51,11 +55,15 @@ def data_files(client: SequentumClient, agent_id: int, run: dict) -> list[RunFil
     ]
 
 
+#: Files up to this size (as listed) are downloaded into memory: no temporary file for small files.
+IN_MEMORY_BYTES = 8 << 20
+
+
 @contextlib.contextmanager
 def fetched(
     client: SequentumClient, item: RunFile, *, temp_dir: str | None = None, max_bytes: int | None = None
 ) -> Iterator[tuple[Path, DownloadResult]]:
-    """Download a run file to a temporary file that is removed afterwards.
+    """Download a run file to a temporary file that is removed afterwards (discovery samples).
 
     Downloading first means a broken transfer is retried whole before any row is parsed, so no
     row of a half-downloaded file is ever emitted.
@@ -66,3 +74,156 @@ def fetched(
             item.agent_id, item.run_id, item.file_id, handle, name=item.name, max_bytes=max_bytes
         )
         yield Path(handle.name), result
+
+
+def download_to_memory(client: SequentumClient, item: RunFile) -> tuple[BytesSource, DownloadResult]:
+    """A small file, downloaded whole into memory."""
+    buffer = io.BytesIO()
+    result = client.download(item.agent_id, item.run_id, item.file_id, buffer, name=item.name)
+    return BytesSource(buffer.getvalue()), result
+
+
+class TransferRestarted(Exception):
+    """The download broke and started again: whoever was reading it must start again too."""
+
+
+class TransferFailed(Exception):
+    """The download failed for good; `Transfer.wait` raises the reason."""
+
+
+class Transfer:
+    """A download running in a thread into a temporary file that readers can follow while it grows.
+
+    Pass 1 (inference) reads the file as it arrives, so a big file is inferred while it downloads
+    instead of after. Readers block until the bytes they ask for have arrived; when the download
+    breaks and restarts from scratch, they raise `TransferRestarted`.
+    """
+
+    def __init__(self, client: SequentumClient, item: RunFile, *, temp_dir: str | None = None) -> None:
+        suffix = "." + (file_extension(item.name) or "bin")
+        # The thread owns the handle until the download ends (`_Sink.close`); `close` removes the file.
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="tap-sequentum-", suffix=suffix, dir=temp_dir, delete=False
+        )
+        self.path = Path(handle.name)
+        self._sink = _Sink(handle, self)
+        self._changed = threading.Condition()
+        self.size = 0
+        self.generation = 0
+        self.done = False
+        self.error: BaseException | None = None
+        self.result: DownloadResult | None = None
+        self._thread = threading.Thread(target=self._run, args=(client, item), name="tap-sequentum-download")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self, client: SequentumClient, item: RunFile) -> None:
+        try:
+            sink = self._sink
+            self.result = client.download(item.agent_id, item.run_id, item.file_id, sink, name=item.name)
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            self.error = exc
+        finally:
+            self._sink.close()
+            with self._changed:
+                self.done = True
+                self._changed.notify_all()
+
+    def open(self) -> BinaryIO:
+        """A reader from the first byte that follows the download (the `Source` protocol)."""
+        if self.done and self.error is None:
+            return self.path.open("rb")
+        return _Follower(self)  # type: ignore[return-value]
+
+    def wait(self) -> DownloadResult:
+        """The finished download; its error if it failed."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+    def close(self) -> None:
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+    def _grew(self, size: int, *, restarted: bool = False) -> None:
+        with self._changed:
+            if restarted:
+                self.generation += 1
+            self.size = size
+            self._changed.notify_all()
+
+
+class _Sink:
+    """What the client writes into: the temporary file, announcing every chunk to the readers."""
+
+    def __init__(self, handle: IO[bytes], transfer: Transfer) -> None:
+        self._handle = handle
+        self._transfer = transfer
+        self._size = 0
+
+    def write(self, data: bytes) -> int:
+        written = self._handle.write(data)
+        self._handle.flush()  # readers read the file through their own handles
+        self._size += len(data)
+        self._transfer._grew(self._size)
+        return written
+
+    def seek(self, offset: int) -> int:
+        return self._handle.seek(offset)
+
+    def truncate(self) -> int:
+        result = self._handle.truncate()
+        if self._size:
+            self._size = 0
+            self._transfer._grew(0, restarted=True)
+        return result
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _Follower(io.RawIOBase):
+    """Reads a growing download; a short read happens only at its end."""
+
+    def __init__(self, transfer: Transfer) -> None:
+        super().__init__()
+        self._transfer = transfer
+        self._generation = transfer.generation
+        self._handle = transfer.path.open("rb")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        transfer = self._transfer
+        with transfer._changed:
+            while True:
+                if transfer.generation != self._generation:
+                    raise TransferRestarted
+                available = transfer.size - self._position
+                if transfer.done:
+                    if transfer.error is not None:
+                        raise TransferFailed
+                    break
+                if size >= 0 and available >= size:
+                    break
+                transfer._changed.wait(1.0)
+        want = available if size < 0 else min(size, available)
+        data = self._handle.read(want)
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()

@@ -10,10 +10,10 @@ file (`on_bad_file: stop`) while every other stream goes on.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import metrics
@@ -23,12 +23,21 @@ from tap_sequentum import errors
 from tap_sequentum.contents.batches import ParquetBatchWriter
 from tap_sequentum.contents.dialect import ReadOptions, redetect, resolve
 from tap_sequentum.contents.emit import Manifest, emit_fast, emit_parquet, emit_records, resume_slices
-from tap_sequentum.contents.fetch import RunFile, data_files, fetched
+from tap_sequentum.contents.fetch import (
+    IN_MEMORY_BYTES,
+    RunFile,
+    Transfer,
+    TransferFailed,
+    TransferRestarted,
+    data_files,
+    download_to_memory,
+)
 from tap_sequentum.contents.formats import format_of, read_batches
 from tap_sequentum.contents.infer import Kind, infer_arrow, text_kind, widen
 from tap_sequentum.contents.naming import Router
 from tap_sequentum.contents.records import RecordWriter
 from tap_sequentum.contents.schema import PRIMARY_KEYS, REPLICATION_KEY, build_schema, declared, merge_columns
+from tap_sequentum.contents.source import FileSource, Source
 from tap_sequentum.domain import parse_timestamp
 from tap_sequentum.incremental import finality, mark_handled
 from tap_sequentum.streams import SequentumStream
@@ -74,6 +83,34 @@ class ContentSettings:
 
 class StreamStopped(Exception):
     """This stream stops at this file; every other stream goes on."""
+
+
+#: A group of runs is read (pass 1) before it is emitted while its files stay under these bounds.
+GROUP_BYTES = 1 << 30
+GROUP_RUNS = 500
+#: Formats read while they download.
+STREAMABLE = frozenset({"csv", "tsv", "jsonl"})
+
+
+@dataclass
+class _RunFiles:
+    """A run to handle, the files of it this stream takes, and those already done."""
+
+    run: dict
+    files: list[RunFile]
+    done: set[int]
+
+
+@dataclass
+class _Prepared:
+    """A file downloaded and read once (pass 1), ready to emit."""
+
+    item: RunFile
+    fmt: str
+    source: Source
+    options: ReadOptions
+    size: int
+    started: float
 
 
 class ContentStream(SequentumStream):
@@ -132,21 +169,21 @@ class ContentStream(SequentumStream):
         interrupted = (state.get("current") or {}).get("run_id")
         todo = sorted(
             (run for run in plan.handle if finality(run) != "active"),
-            key=lambda run: (
-                int(run["id"]) != interrupted,
-                parse_timestamp(run.get("created")),
-                int(run["id"]),
-            ),
+            key=lambda r: (int(r["id"]) != interrupted, parse_timestamp(r.get("created")), int(r["id"])),
         )
-        for run in todo:
-            try:
-                yield from self._sync_run(agent_id, run, state)
-            except StreamStopped as stop:
-                self.settings.stopped.append(f"{self.name} at {stop}")
+        for group in self._groups(agent_id, todo, state):
+            with contextlib.ExitStack() as cleanup:
+                stopped, ready, failure = self._prepare(group, cleanup)
+                for run, files, complete in ready:
+                    for prepared in files:
+                        yield from self._emit_prepared(prepared, state)
+                    if complete:
+                        self._finish_run(run, state)
+            if failure is not None:
+                raise failure
+            if stopped is not None:
+                self.settings.stopped.append(f"{self.name} at {stopped}")
                 return  # the state stays before this file; every other stream goes on
-            mark_handled(state, run)
-            state.pop("current", None)
-            self._flush_state()
         plan.save(state, REPLICATION_KEY)
         watched = state.get(WATCHED_FILES) or {}
         for run_id in [run_id for run_id in watched if run_id not in plan.watched]:
@@ -154,27 +191,187 @@ class ContentStream(SequentumStream):
         if not watched:
             state.pop(WATCHED_FILES, None)
 
-    def _sync_run(self, agent_id: int, run: dict, state: dict) -> Iterator[Any]:
-        run_id = int(run["id"])
-        current = state.get("current") if (state.get("current") or {}).get("run_id") == run_id else None
-        done = set(current.get("files_done", [])) if current else set()
-        done |= set((state.get(WATCHED_FILES) or {}).get(str(run_id), []))  # a restarted run's earlier files
-        files = data_files(self.client, agent_id, run)
-        if self.settings.reporters.get(agent_id) == self.name:
-            self._report_strays(agent_id, files)
-        for item in files:
-            if item.file_id in done or (fmt := format_of(item.name)) is None:
-                continue
-            if self.settings.router.stream_of(agent_id, item.name) != self.name:
-                continue
-            resume = current["rows"] if current and current.get("file_id") == item.file_id else 0
-            yield from self._sync_file(item, fmt, resume, state, done)
-            done.add(item.file_id)
-            state["current"] = {"run_id": run_id, "files_done": sorted(done)}
-        if finality(run) == "watched":
+    def _groups(self, agent_id: int, runs: list[dict], state: dict) -> Iterator[list[_RunFiles]]:
+        """The runs to handle with the files this stream takes, in groups of about `GROUP_BYTES`.
+
+        A group's files are all read (pass 1) before any is emitted, so the schema a target first sees
+        holds every file of the group: a first sync creates its tables with the types of the whole
+        history, not of the newest file, and no column changes type half-way.
+        """
+        group: list[_RunFiles] = []
+        size = 0
+        for run in runs:
+            run_id = int(run["id"])
+            current = state.get("current") if (state.get("current") or {}).get("run_id") == run_id else None
+            done = set(current.get("files_done", [])) if current else set()
+            # A restarted run's files extracted before it restarted are not read again.
+            done |= set((state.get(WATCHED_FILES) or {}).get(str(run_id), []))
+            files = data_files(self.client, agent_id, run)
+            if self.settings.reporters.get(agent_id) == self.name:
+                self._report_strays(agent_id, files)
+            mine = [
+                item
+                for item in files
+                if item.file_id not in done
+                and format_of(item.name) is not None
+                and self.settings.router.stream_of(agent_id, item.name) == self.name
+            ]
+            group.append(_RunFiles(run, mine, done))
+            size += sum(item.size or 0 for item in mine)
+            if size >= GROUP_BYTES or len(group) >= GROUP_RUNS:
+                yield group
+                group, size = [], 0
+        if group:
+            yield group
+
+    def _prepare(
+        self, group: list[_RunFiles], cleanup: contextlib.ExitStack
+    ) -> tuple[str | None, list[tuple[_RunFiles, list[_Prepared], bool]], errors.SequentumError | None]:
+        """Pass 1 over a group: download and read every file, then widen the schema once.
+
+        Returns the runs ready to emit, up to a file that stops the stream (and why) or a failure
+        that stops the sync (raised once the runs before it are out).
+        """
+        seen: dict[str, Kind] = {}
+        ready: list[tuple[_RunFiles, list[_Prepared], bool]] = []
+        stopped: str | None = None
+        failure: errors.SequentumError | None = None
+        for run in group:
+            files: list[_Prepared] = []
+            try:
+                for item in run.files:
+                    prepared = self._prepare_file(item, seen, cleanup)
+                    if prepared is not None:
+                        files.append(prepared)
+            except StreamStopped as stop:
+                stopped = str(stop)
+                break
+            except errors.SequentumError as exc:
+                failure = exc
+                ready.append((run, files, False))  # the files before the failure still go out
+                break
+            ready.append((run, files, True))
+        items = [prepared.item for _, files, _ in ready for prepared in files]
+        if items:
+            self._widen(seen, items[0].describe() if len(items) == 1 else f"{len(items)} files")
+        return stopped, ready, failure
+
+    def _prepare_file(
+        self, item: RunFile, seen: dict[str, Kind], cleanup: contextlib.ExitStack
+    ) -> _Prepared | None:
+        """Download one file and run pass 1 over it; None when it was skipped (and reported)."""
+        fmt = format_of(item.name)
+        assert fmt is not None
+        started = time.monotonic()
+        try:
+            source, options, size = self._download(item, fmt, seen, cleanup)
+        except errors.NotFoundError:
+            # Sequentum removed the file after listing it: it cannot come back, so it never blocks.
+            self.settings.report(FileProblem(item, self.name, "gone: the download answered 404", "skipped"))
+            return None
+        except errors.DownloadError as exc:
+            self.logger.warning("Stream %s stops at %s: %s", self.name, item.describe(), exc)
+            raise StreamStopped(f"{item.describe()} (download kept failing)") from None
+        except errors.MalformedFileError as exc:
+            reason = f"not valid {fmt.upper()} ({exc})"
+            if self.settings.on_bad_file == STOP:
+                self.settings.report(FileProblem(item, self.name, reason, "stopped"))
+                raise StreamStopped(f"{item.describe()}: {reason}") from None
+            self.settings.report(FileProblem(item, self.name, reason, "skipped"))
+            return None
+        return _Prepared(item, fmt, source, options, size, started)
+
+    def _download(
+        self, item: RunFile, fmt: str, seen: dict[str, Kind], cleanup: contextlib.ExitStack
+    ) -> tuple[Source, ReadOptions, int]:
+        """The file as a readable source with its read options, its columns inferred into `seen`.
+
+        Small files go to memory. Big CSV, TSV and JSON Lines files are read while they download, so
+        pass 1 costs no time of its own; other big files are read once they are on disk.
+        """
+        if item.size is not None and item.size <= IN_MEMORY_BYTES:
+            memory, result = download_to_memory(self.client, item)
+            return memory, self._infer(memory, fmt, seen), result.size
+        transfer = Transfer(self.client, item, temp_dir=self.settings.temp_dir)
+        cleanup.callback(transfer.close)
+        on_disk = FileSource(transfer.path)
+        if fmt not in STREAMABLE:
+            size = transfer.wait().size
+            return on_disk, self._infer(on_disk, fmt, seen), size
+        while True:
+            try:
+                options = self._infer(transfer, fmt, seen, whole=False)
+                break
+            except TransferRestarted:
+                continue  # the download broke and starts again: so does pass 1 (`seen` is untouched)
+            except TransferFailed:
+                transfer.wait()  # raises why the download failed
+                raise
+            except errors.MalformedFileError:
+                transfer.wait()  # a download error explains a broken file better than the parser
+                options = self._infer(on_disk, fmt, seen)  # again, from the whole file (encoding)
+                break
+        return on_disk, options, transfer.wait().size
+
+    def _infer(self, source: Source, fmt: str, seen: dict[str, Kind], *, whole: bool = True) -> ReadOptions:
+        """Decide how to read the file and infer its columns into `seen` (columns already text stay text).
+
+        A file whose prefix looked like UTF-8 but whose later bytes are not is detected again as a
+        whole (when `whole`; a download still arriving is checked once it is complete).
+        """
+        options = resolve(source, fmt, self.settings.options)
+        kinds: dict[str, Kind] = {}
+        try:
+            self._infer_into(kinds, source, fmt, options)
+        except errors.MalformedFileError:
+            retry = redetect(source, options) if whole else None
+            if retry is None:
+                raise
+            options, kinds = retry, {}
+            self._infer_into(kinds, source, fmt, options)
+        for name, kind in kinds.items():
+            seen[name] = widen(seen.get(name, Kind.NULL), kind)
+        if options.encoding not in ("utf-8", self.settings.options.encoding):
+            self.logger.info("Reading %s as %s.", getattr(source, "path", "a file"), options.encoding)
+        return options
+
+    def _infer_into(self, seen: dict[str, Kind], source: Source, fmt: str, options: ReadOptions) -> None:
+        for batch in read_batches(source, fmt, options):
+            for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                if seen.get(name) is Kind.STRING or self.columns.get(name) is Kind.STRING:
+                    seen[name] = Kind.STRING
+                    continue
+                kind = infer_arrow(column) if self.settings.infer_types else text_kind(column)
+                seen[name] = widen(seen.get(name, Kind.NULL), kind)
+
+    def _emit_prepared(self, prepared: _Prepared, state: dict) -> Iterator[Any]:
+        item = prepared.item
+        current = state.get("current") if (state.get("current") or {}).get("run_id") == item.run_id else None
+        done = sorted(set((current or {}).get("files_done", [])))
+        resume = current["rows"] if current and current.get("file_id") == item.file_id else 0
+        progress = {"run_id": item.run_id, "files_done": done, "file_id": item.file_id, "rows": resume}
+        state["current"] = progress
+        rows = yield from self._emit_file(prepared.source, prepared.fmt, prepared.options, item, progress)
+        state["current"] = {"run_id": item.run_id, "files_done": sorted({*done, item.file_id})}
+        self.logger.info(
+            "Downloaded %s: %d bytes, %d rows emitted in %.2f s",
+            item.describe(),
+            prepared.size,
+            rows,
+            time.monotonic() - prepared.started,
+        )
+
+    def _finish_run(self, run: _RunFiles, state: dict) -> None:
+        """Every file of the run this stream takes is out: record the run (and what a restart may add)."""
+        run_id = int(run.run["id"])
+        if finality(run.run) == "watched":
+            done = run.done | {item.file_id for item in run.files}
             state.setdefault(WATCHED_FILES, {})[str(run_id)] = sorted(done)
         else:
             (state.get(WATCHED_FILES) or {}).pop(str(run_id), None)
+        mark_handled(state, run.run)
+        state.pop("current", None)
+        self._flush_state()
 
     def _report_strays(self, agent_id: int, files: list[RunFile]) -> None:
         """Files no content stream of this run takes: named once, by one stream per agent."""
@@ -192,76 +389,8 @@ class ContentStream(SequentumStream):
                 )
                 self.settings.report(FileProblem(item, stream, reason, "no_stream"))
 
-    # -- files --------------------------------------------------------------------------------------
-
-    def _sync_file(self, item: RunFile, fmt: str, resume: int, state: dict, done: set[int]) -> Iterator[Any]:
-        started = time.monotonic()
-        try:
-            with fetched(self.client, item, temp_dir=self.settings.temp_dir) as (path, download):
-                options = self._read_file(path, fmt, item)
-                if options is None:
-                    return
-                progress = {
-                    "run_id": item.run_id,
-                    "files_done": sorted(done),
-                    "file_id": item.file_id,
-                    "rows": resume,
-                }
-                state["current"] = progress
-                rows = yield from self._emit_file(path, fmt, options, item, progress)
-        except errors.NotFoundError:
-            # Sequentum removed the file after listing it: it cannot come back, so it never blocks.
-            self.settings.report(FileProblem(item, self.name, "gone: the download answered 404", "skipped"))
-            return
-        except errors.DownloadError as exc:
-            self.logger.warning("Stream %s stops at %s: %s", self.name, item.describe(), exc)
-            raise StreamStopped(f"{item.describe()} (download kept failing)") from None
-        self.logger.info(
-            "Downloaded %s: %d bytes, %d rows emitted in %.2f s",
-            item.describe(),
-            download.size,
-            rows,
-            time.monotonic() - started,
-        )
-
-    def _read_file(self, path: Path, fmt: str, item: RunFile) -> ReadOptions | None:
-        """Decide how to read the file and run pass 1 (widening the schema); None: it was skipped."""
-        options = resolve(path, fmt, self.settings.options)
-        try:
-            try:
-                seen = self._infer_file(path, fmt, options)
-            except errors.MalformedFileError:
-                retry = redetect(path, options)  # a UTF-8 prefix, then other bytes further on
-                if retry is None:
-                    raise
-                options = retry
-                seen = self._infer_file(path, fmt, options)
-        except errors.MalformedFileError as exc:
-            reason = f"not valid {fmt.upper()} ({exc})"
-            if self.settings.on_bad_file == STOP:
-                self.settings.report(FileProblem(item, self.name, reason, "stopped"))
-                raise StreamStopped(f"{item.describe()}: {reason}") from None
-            self.settings.report(FileProblem(item, self.name, reason, "skipped"))
-            return None
-        if options.encoding not in ("utf-8", self.settings.options.encoding):
-            self.logger.info("Read %s as %s.", item.describe(), options.encoding)
-        self._widen(seen, item)
-        return options
-
-    def _infer_file(self, path: Path, fmt: str, options: ReadOptions) -> dict[str, Kind]:
-        """Pass 1: the kind of every column over the whole file (columns already text stay text)."""
-        seen: dict[str, Kind] = {}
-        for batch in read_batches(path, fmt, options):
-            for name, column in zip(batch.schema.names, batch.columns, strict=True):
-                if seen.get(name) is Kind.STRING or self.columns.get(name) is Kind.STRING:
-                    seen[name] = Kind.STRING
-                    continue
-                kind = infer_arrow(column) if self.settings.infer_types else text_kind(column)
-                seen[name] = widen(seen.get(name, Kind.NULL), kind)
-        return seen
-
-    def _widen(self, seen: dict[str, Kind], item: RunFile) -> None:
-        """Widen the schema for what a file holds and announce it before any of its records."""
+    def _widen(self, seen: dict[str, Kind], where: str) -> None:
+        """Widen the schema for what the files hold and announce it before any of their records."""
         merged = merge_columns(self.columns, seen)
         if merged == self.columns:
             return
@@ -272,15 +401,15 @@ class ContentStream(SequentumStream):
             for name, kind in merged.items()
             if self.columns.get(name) is not kind
         ]
-        self.logger.info("Stream %s widened for %s: %s", self.name, item.describe(), "; ".join(changes))
+        self.logger.info("Stream %s widened for %s: %s", self.name, where, "; ".join(changes))
         self.columns = merged
         self.replace_schema(build_schema(merged))
 
     def _emit_file(
-        self, path: Path, fmt: str, options: ReadOptions, item: RunFile, progress: dict
+        self, source: Source, fmt: str, options: ReadOptions, item: RunFile, progress: dict
     ) -> Iterator[Any]:
         """Pass 2: convert and emit every row after `progress["rows"]`; returns the rows emitted."""
-        slices = resume_slices(read_batches(path, fmt, options), progress["rows"])
+        slices = resume_slices(read_batches(source, fmt, options), progress["rows"])
         selected = self._is_selected
         if self._parquet is not None:
             return (
