@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import simplejson
 from singer_sdk import Stream, Tap
@@ -185,6 +185,10 @@ class SeamStream(Stream):
     """Stream base: public methods over the SDK's private hooks (see `INTERNALS`)."""
 
     _written_schemas: list[dict] | None = None
+    #: Hold SCHEMA back until `release_schema` (content streams learn their schema from the files first:
+    #: targets such as target-duckdb create the table from the first SCHEMA they see).
+    defer_schema: ClassVar[bool] = False
+    _schema_released = False
 
     @property
     def tap(self) -> SeamTap:
@@ -204,11 +208,18 @@ class SeamStream(Stream):
         self._write_state_message()
 
     def _write_schema_message(self) -> None:
+        if self.defer_schema and not self._schema_released:
+            return
         messages = [message.to_dict() for message in self._generate_schema_messages()]
         if messages == self._written_schemas:
             return
         self._written_schemas = messages
         super()._write_schema_message()
+
+    def release_schema(self) -> None:
+        """Write the stream's SCHEMA now (once, and again only when it changed)."""
+        self._schema_released = True
+        self._write_schema_message()
 
     def emit_record(self, record: Record) -> None:
         """Write a record of this stream outside its own sync (after its SCHEMA, through its stream maps)."""

@@ -105,11 +105,15 @@ def downloads(log: str) -> list[str]:
 
 
 def record_counts(stdout: str) -> dict[str, int]:
-    """RECORD messages per stream in a tap's output."""
+    """RECORD messages per stream in a tap's output; an announced stream without records counts 0
+    (a target creates its table, empty: file_errors when every file could be read)."""
     counts: collections.Counter[str] = collections.Counter()
     for line in stdout.splitlines():
-        if '"RECORD"' in line:
-            counts[json.loads(line)["stream"]] += 1
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            counts[message["stream"]] += 1
+        elif message["type"] == "SCHEMA":
+            counts[message["stream"]] += 0
     return dict(counts)
 
 

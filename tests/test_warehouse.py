@@ -122,7 +122,7 @@ def loaded(postgres, meltano_installed, tmp_path_factory) -> SimpleNamespace:
     home = tmp_path_factory.mktemp("warehouse")
     with Sandbox() as sandbox:
         agent = sandbox.add_agent("Warehouse traps")
-        sandbox.add_run(agent["id"], files=[("traps.csv", TRAPS_CSV)])
+        sandbox.add_run(agent["id"], files=[("warehouse_traps.csv", TRAPS_CSV)])
         tap = run_cli(["--config", str(write_json(home / "config.json", config_for(sandbox)))])
         meltano = Meltano(meltano_installed, home, sandbox)
         target = {
@@ -154,7 +154,7 @@ def test_integers_decimals_dates_and_timestamps_keep_their_types(loaded, postgre
     assert steam["price"] == "numeric"
     assert steam["free"] == "boolean"
     assert steam["snapshot_at"] == steam["_sdc_run_created"] == "timestamp without time zone"
-    listings = column_types(postgres, "real_estate_listings")
+    listings = column_types(postgres, "real_estate_listings__listings")
     assert listings["listing_id"] == listings["zip"] == "text"
     assert listings["listed_on"] == "date"
     assert listings["bathrooms"] == "numeric"
@@ -209,9 +209,9 @@ def test_leading_zeros_of_the_demo_data_survive(loaded, postgres):
     emitted = [
         m["record"]["listing_id"]
         for m in loaded.messages
-        if m["type"] == "RECORD" and m["stream"] == "real_estate_listings"
+        if m["type"] == "RECORD" and m["stream"] == "real_estate_listings__listings"
     ]
     zeros = sorted(listing for listing in emitted if listing and listing.startswith("0"))
     assert zeros
-    query = f"SELECT listing_id FROM {SCHEMA}.real_estate_listings WHERE listing_id LIKE '0%' ORDER BY 1"
+    query = f"SELECT listing_id FROM {SCHEMA}.real_estate_listings__listings WHERE listing_id LIKE '0%' ORDER BY 1"
     assert [row[0] for row in sql(postgres, query)] == zeros

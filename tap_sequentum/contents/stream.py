@@ -120,6 +120,7 @@ class ContentStream(SequentumStream):
     replication_key = REPLICATION_KEY
     is_sorted = False
     state_partitioning_keys: ClassVar[list[str]] = []
+    defer_schema = True  # SCHEMA goes out once the first files were read, with what they hold
 
     def __init__(
         self,
@@ -254,6 +255,7 @@ class ContentStream(SequentumStream):
         items = [prepared.item for _, files, _ in ready for prepared in files]
         if items:
             self._widen(seen, items[0].describe() if len(items) == 1 else f"{len(items)} files")
+            self.release_schema()
         return stopped, ready, failure
 
     def _prepare_file(
