@@ -213,5 +213,6 @@ def test_leading_zeros_of_the_demo_data_survive(loaded, postgres):
     ]
     zeros = sorted(listing for listing in emitted if listing and listing.startswith("0"))
     assert zeros
-    query = f"SELECT listing_id FROM {SCHEMA}.real_estate_listings__listings WHERE listing_id LIKE '0%' ORDER BY 1"
+    table = f"{SCHEMA}.real_estate_listings__listings"
+    query = f"SELECT listing_id FROM {table} WHERE listing_id LIKE '0%' ORDER BY 1"
     assert [row[0] for row in sql(postgres, query)] == zeros
