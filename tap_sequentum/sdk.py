@@ -9,6 +9,7 @@ Everything outside this module uses the public methods below.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import simplejson
 from singer_sdk import Stream, Tap
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.io_base import SingerWriter
 
@@ -48,6 +50,10 @@ INTERNALS: dict[str, str] = {
     "computed exactly as the SDK does for the catalog.",
     "Tap._handle_termination": "the SDK's handler writes STATE inside the signal handler (possibly in the "
     "middle of a RECORD line) and exits 0; the tap stops between whole messages and exits 128+signal.",
+    "Tap._validate_config": "the SDK validates settings after reading them and only warns during discovery; "
+    "here values typed slightly off are read as meant first (`prepare_config`) and an invalid setting "
+    "always stops with one line, in discovery as in a sync.",
+    "Tap._config": "the settings as read, prepared in place before they are validated.",
     "Tap._streams": "discovery must build streams again in discovery mode (with samples) after a "
     "sync-mode build.",
     "Tap._state_writer": "the SDK writes the whole tap state after every context (per run for run_files); "
@@ -143,12 +149,46 @@ def _plain_write_line(line: str) -> None:
     sys.stdout.flush()
 
 
+class QuietChatter(logging.Filter):
+    """Drops singer-sdk's INFO lines that say nothing a user acts on, every run (at DEBUG they show).
+
+    Matched by the SDK's message templates: "Skipping parse of env var settings...", "Added 'x' as child
+    stream", and the per-context "Beginning sync" and bookmark lines (one per run for run_files).
+    """
+
+    TEMPLATES = frozenset(
+        {
+            "Skipping parse of env var settings...",
+            "Parsing env var for settings config...",
+            "Parsing '%s' config from env variable '%s'.",
+            "Added '%s' as child stream to '%s'",
+            "Starting incremental sync of '%s' with bookmark value: %s",
+        }
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        if record.msg in self.TEMPLATES:
+            return False
+        # "Beginning sync of '%s' in %s mode" stays once per stream; per context it is noise.
+        return not (isinstance(record.msg, str) and record.msg.endswith("with context keys: %s"))
+
+
+def quiet_sdk_chatter() -> None:
+    """Install `QuietChatter` on the root logger's handlers (once)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, QuietChatter) for f in handler.filters):
+            handler.addFilter(QuietChatter())
+
+
 class SeamTap(Tap):
     """Tap base: public methods over the SDK's private hooks (see `INTERNALS`)."""
 
     message_writer_class = MeteredWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        quiet_sdk_chatter()
         super().__init__(*args, **kwargs)
         self.output_meter = OutputMeter()
         if isinstance(self.message_writer, MeteredWriter):
@@ -168,6 +208,20 @@ class SeamTap(Tap):
             return super().run_sync_dry_run(*args, **kwargs)
         finally:
             self.flush_state()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        self.prepare_config(self._config)
+        try:
+            return super()._validate_config(raise_errors=True)
+        except ConfigValidationError as exc:
+            raise self.invalid_config(list(exc.errors)) from None
+
+    def prepare_config(self, config: dict) -> None:
+        """Adjust the settings in place before they are validated (default: nothing)."""
+
+    def invalid_config(self, problems: list[str]) -> Exception:
+        """The error for settings the JSON schema rejects (default: the SDK's own)."""
+        return ConfigValidationError("Config validation failed", errors=problems)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         self.on_termination(signum)

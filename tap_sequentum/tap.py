@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
+import json
 import os
+import pathlib
 import sys
-from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
 
 from singer_sdk import Stream
-from singer_sdk import typing as th
 from singer_sdk.exceptions import MappingError
 
 from tap_sequentum import errors
@@ -21,9 +19,16 @@ from tap_sequentum.contents.discovery import Sample, SampleSettings, discover_ag
 from tap_sequentum.contents.infer import Kind, widen
 from tap_sequentum.contents.naming import Router
 from tap_sequentum.contents.schema import columns_of
-from tap_sequentum.contents.stream import SKIP, STOP, ContentSettings, ContentStream, FileProblem
-from tap_sequentum.domain import format_timestamp, parse_timestamp
+from tap_sequentum.contents.stream import SKIP, ContentSettings, ContentStream, FileProblem
+from tap_sequentum.domain import format_timestamp
 from tap_sequentum.sdk import SeamTap
+from tap_sequentum.settings import (
+    SETTINGS_SCHEMA,
+    agent_id_list,
+    check_settings,
+    delimiter,
+    normalize_settings,
+)
 from tap_sequentum.streams import STREAM_TYPES, FileErrorsStream
 from tap_sequentum.trigger import run_triggers
 
@@ -33,203 +38,14 @@ class TapSequentum(SeamTap):
 
     name = "tap-sequentum"
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_key",
-            th.StringType,
-            required=True,
-            secret=True,
-            title="API key",
-            description="Sequentum Cloud API key (Users > Manage API Keys). Sent only to base_url.",
-        ),
-        th.Property(
-            "base_url",
-            th.StringType,
-            default=DEFAULT_BASE_URL,
-            title="Base URL",
-            description="Sequentum Cloud address, without /api/v1. Point it at the sandbox for demos.",
-        ),
-        th.Property(
-            "start_date",
-            th.DateTimeType,
-            title="Start date",
-            description="Runs created before this instant are ignored (first sync only: state wins after).",
-        ),
-        th.Property(
-            "agent_ids",
-            th.ArrayType(th.IntegerType),
-            title="Agent IDs",
-            description="Only these agents. Lets one organisation be split over several parallel jobs.",
-        ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=60,
-            title="Request timeout",
-            description="Seconds to wait for each HTTP answer (per read, not per whole download).",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=5,
-            title="Max retries",
-            description="Retries of a GET after 429, 5xx, resets and timeouts (Retry-After honoured). "
-            "POSTs are never retried.",
-        ),
-        th.Property(
-            "runs_max_records",
-            th.IntegerType,
-            default=1000,
-            title="Runs per agent",
-            description="maxRecords for the runs list (1-1000). The API lists only the newest runs; sync "
-            "at least once per this many runs of an agent.",
-        ),
-        th.Property(
-            "agents_page_size",
-            th.IntegerType,
-            default=100,
-            title="Agents page size",
-            description="recordsPerPage when paging through agent/all.",
-        ),
-        th.Property(
-            "content_streams",
-            th.BooleanType,
-            default=True,
-            title="Content streams",
-            description="One stream per agent with the rows of its delivered data files (CSV, TSV, "
-            "JSON, JSON Lines, XLSX, Parquet).",
-        ),
-        th.Property(
-            "infer_types",
-            th.BooleanType,
-            default=True,
-            title="Infer types",
-            description="Type content columns from the data (integer, number, boolean, date, date-time, "
-            "else string), losslessly. Off: every column is a string.",
-        ),
-        th.Property(
-            "csv_encoding",
-            th.StringType,
-            default="auto",
-            title="Text encoding",
-            description="Encoding of CSV/TSV/JSON/JSON Lines files. auto (default): a byte order mark "
-            "decides (UTF-8, UTF-16), else valid UTF-8 is UTF-8, else it is detected (Windows-1252 "
-            "preferred among Latin code pages); the encoding used is logged. A codec name (cp1252, "
-            "latin-1, utf-16) forces it. XML files name their own encoding.",
-        ),
-        th.Property(
-            "csv_delimiter",
-            th.StringType,
-            default="auto",
-            title="CSV delimiter",
-            description="Delimiter of .csv files. auto (default): sniffed per file among , ; tab | "
-            "(outside quotes). One character (or tab, semicolon, comma, pipe) forces it. TSV files "
-            "always use tab.",
-        ),
-        th.Property(
-            "export_table_names",
-            th.ObjectType(additional_properties=th.StringType),
-            title="Export table names",
-            description="File-name patterns (* and ?, any case) -> export table, for names the rule "
-            'gets wrong, e.g. {"*_reviews_*.csv": "reviews"}. The rule: the file name\'s stem with '
-            "trailing run decoration (numbers, dates, date-times, UUIDs) removed.",
-        ),
-        th.Property(
-            "merge_export_tables",
-            th.BooleanType,
-            default=False,
-            title="Merge export tables across agents",
-            description="One stream per export table across agents (Sequentum's Export Name "
-            "convention: agents that export to the same table use the same name), named after the "
-            "table; _sdc_agent_id tells the agents' rows apart. Off: one stream per agent and table.",
-        ),
-        th.Property(
-            "on_bad_file",
-            th.StringType,
-            default="skip",
-            allowed_values=["skip", "stop"],
-            title="On a bad file",
-            description="What a content stream does with a file it cannot read: skip (default: it is "
-            "recorded in file_errors and the stream goes on) or stop (the stream stops at that file, "
-            "its state stays before it, every other stream syncs, and the tap exits 1 at the end). A "
-            "file that is gone (404) is always skipped.",
-        ),
-        th.Property(
-            "emit_unchanged_agents",
-            th.BooleanType,
-            default=False,
-            title="Emit unchanged agents",
-            description="Emit every agent (and read its detail) on every sync. Off (default): only "
-            "agents whose list entry changed since the last sync, which saves two requests per "
-            "unchanged agent.",
-        ),
-        th.Property(
-            "discovery_sample_runs",
-            th.IntegerType,
-            default=1,
-            title="Discovery sample runs",
-            description="Newest finished runs with data files whose export tables discovery reads per "
-            "agent (one file list and one ranged download per table each). Raise it when an agent's "
-            "older runs hold tables its newest run does not.",
-        ),
-        th.Property(
-            "discovery_sample_bytes",
-            th.IntegerType,
-            default=4 * 1024 * 1024,
-            title="Discovery sample bytes",
-            description="At most this many bytes read per file while discovering (a prefix of CSV, TSV "
-            "and JSON Lines; JSON, XLSX and Parquet files larger than this are not sampled).",
-        ),
-        th.Property(
-            "temp_dir",
-            th.StringType,
-            title="Temporary directory",
-            description="Where run files are downloaded before parsing (default: the system's).",
-        ),
-        th.Property(
-            "content_fast_path",
-            th.BooleanType,
-            default=True,
-            title="Content fast path",
-            description="Encode content records directly when no stream map applies to the stream. "
-            "Off: every record goes through singer-sdk's per-record path (slower, same output).",
-        ),
-        th.Property(
-            "trigger",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property("agent_id", th.IntegerType, required=True),
-                    th.Property("input_parameters", th.ObjectType(additional_properties=True)),
-                    th.Property("timeout", th.NumberType),
-                )
-            ),
-            title="Trigger",
-            description="Agents to start before extracting: [{agent_id, input_parameters, timeout "
-            "(seconds to wait, default 3600)}]. The sync waits for their runs, then extracts them.",
-        ),
-        th.Property(
-            "trigger_fail_on_error",
-            th.BooleanType,
-            default=True,
-            title="Fail on trigger errors",
-            description="Stop the sync (exit 1, nothing extracted) when a triggered run fails or times out. "
-            "Off: log a warning and extract anyway.",
-        ),
-        th.Property(
-            "trigger_poll_interval",
-            th.IntegerType,
-            default=10,
-            title="Trigger poll interval",
-            description="Seconds between status checks of triggered runs.",
-        ),
-        th.Property(
-            "user_agent",
-            th.StringType,
-            default=DEFAULT_USER_AGENT,
-            title="User agent",
-            description="User-Agent header sent with every request.",
-        ),
-    ).to_dict()
+    config_jsonschema = SETTINGS_SCHEMA
+
+    def prepare_config(self, config: dict) -> None:
+        """Values typed slightly off are read as meant; what cannot be read is one line, before requests."""
+        normalize_settings(config)
+
+    def invalid_config(self, problems: list[str]) -> Exception:
+        return errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
 
     @cached_property
     def client(self) -> SequentumClient:
@@ -349,7 +165,7 @@ class TapSequentum(SeamTap):
         return ContentSettings(
             router=self.router,
             options=ReadOptions(
-                encoding=config.get("csv_encoding") or AUTO, delimiter=_delimiter(config.get("csv_delimiter"))
+                encoding=config.get("csv_encoding") or AUTO, delimiter=delimiter(config.get("csv_delimiter"))
             ),
             on_bad_file=config.get("on_bad_file") or SKIP,
             infer_types=bool(config.get("infer_types", True)),
@@ -450,67 +266,10 @@ _ACTIONS = {
 }
 
 
-def _delimiter(value: Any) -> str:
-    """The csv_delimiter setting: "auto", one character, or a name (tab, semicolon, comma, pipe)."""
-    names = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
-    text = str(value) if value not in (None, "") else AUTO
-    return names.get(text.lower(), text)
-
-
-def agent_id_list(value: Any) -> list[int]:
-    """The agent_ids setting as a list of ids: a list, one number, or text like "1001, 1002"."""
-    if value is None or value == "" or value == []:
-        return []
-    items = value if isinstance(value, list) else str(value).replace(";", ",").split(",")
-    ids: list[int] = []
-    for item in items:
-        text = str(item).strip()
-        if not text:
-            continue
-        if isinstance(item, bool) or not text.lstrip("-").isdigit():
-            raise errors.ConfigurationError(
-                f"agent_ids must be agent ids (numbers), e.g. [1001, 1002] or 1001,1002; not {value!r}."
-            )
-        ids.append(int(text))
-    return list(dict.fromkeys(ids))
-
-
-def check_settings(config: Mapping[str, Any]) -> None:
-    """Settings the JSON schema cannot check, as one actionable line each (before any request)."""
-    problems = []
-    if not isinstance(config.get("api_key"), str) or not config["api_key"].strip():
-        raise errors.ConfigurationError(errors.MISSING_API_KEY)
-    runs_max = int(config.get("runs_max_records", 1000))
-    if not 1 <= runs_max <= 1000:
-        problems.append(f"runs_max_records must be between 1 and 1000, not {runs_max}")
-    for name in ("agents_page_size", "discovery_sample_runs", "discovery_sample_bytes"):
-        if name in config and int(config[name]) < 1:
-            problems.append(f"{name} must be at least 1, not {config[name]}")
-    if float(config.get("trigger_poll_interval", 10)) <= 0:
-        problems.append("trigger_poll_interval must be a positive number of seconds")
-    if config.get("start_date") and parse_timestamp(config["start_date"]) is None:
-        problems.append(f"start_date must be an ISO 8601 date or date-time, not {config['start_date']!r}")
-    encoding = config.get("csv_encoding") or AUTO
-    try:
-        if encoding != AUTO:
-            codecs.lookup(encoding)
-    except LookupError:
-        problems.append(f"csv_encoding {encoding!r} is not a known text encoding (or auto)")
-    delimiter = _delimiter(config.get("csv_delimiter"))
-    if delimiter != AUTO and (len(delimiter) != 1 or delimiter in '"\r\n'):
-        problems.append(f"csv_delimiter must be auto or one character, not {config.get('csv_delimiter')!r}")
-    if (config.get("on_bad_file") or SKIP) not in (SKIP, STOP):
-        problems.append(f"on_bad_file must be skip or stop, not {config.get('on_bad_file')!r}")
-    temp_dir = config.get("temp_dir")
-    if temp_dir and not os.path.isdir(temp_dir):
-        problems.append(f"temp_dir {temp_dir!r} is not an existing directory")
-    if problems:
-        raise errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
-
-
 def main() -> None:
     """Console entry point: the SDK's CLI, with our errors shown as one actionable line."""
     try:
+        check_files(sys.argv[1:])
         TapSequentum.cli()
     except errors.SequentumError as exc:
         sys.stderr.write(f"tap-sequentum: error: {exc}\n")
@@ -518,6 +277,28 @@ def main() -> None:
     except MappingError as exc:
         sys.stderr.write(f"tap-sequentum: error: stream_maps: {exc}\n")
         sys.exit(1)
+
+
+def check_files(argv: list[str]) -> None:
+    """The files named by --config, --state and --catalog exist and hold a JSON object, or one line says
+    which does not (singer-sdk would answer with a traceback)."""
+    for index, argument in enumerate(argv):
+        option, _, value = argument.partition("=")
+        if option not in ("--config", "--state", "--catalog"):
+            continue
+        value = value or (argv[index + 1] if index + 1 < len(argv) else "")
+        if not value or (option == "--config" and value == "ENV"):
+            continue
+        what = {"--config": "config", "--state": "state", "--catalog": "catalog"}[option]
+        try:
+            data = json.loads(pathlib.Path(value).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise errors.ConfigurationError(f"The {what} file {value} does not exist ({option}).") from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            detail = " ".join(str(exc).split())
+            raise errors.ConfigurationError(f"The {what} file {value} is not valid JSON: {detail}.") from None
+        if not isinstance(data, dict):
+            raise errors.ConfigurationError(f"The {what} file {value} must hold a JSON object.")
 
 
 if __name__ == "__main__":

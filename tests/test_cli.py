@@ -749,3 +749,18 @@ def test_console_script_is_installed(demo_sandbox):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["version"] == 3
+
+
+def test_an_exported_key_is_never_sent_to_a_host_that_a_config_file_names(sandbox, tmp_path):
+    config = tmp_path / "other.json"
+    config.write_text(json.dumps({"base_url": sandbox.base_url}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tap_sequentum.cli", "--config", str(config), "agents"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TAP_SEQUENTUM_API_KEY": sandbox.api_key},
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "No Sequentum API key" in proc.stderr
+    assert not sandbox.requests  # nothing was sent, with or without the key

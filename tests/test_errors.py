@@ -105,3 +105,103 @@ def test_redact_masks_whole_tokens_only():
     assert redact("Authorization: ApiKey s3cr3t-KEY", "s3cr3t-KEY") == "Authorization: ApiKey ***"
     assert redact("url?key=abc&x=1", "abc") == "url?key=***&x=1"
     assert redact("nothing to hide", "") == "nothing to hide"
+
+
+# -- settings typed slightly wrong (issue 10): the evident meaning, or one line ------------------------
+
+
+def discovered_content(proc) -> list[str]:
+    import json
+
+    assert proc.returncode == 0, proc.stderr
+    metadata = {"agents", "agent_versions", "runs", "run_files", "file_errors"}
+    return sorted(
+        s["tap_stream_id"] for s in json.loads(proc.stdout)["streams"] if s["tap_stream_id"] not in metadata
+    )
+
+
+def test_a_bare_number_in_agent_ids_from_the_environment_is_one_agent(demo_sandbox):
+    env = {
+        "TAP_SEQUENTUM_API_KEY": demo_sandbox.api_key,
+        "TAP_SEQUENTUM_BASE_URL": demo_sandbox.base_url,
+        "TAP_SEQUENTUM_AGENT_IDS": "1001",
+    }
+    assert discovered_content(run_cli(["--config", "ENV", "--discover"], env=env)) == ["steam"]
+
+
+@pytest.mark.parametrize(
+    ("value", "streams"),
+    [("1001", ["steam"]), ("1001, 1006", ["price_monitor_1006", "steam"]), (1001, ["steam"])],
+)
+def test_agent_ids_as_text_or_a_number_in_a_config_file(demo_sandbox, tmp_path, value, streams):
+    config = {"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url, "agent_ids": value}
+    proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config)), "--discover"])
+    assert discovered_content(proc) == streams
+
+
+def test_an_unknown_agent_id_fails_discovery_with_one_line(demo_sandbox, tmp_path):
+    config = {"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url, "agent_ids": [424242]}
+    proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config)), "--discover"])
+    assert_one_clear_line(proc, "Agent 424242 from agent_ids does not exist", "fix agent_ids")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"request_timeout": "abc"}, "request_timeout must be a whole number, not 'abc'"),
+        ({"trigger_poll_interval": "soon"}, "trigger_poll_interval must be a whole number, not 'soon'"),
+        ({"agent_ids": "steam"}, "agent_ids must be agent ids (numbers)"),
+        ({"on_bad_file": "explode"}, "on_bad_file"),
+        ({"csv_delimiter": ";;"}, "csv_delimiter must be auto or one character"),
+        ({"runs_max_records": "many"}, "runs_max_records must be a whole number"),
+    ],
+)
+def test_discovery_checks_settings_as_strictly_as_a_sync(sandbox, tmp_path, setting, message):
+    config = write_json(tmp_path / "c.json", {"api_key": SECRET, "base_url": sandbox.base_url, **setting})
+    for args in (["--discover"], []):
+        assert_one_clear_line(run_cli(["--config", str(config), *args]), message)
+
+
+def test_numbers_given_as_text_are_numbers(demo_sandbox, tmp_path):
+    config = {"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url, "request_timeout": "30",
+              "agent_ids": ["1001"], "content_streams": "true"}  # fmt: skip
+    assert discovered_content(
+        run_cli(["--config", str(write_json(tmp_path / "c.json", config)), "--discover"])
+    ) == ["steam"]
+
+
+@pytest.mark.parametrize(("name", "body", "message"), [
+    ("missing.json", None, "The config file {path} does not exist (--config)"),
+    ("broken.json", "{not json", "The config file {path} is not valid JSON"),
+    ("list.json", "[1, 2]", "The config file {path} must hold a JSON object"),
+])  # fmt: skip
+def test_a_missing_or_broken_config_file_is_one_line(tmp_path, name, body, message):
+    path = tmp_path / name
+    if body is not None:
+        path.write_text(body)
+    for args in (["--discover"], []):
+        assert_one_clear_line(run_cli(["--config", str(path), *args]), message.format(path=path))
+
+
+def test_a_missing_state_or_catalog_file_is_one_line(demo_sandbox, tmp_path):
+    config = write_json(
+        tmp_path / "c.json", {"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url}
+    )
+    for option in ("--state", "--catalog"):
+        proc = run_cli(["--config", str(config), option, str(tmp_path / "nope.json")])
+        assert_one_clear_line(proc, f"({option})")
+
+
+def test_the_log_holds_what_a_user_acts_on(demo_sandbox, tmp_path):
+    config = {"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url, "agent_ids": [1001]}
+    proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
+    assert proc.returncode == 0, proc.stderr
+    for chatter in (
+        "Skipping parse of env var settings",
+        "as child stream",
+        "with context keys",
+        "Starting incremental sync of",
+    ):
+        assert chatter not in proc.stderr
+    assert "Downloaded steam.csv" in proc.stderr  # what a user does want to see stays
+    assert "Beginning sync of 'steam'" in proc.stderr

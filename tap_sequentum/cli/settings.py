@@ -49,9 +49,10 @@ class Session:
         """
         flags, env = ({k: v for k, (v, s) in self.given.items() if s is src} for src in SOURCES)
         names = {*DEFAULTS, "api_key"}
-        settings = {
-            k: v for layer in (DEFAULTS, env, self._file(), flags) for k, v in layer.items() if k in names
-        }
+        file = self._file()
+        if "base_url" in file and "api_key" not in file:
+            env.pop("api_key", None)  # the environment's key is not for the host that the file names
+        settings = {k: v for layer in (DEFAULTS, env, file, flags) for k, v in layer.items() if k in names}
         if not settings.get("api_key"):
             raise UsageError(errors.MISSING_API_KEY)
         for key, kind in (("request_timeout", float), ("max_retries", int)):
