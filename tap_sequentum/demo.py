@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from tap_sequentum.sandbox import Sandbox
 
-            sandbox = stack.enter_context(Sandbox(redirect_downloads=True))
+            sandbox = stack.enter_context(Sandbox(redirect_downloads=True, realities=True))
             env["TAP_SEQUENTUM_API_KEY"] = sandbox.api_key
             env["TAP_SEQUENTUM_BASE_URL"] = sandbox.base_url
             where = f"the bundled sandbox at {sandbox.base_url} (set TAP_SEQUENTUM_API_KEY for the real API)"

@@ -466,6 +466,10 @@ def test_the_demo_script_syncs_twice_and_shows_what_landed(meltano_installed, tm
     assert total_1 == added_1
     assert int(total_2) == int(total_1) + int(added_2) > int(total_1)
     assert re.search(r"^    \d+ \| 0\d+ \|", shown, re.MULTILINE), "a leading-zero listing_id in the samples"
+    # What Sequentum really delivers: two export tables are two tables; cp1252 and XML arrive too.
+    for table in ("shop_crawler__products", "shop_crawler__reviews", "boulangerie_dupain_tarifs__tarifs",
+                  "job_board_feed__feed"):  # fmt: skip
+        assert re.search(rf"^  {table}\s+[1-9][\d,]*\s", shown, re.MULTILINE), table
     assert (tmp_path / "output" / "demo.duckdb").exists()
 
 
