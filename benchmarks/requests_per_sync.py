@@ -443,8 +443,8 @@ def profile_report(path: Path, top: int = 25) -> str:
             lines.append(f"{nc:>10,} {tt:>8.2f} {ct:>8.2f} {share:>5.1f}  {_label(func)}")
     by_file: collections.Counter[str] = collections.Counter()
     for func, _, tt, _ in rows:
-        by_file[_label(func).split(":", 1)[0] if func[0] != "~" else "(builtins)"] += tt
-    lines += ["", "own time by file (top 15)"]
+        by_file[_label(func).split(":", 1)[0] if func[0] != "~" else func[2]] += tt
+    lines += ["", "own time by file, builtins by name (top 15; socket reads are mostly network wait)"]
     lines += [f"{tt:>8.2f} s {100 * tt / total:>5.1f} %  {name}" for name, tt in by_file.most_common(15)]
     return "\n".join(lines)
 
@@ -468,7 +468,7 @@ def run_profile(setup: Setup, output: Path | None) -> None:
             print(
                 f"\n{phase.total_requests:,} requests, {phase.median_seconds:.1f} s under cProfile "
                 f"({network:.1f} s of it network at {setup.latency * 1000:g} ms a request); "
-                f"{per_file:.1f} ms of the rest per downloaded file"
+                f"the rest is {per_file:.1f} ms per downloaded file (cProfile slows Python code down)"
             )
             print(profile_report(prof))
             if output:
