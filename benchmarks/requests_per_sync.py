@@ -128,7 +128,6 @@ def read_output(path: Path) -> Output:
     schemas: set[str] = set()
     with path.open("rb") as handle:
         for line in handle:
-            out.stdout_bytes += len(line)
             if not line.strip():
                 continue
             found = _TYPE.search(line, 0, 128)
@@ -155,11 +154,14 @@ def read_output(path: Path) -> Output:
     return out
 
 
-def state_value(output: Output) -> object:
-    """The last STATE's value: what Meltano would store and pass back."""
+def next_state(output: Output, previous: Path | None, path: Path) -> Path:
+    """Where the state now is, as Meltano keeps it: the last STATE's value, or `previous` if none came."""
     if output.last_state is None:
-        raise SystemExit("the sync emitted no STATE message")
-    return json.loads(output.last_state)["value"]
+        if previous is None:
+            raise SystemExit("the full sync emitted no STATE message")
+        return previous
+    path.write_text(json.dumps(json.loads(output.last_state)["value"]))
+    return path
 
 
 # -- one measured phase ----------------------------------------------------------------------------
@@ -167,7 +169,7 @@ def state_value(output: Output) -> object:
 
 @dataclass
 class Phase:
-    """One sync (or the discovery), repeated: request counts from the first run, medians of the rest."""
+    """One sync (or the discovery), repeated: request counts from the first run, median wall time."""
 
     name: str
     requests: dict[str, int]
@@ -204,9 +206,13 @@ class Phase:
         return data
 
 
-def measure(name: str, sandbox, argv: list[str], workdir: Path, repeat: int) -> tuple[Phase, Output]:
-    """Run `argv` `repeat` times against an unchanged sandbox; every run must make the same requests."""
-    stdout_path = workdir / f"{name.replace(' ', '-')}.out"
+def measure(
+    name: str, sandbox, argv: list[str], stdout_path: Path, repeat: int, singer: bool = True
+) -> tuple[Phase, Output]:
+    """Run `argv` `repeat` times against an unchanged sandbox; every run should make the same requests.
+
+    `singer` says stdout holds Singer messages to summarise (not so for discovery's catalog).
+    """
     seconds, rss, counts, output = [], 0.0, None, Output()
     failed = 0
     for attempt in range(repeat):
@@ -223,7 +229,7 @@ def measure(name: str, sandbox, argv: list[str], workdir: Path, repeat: int) -> 
         rss = max(rss, child.peak_rss_mib)
         print(f"  {name}: {sum(these.values()):,} requests, {child.seconds:.1f} s", flush=True)
     assert counts is not None
-    if name != "discovery":
+    if singer:
         output = read_output(stdout_path)
     phase = Phase(
         name=name,
@@ -270,9 +276,9 @@ def start_sandbox(setup: Setup):
 def discover(sandbox, workdir: Path, repeat: int) -> tuple[Phase, Path, Path]:
     """One discovery (measured) gives the catalog every sync below uses, as Meltano caches it."""
     config = write_json(workdir / "config.json", {"api_key": sandbox.api_key, "base_url": sandbox.base_url})
-    phase, _ = measure("discovery", sandbox, tap_argv("--config", str(config), "--discover"), workdir, repeat)
     catalog = workdir / "catalog.json"
-    (workdir / "discovery.out").replace(catalog)
+    argv = tap_argv("--config", str(config), "--discover")
+    phase, _ = measure("discovery", sandbox, argv, catalog, repeat, singer=False)
     phase.catalog_streams = len(json.loads(catalog.read_text())["streams"])
     return phase, config, catalog
 
@@ -286,18 +292,18 @@ def run_scale(setup: Setup) -> list[Phase]:
             phases = [phase]
             sync = tap_argv("--config", str(config), "--catalog", str(catalog))
 
-            full, output = measure("full sync", sandbox, sync, workdir, setup.repeat)
-            phases.append(full)
-            state = write_json(workdir / "state-full.json", state_value(output))
-            unchanged, _ = measure(
-                "unchanged incremental", sandbox, [*sync, "--state", str(state)], workdir, setup.repeat
+            # Each sync starts from the state the previous one left, as under a scheduler.
+            full, output = measure("full sync", sandbox, sync, workdir / "full.out", setup.repeat)
+            state = next_state(output, None, workdir / "state-full.json")
+            argv = [*sync, "--state", str(state)]
+            unchanged, output = measure(
+                "unchanged incremental", sandbox, argv, workdir / "same.out", setup.repeat
             )
-            phases.append(unchanged)
+            state = next_state(output, state, workdir / "state-unchanged.json")
             add_one_run(sandbox, ids[0], setup.runs)
-            one_new, _ = measure(
-                "one new run", sandbox, [*sync, "--state", str(state)], workdir, setup.repeat
-            )
-            phases.append(one_new)
+            argv = [*sync, "--state", str(state)]
+            one_new, _ = measure("one new run", sandbox, argv, workdir / "new.out", setup.repeat)
+            phases += [full, unchanged, one_new]
     finally:
         sandbox.stop()
     return phases
@@ -459,7 +465,7 @@ def run_profile(setup: Setup, output: Path | None) -> None:
             prof = output or workdir / "full-sync.prof"
             argv = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "tap_sequentum.tap"]
             argv += ["--config", str(config), "--catalog", str(catalog)]
-            phase, out = measure("full sync (profiled)", sandbox, argv, workdir, 1)
+            phase, out = measure("full sync (profiled)", sandbox, argv, workdir / "full.out", 1)
             if not out.records:
                 raise SystemExit("the profiled sync emitted no RECORD: see its stderr")
             files = phase.requests["downloads"]
