@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -129,6 +129,7 @@ class Result:
     peak_rss_mib: float
     file_seconds: float | None = None  # the tap's own time for the file (download, infer, emit)
     ratio_to_baseline: float | None = None
+    all_seconds: list[float] | None = None  # every run, when repeated: how noisy the median is
 
 
 def _result(variant: str, rows: int, child: Child, file_seconds: float | None = None) -> Result:
@@ -142,13 +143,14 @@ def _result(variant: str, rows: int, child: Child, file_seconds: float | None = 
     )
 
 
-def median_of(repeat: int, measure: Callable[[], Result]) -> Result:
-    """The run of median time out of `repeat`, with the highest peak RSS seen (memory is a bound)."""
-    runs = sorted((measure() for _ in range(repeat)), key=lambda r: r.seconds)
+def median_of(results: list[Result]) -> Result:
+    """The run of median time, with the highest peak RSS seen (memory is a bound)."""
+    runs = sorted(results, key=lambda r: r.seconds)
     middle = runs[(len(runs) - 1) // 2]
     middle.seconds = round(median([r.seconds for r in runs]), 3)
     middle.rows_per_s = round(middle.rows / middle.seconds)
     middle.peak_rss_mib = max(r.peak_rss_mib for r in runs)
+    middle.all_seconds = [r.seconds for r in runs]
     return middle
 
 
@@ -236,10 +238,16 @@ def run_variants(path: Path, rows: int, sdk_path: bool, repeat: int) -> list[Res
             fast = write_config(directory, "fast.json", *common)
             catalog, stream = discover(fast, directory)
             print(f"content stream {stream}: {describe_schema(catalog, stream)}", flush=True)
-            results = [median_of(repeat, lambda: measure_baseline(path, rows))]
-            print(_line(results[-1]), flush=True)
-            results.append(median_of(repeat, lambda: measure_tap("tap (fast path)", fast, catalog, rows)))
-            print(_line(results[-1]), flush=True)
+            # Interleaved, so each pair sees the same background load; the ratio is the median pair's.
+            pairs = []
+            for _ in range(repeat):
+                pairs.append(
+                    (measure_baseline(path, rows), measure_tap("tap (fast path)", fast, catalog, rows))
+                )
+            results = [median_of([b for b, _ in pairs]), median_of([t for _, t in pairs])]
+            ratio = round(median([b.seconds / t.seconds for b, t in pairs]), 3)
+            for result in results:
+                print(_line(result), flush=True)
             if results[-1].file_seconds is None:
                 check_rows("tap (fast path)", fast, catalog, stream, rows)
             if sdk_path:
@@ -254,6 +262,7 @@ def run_variants(path: Path, rows: int, sdk_path: bool, repeat: int) -> list[Res
     floor = results[0].rows_per_s
     for result in results:
         result.ratio_to_baseline = round(result.rows_per_s / floor, 3)
+    results[1].ratio_to_baseline = ratio
     return results
 
 
@@ -339,7 +348,8 @@ def _cells(result: Result) -> list[str]:
 
 
 def _line(result: Result) -> str:
-    return "  " + " | ".join(_cells(result))
+    spread = f" (runs: {', '.join(f'{s:.2f}' for s in result.all_seconds)} s)" if result.all_seconds else ""
+    return "  " + " | ".join(_cells(result)) + spread
 
 
 def table(results: list[Result]) -> str:
