@@ -31,6 +31,7 @@ class Child:
     peak_rss_kib: int
     stderr: str
     returncode: int = 0
+    cpu_seconds: float = 0.0  # user + system: the child's own work, whatever the load or the network
 
     @property
     def peak_rss_mib(self) -> float:
@@ -62,7 +63,7 @@ def run_child(argv: Sequence[str], stdout: IO[bytes] | int = subprocess.DEVNULL,
     if check and proc.returncode != 0:
         sys.stderr.write(text[-4000:])
         raise SystemExit(f"{' '.join(argv[:4])} ... failed with exit code {proc.returncode}")
-    return Child(seconds, usage.ru_maxrss, text, proc.returncode)
+    return Child(seconds, usage.ru_maxrss, text, proc.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def tap_argv(*args: str) -> list[str]:
@@ -72,3 +73,8 @@ def tap_argv(*args: str) -> list[str]:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def load_average() -> float:
+    """The 1-minute load average when a benchmark starts: above the core count, expect noisy timings."""
+    return round(os.getloadavg()[0], 2)

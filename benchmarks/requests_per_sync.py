@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from children import HERE, ROOT, median, run_child, tap_argv
+from children import HERE, ROOT, load_average, median, run_child, tap_argv
 
 RESULTS = HERE / "results-scale.json"
 LATENCY = 0.020  # seconds per request on the sandbox's API host
@@ -176,6 +176,7 @@ class Phase:
     total_requests: int
     failed_requests: int  # answers >= 400 (a 429 would mean the benchmark throttled itself)
     seconds: list[float]
+    cpu_seconds: list[float]  # the tap's own user + system time: wall minus this is mostly waiting
     peak_rss_mib: float
     stdout_bytes: int
     messages: dict[str, int] = field(default_factory=dict)
@@ -198,6 +199,8 @@ class Phase:
         data = asdict(self)
         data["median_seconds"] = round(self.median_seconds, 2)
         data["seconds"] = [round(s, 2) for s in self.seconds]
+        data["cpu_seconds"] = [round(s, 2) for s in self.cpu_seconds]
+        data["median_cpu_seconds"] = round(median(self.cpu_seconds), 2)
         data["wall_over_network"] = round(self.network_ratio(latency), 3)
         data["minutes_at_documented_limit"] = round(self.total_requests / DOCUMENTED_LIMIT, 2)
         data["peak_rss_mib"] = round(self.peak_rss_mib, 1)
@@ -213,7 +216,7 @@ def measure(
 
     `singer` says stdout holds Singer messages to summarise (not so for discovery's catalog).
     """
-    seconds, rss, counts, output = [], 0.0, None, Output()
+    seconds, cpu, rss, counts, output = [], [], 0.0, None, Output()
     failed = 0
     for attempt in range(repeat):
         sandbox.clear_requests()
@@ -226,8 +229,10 @@ def measure(
         counts = counts or these
         failed = max(failed, sum(1 for r in log if r.status >= 400 or r.status == 0))
         seconds.append(child.seconds)
+        cpu.append(child.cpu_seconds)
         rss = max(rss, child.peak_rss_mib)
-        print(f"  {name}: {sum(these.values()):,} requests, {child.seconds:.1f} s", flush=True)
+        took = f"{child.seconds:.1f} s ({child.cpu_seconds:.1f} s CPU)"
+        print(f"  {name}: {sum(these.values()):,} requests, {took}", flush=True)
     assert counts is not None
     if singer:
         output = read_output(stdout_path)
@@ -237,6 +242,7 @@ def measure(
         total_requests=sum(counts.values()),
         failed_requests=failed,
         seconds=seconds,
+        cpu_seconds=cpu,
         peak_rss_mib=rss,
         stdout_bytes=stdout_path.stat().st_size,
         messages=output.messages,
@@ -345,6 +351,7 @@ def markdown(setup: Setup, phases: list[Phase], startup: float) -> str:
         "phase",
         "wall s",
         f"wall / (requests x {lat_ms})",
+        "tap CPU s",
         "stdout",
         "STATE msgs",
         "STATE bytes (% stdout)",
@@ -356,15 +363,16 @@ def markdown(setup: Setup, phases: list[Phase], startup: float) -> str:
     lines += ["", "| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
     for p in phases:
         ratio = f"{p.network_ratio(setup.latency):.2f}"
+        cpu = f"{median(p.cpu_seconds):.1f}"
         if p.catalog_streams is not None:
-            cells = [p.name, f"{p.median_seconds:.1f}", ratio, f"{_size(p.stdout_bytes)} (catalog)"]
+            cells = [p.name, f"{p.median_seconds:.1f}", ratio, cpu, f"{_size(p.stdout_bytes)} (catalog)"]
             cells += ["", "", "", f"({p.catalog_streams} streams)", "", f"{p.peak_rss_mib:.0f}"]
         else:
             states = p.messages.get("STATE", 0)
             share = f"{100 * p.state_bytes / p.stdout_bytes:.0f} %" if p.stdout_bytes else "-"
             meta = sum(n for s, n in p.records.items() if s in METADATA_STREAMS)
             content = sum(n for s, n in p.records.items() if s not in METADATA_STREAMS)
-            cells = [p.name, f"{p.median_seconds:.1f}", ratio, _size(p.stdout_bytes), f"{states:,}"]
+            cells = [p.name, f"{p.median_seconds:.1f}", ratio, cpu, _size(p.stdout_bytes), f"{states:,}"]
             cells += [f"{_size(p.state_bytes)} ({share})", _size(p.largest_state_bytes)]
             cells += [f"{p.messages.get('SCHEMA', 0):,} ({p.schema_streams})", f"{meta:,} + {content:,}"]
             cells += [f"{p.peak_rss_mib:.0f}"]
@@ -398,7 +406,7 @@ def _git_commit() -> str:
     return done.stdout.strip()
 
 
-def save(path: Path, setup: Setup, phases: list[Phase], startup: float) -> None:
+def save(path: Path, setup: Setup, phases: list[Phase], startup: float, load: float) -> None:
     """Merge this run into the results file, keyed by organisation size."""
     data = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("runs", {})[f"{setup.agents}x{setup.runs}"] = {
@@ -407,6 +415,7 @@ def save(path: Path, setup: Setup, phases: list[Phase], startup: float) -> None:
         "machine": _machine(),
         "setup": {**asdict(setup), "files_per_run": 1, "rows_per_file": ROWS_PER_FILE},
         "startup_seconds": round(startup, 2),
+        "load_average_at_start": load,
         "phases": {p.name: p.summary(setup.latency) for p in phases},
     }
     path.write_text(json.dumps(data, indent=2) + "\n")
@@ -521,11 +530,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.profile:
         run_profile(setup, args.profile_output)
         return
+    load = load_average()
     startup = startup_seconds()
     phases = run_scale(setup)
     print()
     print(markdown(setup, phases, startup))
-    save(args.output, setup, phases, startup)
+    print(f"load average at start: {load} on {os.cpu_count()} cores")
+    save(args.output, setup, phases, startup, load)
     shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
     print(f"\nresults written to {shown}")
 

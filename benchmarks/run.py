@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from children import CACHE, HERE, ROOT, Child, child_env, median, run_child, tap_argv
+from children import CACHE, HERE, ROOT, Child, child_env, load_average, median, run_child, tap_argv
 
 RESULTS = HERE / "results.json"
 
@@ -130,6 +130,7 @@ class Result:
     file_seconds: float | None = None  # the tap's own time for the file (download, infer, emit)
     ratio_to_baseline: float | None = None
     all_seconds: list[float] | None = None  # every run, when repeated: how noisy the median is
+    cpu_seconds: float | None = None  # user + system of the median run; far below wall = it waited
 
 
 def _result(variant: str, rows: int, child: Child, file_seconds: float | None = None) -> Result:
@@ -140,6 +141,7 @@ def _result(variant: str, rows: int, child: Child, file_seconds: float | None = 
         rows_per_s=round(rows / child.seconds),
         peak_rss_mib=round(child.peak_rss_kib / 1024, 1),
         file_seconds=file_seconds,
+        cpu_seconds=round(child.cpu_seconds, 3),
     )
 
 
@@ -332,7 +334,7 @@ def baseline_child(path: Path) -> None:
 
 # -- reporting -------------------------------------------------------------------------------------
 
-_COLUMNS = ("variant", "rows", "seconds", "rows/s", "peak RSS MiB", "x baseline")
+_COLUMNS = ("variant", "rows", "seconds", "CPU s", "rows/s", "peak RSS MiB", "x baseline")
 
 
 def _cells(result: Result) -> list[str]:
@@ -341,6 +343,7 @@ def _cells(result: Result) -> list[str]:
         result.variant,
         f"{result.rows:,}",
         f"{result.seconds:.2f}",
+        "" if result.cpu_seconds is None else f"{result.cpu_seconds:.2f}",
         f"{result.rows_per_s:,}",
         f"{result.peak_rss_mib:.0f}",
         ratio,
@@ -377,7 +380,7 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def save(results: list[Result], rows: int, path: Path, csv_path: Path) -> None:
+def save(results: list[Result], rows: int, path: Path, csv_path: Path, load: float) -> None:
     """Merge this run into the results file, keyed by row count, so 1M and 5M runs sit side by side."""
     data = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("runs", {})[str(rows)] = {
@@ -387,6 +390,7 @@ def save(results: list[Result], rows: int, path: Path, csv_path: Path) -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "load_average_at_start": load,
             **_versions(),
         },
         "results": [asdict(r) for r in results],
@@ -466,14 +470,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     counts = list(FLATNESS_ROWS) if args.flatness else args.rows
     verdicts, fast = [], []
     for rows in counts:
+        load = load_average()
         path = product_csv(rows)
-        print(f"{path.name}: {rows:,} rows, {path.stat().st_size / 1e6:.1f} MB", flush=True)
+        print(f"{path.name}: {rows:,} rows, {path.stat().st_size / 1e6:.1f} MB; load {load}", flush=True)
         sdk_path = args.sdk_path if args.sdk_path is not None else rows <= SDK_PATH_MAX_ROWS
         results = run_variants(path, rows, sdk_path, args.repeat)
         print()
         print(table(results))
         print()
-        save(results, rows, args.output, path)
+        save(results, rows, args.output, path, load)
         fast.append(results[1])
         verdicts.append(verdict(results[1]))
     print("\n".join(verdicts))
