@@ -437,8 +437,23 @@ def _label(func: tuple[str, int, str]) -> str:
     return f"{filename}:{line}({name})"
 
 
-def profile_report(path: Path, top: int = 25) -> str:
-    """Top functions by cumulative and by own time, and own time grouped by file (where the CPU goes)."""
+#: Costs issue 9 names, as (label, [(file suffix, function)]): cumulative time summed over the functions.
+#: A function the tap no longer calls shows as 0, which is the point.
+SUSPECTS = [
+    ("STATE messages (singer-sdk write_state)", [("singer_sdk/helpers/_state.py", "write_state")]),
+    ("dataclasses.asdict (outermost calls)", [("dataclasses.py", "asdict")]),
+    ("copy.deepcopy (outermost calls)", [("copy.py", "deepcopy")]),
+    ("proxy settings from the environment", [("requests/sessions.py", "merge_environment_settings")]),
+    (
+        "temporary files (create, close + unlink)",
+        [("tempfile.py", "NamedTemporaryFile"), ("tempfile.py", "close")],
+    ),
+    ("socket reads (mostly network wait)", [("~", "<method 'recv_into' of '_socket.socket' objects>")]),
+]
+
+
+def profile_report(path: Path, files: int = 0, top: int = 25) -> str:
+    """Top functions by cumulative and by own time, own time by file, and issue 9's suspects."""
     stats = pstats.Stats(str(path))
     rows = [(func, nc, tt, ct) for func, (_, nc, tt, ct, _) in stats.stats.items()]  # type: ignore[attr-defined]
     total = stats.total_tt  # type: ignore[attr-defined]
@@ -461,6 +476,16 @@ def profile_report(path: Path, top: int = 25) -> str:
         by_file[_label(func).split(":", 1)[0] if func[0] != "~" else func[2]] += tt
     lines += ["", "own time by file, builtins by name (top 15; socket reads are mostly network wait)"]
     lines += [f"{tt:>8.2f} s {100 * tt / total:>5.1f} %  {name}" for name, tt in by_file.most_common(15)]
+    lines += [
+        "",
+        "issue 9's suspects (cumulative)" + (f", and per downloaded file ({files:,})" if files else ""),
+    ]
+    for label, wanted in SUSPECTS:
+        ct = sum(
+            c for (f, _, name), _, _, c in rows for suffix, fn in wanted if f.endswith(suffix) and name == fn
+        )
+        per_file = f" {1000 * ct / files:>7.2f} ms" if files else ""
+        lines.append(f"{ct:>8.2f} s {100 * ct / total:>5.1f} %{per_file}  {label}")
     return "\n".join(lines)
 
 
@@ -485,7 +510,7 @@ def run_profile(setup: Setup, output: Path | None) -> None:
                 f"({network:.1f} s of it network at {setup.latency * 1000:g} ms a request); "
                 f"the rest is {per_file:.1f} ms per downloaded file (cProfile slows Python code down)"
             )
-            print(profile_report(prof))
+            print(profile_report(prof, files))
             if output:
                 print(f"\nprofile kept in {output} (open with python -m pstats or snakeviz)")
     finally:
