@@ -249,9 +249,18 @@ def measure(
         state_bytes=output.state_bytes,
         largest_state_bytes=output.largest_state_bytes,
         schema_streams=output.schema_streams,
-        records=output.records,
+        records=record_counts(output.records),
     )
     return phase, output
+
+
+def record_counts(per_stream: dict[str, int]) -> dict[str, int]:
+    """RECORDs of each metadata stream, then of all content streams together (one per agent is too many)."""
+    counts = {name: per_stream.get(name, 0) for name in METADATA_STREAMS}
+    content = {name: n for name, n in per_stream.items() if name not in METADATA_STREAMS}
+    counts["content"] = sum(content.values())
+    counts["content streams with records"] = len(content)
+    return counts
 
 
 def write_json(path: Path, value: object) -> Path:
@@ -370,8 +379,8 @@ def markdown(setup: Setup, phases: list[Phase], startup: float) -> str:
         else:
             states = p.messages.get("STATE", 0)
             share = f"{100 * p.state_bytes / p.stdout_bytes:.0f} %" if p.stdout_bytes else "-"
-            meta = sum(n for s, n in p.records.items() if s in METADATA_STREAMS)
-            content = sum(n for s, n in p.records.items() if s not in METADATA_STREAMS)
+            meta = sum(p.records[name] for name in METADATA_STREAMS)
+            content = p.records["content"]
             cells = [p.name, f"{p.median_seconds:.1f}", ratio, cpu, _size(p.stdout_bytes), f"{states:,}"]
             cells += [f"{_size(p.state_bytes)} ({share})", _size(p.largest_state_bytes)]
             cells += [f"{p.messages.get('SCHEMA', 0):,} ({p.schema_streams})", f"{meta:,} + {content:,}"]
