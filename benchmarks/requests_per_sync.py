@@ -4,8 +4,8 @@ Why: Sequentum allows 100 requests per 60 s per API key, so requests bound every
 organisation, and a tap that re-sends its whole state after each small file makes stdout (and the
 target's work) grow with agents x files. This builds an organisation of N agents x R finished runs x one
 10-row CSV in the bundled sandbox (20 ms of latency per request, no throttling), discovers once, then runs
-the tap as a child process, exactly as Meltano does: a full sync, an unchanged incremental sync (the full
-sync's last STATE) and a one-new-run incremental sync (one more finished run on one agent).
+the tap as a child process, exactly as Meltano does: a full sync, an unchanged incremental sync and a
+one-new-run incremental sync (one more finished run on one agent), each from the state the previous left.
 
     .venv/bin/python benchmarks/requests_per_sync.py                 # 150 agents x 20 runs (issue 9)
     .venv/bin/python benchmarks/requests_per_sync.py --agents 1000   # 1000 agents x 2 runs
@@ -32,8 +32,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from children import HERE, ROOT, load_average, median, run_child, tap_argv
+
+if TYPE_CHECKING:
+    from tap_sequentum.sandbox import Sandbox
 
 RESULTS = HERE / "results-scale.json"
 LATENCY = 0.020  # seconds per request on the sandbox's API host
@@ -79,7 +83,7 @@ def small_csv(agent: int, run: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def build_organisation(sandbox, agents: int, runs: int) -> list[int]:
+def build_organisation(sandbox: Sandbox, agents: int, runs: int) -> list[int]:
     """N agents, each with R finished runs an hour apart and one small CSV per run; returns the agent ids."""
     start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     ids = []
@@ -94,7 +98,7 @@ def build_organisation(sandbox, agents: int, runs: int) -> list[int]:
     return ids
 
 
-def add_one_run(sandbox, agent_id: int, runs: int) -> None:
+def add_one_run(sandbox: Sandbox, agent_id: int, runs: int) -> None:
     """One more finished run with one file, newer than every other run."""
     created = dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=runs + 1)
     name = f"shop-new-{runs + 1:03d}.csv"
@@ -210,7 +214,7 @@ class Phase:
 
 
 def measure(
-    name: str, sandbox, argv: list[str], stdout_path: Path, repeat: int, singer: bool = True
+    name: str, sandbox: Sandbox, argv: list[str], stdout_path: Path, repeat: int, singer: bool = True
 ) -> tuple[Phase, Output]:
     """Run `argv` `repeat` times against an unchanged sandbox; every run should make the same requests.
 
@@ -279,16 +283,16 @@ class Setup:
     repeat: int
 
 
-def start_sandbox(setup: Setup):
+def start_sandbox(setup: Setup) -> tuple[Sandbox, list[int]]:
     """A sandbox that never throttles: the tap paces itself from the X-RateLimit headers it announces."""
-    from tap_sequentum.sandbox import Sandbox
+    from tap_sequentum.sandbox import Sandbox  # after main() put the checkout on sys.path
 
     sandbox = Sandbox(seed_demo=False, latency=setup.latency, rate_limit=1_000_000_000).start()
     ids = build_organisation(sandbox, setup.agents, setup.runs)
     return sandbox, ids
 
 
-def discover(sandbox, workdir: Path, repeat: int) -> tuple[Phase, Path, Path]:
+def discover(sandbox: Sandbox, workdir: Path, repeat: int) -> tuple[Phase, Path, Path]:
     """One discovery (measured) gives the catalog every sync below uses, as Meltano caches it."""
     config = write_json(workdir / "config.json", {"api_key": sandbox.api_key, "base_url": sandbox.base_url})
     catalog = workdir / "catalog.json"
