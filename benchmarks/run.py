@@ -6,10 +6,12 @@ exactly as a scheduler would (a child process, stdout to /dev/null). A pyarrow +
 only reads the CSV and encodes the same RECORD lines gives the floor to compare against, and the
 singer-sdk per-record path (`content_fast_path: false`) shows what the fast path buys.
 
-    .venv/bin/python benchmarks/run.py                 # 1M rows: baseline, tap, tap via the SDK path
-    .venv/bin/python benchmarks/run.py --rows 5000000  # memory must stay flat as the file grows
+    .venv/bin/python benchmarks/run.py                  # 2M rows (issue 9's size): baseline and tap
+    .venv/bin/python benchmarks/run.py --flatness       # 200k, 1M, 5M rows: memory must stay flat
+    .venv/bin/python benchmarks/run.py --rows 1000000 --sdk-path   # also the singer-sdk per-record path
 
-Wall time and peak RSS are those of each child process (`os.wait4`), interpreter start-up included.
+Wall time and peak RSS are those of each child process (`os.wait4`), interpreter start-up included;
+times are medians of `--repeat` runs.
 """
 
 from __future__ import annotations
@@ -25,21 +27,24 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import IO
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-CACHE = HERE / ".cache"
+from children import CACHE, HERE, ROOT, Child, child_env, load_average, median, run_child, tap_argv
+
 RESULTS = HERE / "results.json"
 
 #: Bump when the generated data changes, so a stale cached file is never reused.
 DATA_VERSION = 1
 #: The SDK path is slow (tens of thousands of rows/s): by default it only runs up to this size.
 SDK_PATH_MAX_ROWS = 1_000_000
+DEFAULT_ROWS = 2_000_000
+FLATNESS_ROWS = (200_000, 1_000_000, 5_000_000)
+#: Issue 9's targets for the tap's fast path.
+TARGET_RATIO = 0.6
+TARGET_RSS_MIB = 200
 METADATA_STREAMS = ("agents", "agent_versions", "runs", "run_files")
 AGENT_NAME = "Benchmark products"
 FILE_NAME = "products.csv"
@@ -124,43 +129,8 @@ class Result:
     peak_rss_mib: float
     file_seconds: float | None = None  # the tap's own time for the file (download, infer, emit)
     ratio_to_baseline: float | None = None
-
-
-@dataclass
-class Child:
-    """What a finished child left behind."""
-
-    seconds: float
-    peak_rss_kib: int
-    stderr: str
-
-
-def child_env() -> dict[str, str]:
-    """The environment of every child, with bytecode caching on (under `.cache/`, never in the venv).
-
-    Without it (PYTHONDONTWRITEBYTECODE=1, or a venv installed without .pyc files) each child would
-    compile singer-sdk, pandas and pyarrow from source, seconds that a normal install never pays.
-    """
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(CACHE / "pycache")
-    return env
-
-
-def run_child(argv: Sequence[str], stdout: IO[bytes] | int = subprocess.DEVNULL) -> Child:
-    """Run `argv` and measure it: `os.wait4` gives this child's own peak RSS, unaffected by siblings."""
-    with tempfile.TemporaryFile() as err:  # a file, not a pipe: nobody reads while we wait
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=err, cwd=ROOT, env=child_env())
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        text = err.read().decode("utf-8", "replace")
-    if proc.returncode != 0:
-        sys.stderr.write(text[-4000:])
-        raise SystemExit(f"{' '.join(argv[:4])} ... failed with exit code {proc.returncode}")
-    return Child(seconds, usage.ru_maxrss, text)  # ru_maxrss is in KiB on Linux
+    all_seconds: list[float] | None = None  # every run, when repeated: how noisy the median is
+    cpu_seconds: float | None = None  # user + system of the median run; far below wall = it waited
 
 
 def _result(variant: str, rows: int, child: Child, file_seconds: float | None = None) -> Result:
@@ -171,18 +141,19 @@ def _result(variant: str, rows: int, child: Child, file_seconds: float | None = 
         rows_per_s=round(rows / child.seconds),
         peak_rss_mib=round(child.peak_rss_kib / 1024, 1),
         file_seconds=file_seconds,
+        cpu_seconds=round(child.cpu_seconds, 3),
     )
 
 
-def best_of(repeat: int, measure: Callable[[], Result]) -> Result:
-    """The fastest of `repeat` runs (the least disturbed by other work), with the highest peak RSS seen.
-
-    Time is noisy only upwards, so the minimum is the fair figure; memory is a bound, so the maximum is.
-    """
-    runs = [measure() for _ in range(repeat)]
-    best = min(runs, key=lambda r: r.seconds)
-    best.peak_rss_mib = max(r.peak_rss_mib for r in runs)
-    return best
+def median_of(results: list[Result]) -> Result:
+    """The run of median time, with the highest peak RSS seen (memory is a bound)."""
+    runs = sorted(results, key=lambda r: r.seconds)
+    middle = runs[(len(runs) - 1) // 2]
+    middle.seconds = round(median([r.seconds for r in runs]), 3)
+    middle.rows_per_s = round(middle.rows / middle.seconds)
+    middle.peak_rss_mib = max(r.peak_rss_mib for r in runs)
+    middle.all_seconds = [r.seconds for r in runs]
+    return middle
 
 
 # -- variants --------------------------------------------------------------------------------------
@@ -198,14 +169,32 @@ def measure_baseline(path: Path, rows: int) -> Result:
 
 
 def measure_tap(variant: str, config: Path, catalog: Path, rows: int) -> Result:
-    argv = [sys.executable, "-m", "tap_sequentum.tap", "--config", str(config), "--catalog", str(catalog)]
-    child = run_child(argv)
+    """The tap to /dev/null; its per-file log line (when it still writes one) must count every row."""
+    child = run_child(tap_argv("--config", str(config), "--catalog", str(catalog)))
     found = _DOWNLOADED.findall(child.stderr)
+    if not found:
+        return _result(variant, rows, child)  # file_seconds None: run_variants counts the rows instead
     emitted = sum(int(rows_emitted) for _, rows_emitted, _ in found)
     if emitted != rows:
         sys.stderr.write(child.stderr[-4000:])
         raise SystemExit(f"{variant}: the tap emitted {emitted} rows, the CSV has {rows}")
     return _result(variant, rows, child, round(sum(float(s) for _, _, s in found), 3))
+
+
+def count_records(config: Path, catalog: Path, stream: str) -> int:
+    """RECORD messages of `stream` from one more (untimed) run, its stdout kept in a temporary file."""
+    prefix = json.dumps(stream).encode()
+    with tempfile.TemporaryFile() as out:
+        run_child(tap_argv("--config", str(config), "--catalog", str(catalog)), stdout=out)
+        out.seek(0)
+        return sum(1 for line in out if b'"RECORD"' in line[:64] and prefix in line[:256])
+
+
+def check_rows(variant: str, config: Path, catalog: Path, stream: str, rows: int) -> None:
+    emitted = count_records(config, catalog, stream)
+    if emitted != rows:
+        raise SystemExit(f"{variant}: the tap emitted {emitted} RECORD messages, the CSV has {rows} rows")
+    print(f"  {variant}: {emitted:,} RECORD messages counted on stdout (no per-file log line)", flush=True)
 
 
 def write_config(
@@ -219,7 +208,7 @@ def write_config(
 
 def discover(config: Path, directory: Path) -> tuple[Path, str]:
     """A catalog from `--discover` (a child, like the real thing) with only the content stream selected."""
-    argv = [sys.executable, "-m", "tap_sequentum.tap", "--config", str(config), "--discover"]
+    argv = tap_argv("--config", str(config), "--discover")
     done = subprocess.run(argv, capture_output=True, check=False, cwd=ROOT, env=child_env())
     if done.returncode != 0:
         sys.stderr.write(done.stderr.decode("utf-8", "replace")[-4000:])
@@ -239,32 +228,43 @@ def discover(config: Path, directory: Path) -> tuple[Path, str]:
 
 def run_variants(path: Path, rows: int, sdk_path: bool, repeat: int) -> list[Result]:
     """Discovery first (it also warms the bytecode cache), then the baseline, the tap, the SDK path."""
-    from tap_sequentum.sandbox.app import Sandbox
+    from tap_sequentum.sandbox import Sandbox
 
     sandbox = Sandbox(seed_demo=False).start()
     try:
         agent = sandbox.add_agent(AGENT_NAME)
-        sandbox.add_run(agent["id"], status=9, files=[(FILE_NAME, path, 1)])
+        sandbox.add_run(agent["id"], status=9, files=[(FILE_NAME, path)])  # a Path: streamed from disk
         with tempfile.TemporaryDirectory(prefix="tap-sequentum-bench-") as tmp:
             directory = Path(tmp)
             common = (sandbox.base_url, sandbox.api_key, agent["id"])
             fast = write_config(directory, "fast.json", *common)
             catalog, stream = discover(fast, directory)
             print(f"content stream {stream}: {describe_schema(catalog, stream)}", flush=True)
-            results = [best_of(repeat, lambda: measure_baseline(path, rows))]
-            print(_line(results[-1]), flush=True)
-            results.append(best_of(repeat, lambda: measure_tap("tap (fast path)", fast, catalog, rows)))
-            print(_line(results[-1]), flush=True)
+            # Interleaved, so each pair sees the same background load; the ratio is the median pair's.
+            pairs = []
+            for _ in range(repeat):
+                pairs.append(
+                    (measure_baseline(path, rows), measure_tap("tap (fast path)", fast, catalog, rows))
+                )
+            results = [median_of([b for b, _ in pairs]), median_of([t for _, t in pairs])]
+            ratio = round(median([b.seconds / t.seconds for b, t in pairs]), 3)
+            for result in results:
+                print(_line(result), flush=True)
+            if results[-1].file_seconds is None:
+                check_rows("tap (fast path)", fast, catalog, stream, rows)
             if sdk_path:
                 slow = write_config(directory, "sdk.json", *common, content_fast_path=False)
                 # Once: at ~25k rows/s it takes minutes, and noise is small against that.
                 results.append(measure_tap("tap (singer-sdk path)", slow, catalog, rows))
                 print(_line(results[-1]), flush=True)
+                if results[-1].file_seconds is None:
+                    check_rows("tap (singer-sdk path)", slow, catalog, stream, rows)
     finally:
         sandbox.stop()
     floor = results[0].rows_per_s
     for result in results:
         result.ratio_to_baseline = round(result.rows_per_s / floor, 3)
+    results[1].ratio_to_baseline = ratio
     return results
 
 
@@ -334,7 +334,7 @@ def baseline_child(path: Path) -> None:
 
 # -- reporting -------------------------------------------------------------------------------------
 
-_COLUMNS = ("variant", "rows", "seconds", "rows/s", "peak RSS MiB", "x baseline")
+_COLUMNS = ("variant", "rows", "seconds", "CPU s", "rows/s", "peak RSS MiB", "x baseline")
 
 
 def _cells(result: Result) -> list[str]:
@@ -343,6 +343,7 @@ def _cells(result: Result) -> list[str]:
         result.variant,
         f"{result.rows:,}",
         f"{result.seconds:.2f}",
+        "" if result.cpu_seconds is None else f"{result.cpu_seconds:.2f}",
         f"{result.rows_per_s:,}",
         f"{result.peak_rss_mib:.0f}",
         ratio,
@@ -350,7 +351,8 @@ def _cells(result: Result) -> list[str]:
 
 
 def _line(result: Result) -> str:
-    return "  " + " | ".join(_cells(result))
+    spread = f" (runs: {', '.join(f'{s:.2f}' for s in result.all_seconds)} s)" if result.all_seconds else ""
+    return "  " + " | ".join(_cells(result)) + spread
 
 
 def table(results: list[Result]) -> str:
@@ -378,7 +380,7 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def save(results: list[Result], rows: int, path: Path, csv_path: Path) -> None:
+def save(results: list[Result], rows: int, path: Path, csv_path: Path, load: float) -> None:
     """Merge this run into the results file, keyed by row count, so 1M and 5M runs sit side by side."""
     data = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("runs", {})[str(rows)] = {
@@ -388,6 +390,7 @@ def save(results: list[Result], rows: int, path: Path, csv_path: Path) -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "load_average_at_start": load,
             **_versions(),
         },
         "results": [asdict(r) for r in results],
@@ -406,9 +409,41 @@ def _positive(text: str) -> int:
     return value
 
 
+def _row_counts(text: str) -> list[int]:
+    return [_positive(part) for part in text.split(",") if part.strip()]
+
+
+def verdict(result: Result) -> str:
+    """The fast path against issue 9's targets."""
+    ratio = result.ratio_to_baseline or 0.0
+    fast = "ok" if ratio >= TARGET_RATIO else "MISSED"
+    small = "ok" if result.peak_rss_mib <= TARGET_RSS_MIB else "MISSED"
+    return (
+        f"{result.rows:,} rows: {ratio:.2f} x baseline (target >= {TARGET_RATIO}: {fast}), "
+        f"peak RSS {result.peak_rss_mib:.0f} MiB (target <= {TARGET_RSS_MIB}: {small})"
+    )
+
+
+def flatness(fast: list[Result]) -> str:
+    """Peak RSS of the fast path across file sizes: flat means the spread is small against the peak."""
+    peaks = ", ".join(f"{r.rows:,} rows {r.peak_rss_mib:.0f} MiB" for r in fast)
+    spread = max(r.peak_rss_mib for r in fast) - min(r.peak_rss_mib for r in fast)
+    return f"memory flatness (tap, fast path): {peaks}; spread {spread:.0f} MiB"
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=_positive, default=1_000_000, help="rows in the CSV (default 1M)")
+    parser.add_argument(
+        "--rows",
+        type=_row_counts,
+        default=[DEFAULT_ROWS],
+        help=f"rows in the CSV, or several separated by commas (default {DEFAULT_ROWS:,})",
+    )
+    parser.add_argument(
+        "--flatness",
+        action="store_true",
+        help="--rows " + ",".join(map(str, FLATNESS_ROWS)) + ": is peak memory flat as files grow?",
+    )
     parser.add_argument(
         "--sdk-path",
         action=argparse.BooleanOptionalAction,
@@ -419,7 +454,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--repeat",
         type=_positive,
         default=3,
-        help="runs of the baseline and the fast path; the fastest counts (default 3; the SDK path runs once)",
+        help="runs of the baseline and the fast path; the median counts (default 3; the SDK path runs once)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="results JSON (merged by row count)")
     parser.add_argument("--baseline-child", type=Path, help=argparse.SUPPRESS)
@@ -432,13 +467,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         baseline_child(args.baseline_child)
         return
     sys.path.insert(0, str(ROOT))  # run from a checkout even if the package is not installed
-    path = product_csv(args.rows)
-    print(f"{path.name}: {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB", flush=True)
-    sdk_path = args.sdk_path if args.sdk_path is not None else args.rows <= SDK_PATH_MAX_ROWS
-    results = run_variants(path, args.rows, sdk_path, args.repeat)
-    print()
-    print(table(results))
-    save(results, args.rows, args.output, path)
+    counts = list(FLATNESS_ROWS) if args.flatness else args.rows
+    verdicts, fast = [], []
+    for rows in counts:
+        load = load_average()
+        path = product_csv(rows)
+        print(f"{path.name}: {rows:,} rows, {path.stat().st_size / 1e6:.1f} MB; load {load}", flush=True)
+        sdk_path = args.sdk_path if args.sdk_path is not None else rows <= SDK_PATH_MAX_ROWS
+        results = run_variants(path, rows, sdk_path, args.repeat)
+        print()
+        print(table(results))
+        print()
+        save(results, rows, args.output, path, load)
+        fast.append(results[1])
+        verdicts.append(verdict(results[1]))
+    print("\n".join(verdicts))
+    if len(fast) > 1:
+        print(flatness(fast))
     shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
     print(f"\nresults written to {shown}")
 
