@@ -42,6 +42,8 @@ class TapSequentum(SeamTap):
 
     def prepare_config(self, config: dict) -> None:
         """Values typed slightly off are read as meant; what cannot be read is one line, before requests."""
+        if not str(config.get("api_key") or "").strip():
+            raise errors.ConfigurationError(errors.MISSING_API_KEY)
         normalize_settings(config)
 
     def invalid_config(self, problems: list[str]) -> Exception:
