@@ -48,7 +48,7 @@ ROWS_PER_FILE = 10
 #: full sync (one file list and one download per run) stays within minutes.
 DEFAULT_RUNS = 20
 DEFAULT_RUNS_ABOVE_150 = 2
-METADATA_STREAMS = ("agents", "agent_versions", "runs", "run_files")
+METADATA_STREAMS = ("agents", "agent_versions", "runs", "run_files", "file_errors")
 
 # Request kinds, by path on the API host (downloads may also be redirected to the storage host).
 KINDS = [

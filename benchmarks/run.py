@@ -45,7 +45,7 @@ FLATNESS_ROWS = (200_000, 1_000_000, 5_000_000)
 #: Issue 9's targets for the tap's fast path.
 TARGET_RATIO = 0.6
 TARGET_RSS_MIB = 200
-METADATA_STREAMS = ("agents", "agent_versions", "runs", "run_files")
+METADATA_STREAMS = ("agents", "agent_versions", "runs", "run_files", "file_errors")
 AGENT_NAME = "Benchmark products"
 FILE_NAME = "products.csv"
 

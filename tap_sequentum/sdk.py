@@ -116,6 +116,7 @@ class PacedStateWriter:
         self.max_seconds = max_seconds
         self._clock = clock
         self._state: Mapping | None = None
+        self._seed: str | None = None
         self._last_text: str | None = None
         self._last_bytes = 0
         self._last_time = clock()
@@ -130,18 +131,28 @@ class PacedStateWriter:
         if due_bytes or due_time or not self.paced:
             self.flush()
 
+    def seed(self, state: Mapping) -> None:
+        """The state the sync started from: written again only if something changed it."""
+        self._seed = _meaning(state)
+
     def flush(self) -> None:
         """Write the latest offered state now if it differs from the last one written."""
         if self._state is None:
             return
         text = simplejson.dumps(self._state, sort_keys=True, separators=(",", ":"), use_decimal=True)
-        if text == self._last_text:
+        if text == self._last_text or (self._last_text is None and _meaning(self._state) == self._seed):
             return
         self._write_line('{"type":"STATE","value":' + text + "}\n")
         self._last_text = text
         self._last_bytes = self._meter.bytes
         self._last_time = self._clock()
         self.written += 1
+
+
+def _meaning(state: Mapping) -> str:
+    """A state as text, without the empty bookmarks singer-sdk adds for streams that keep none."""
+    bookmarks = {name: value for name, value in (state.get("bookmarks") or {}).items() if value}
+    return simplejson.dumps({**state, "bookmarks": bookmarks}, sort_keys=True, use_decimal=True)
 
 
 def _plain_write_line(line: str) -> None:

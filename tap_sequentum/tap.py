@@ -101,6 +101,7 @@ class TapSequentum(SeamTap):
         # records, STATE is paced by its size; whatever was not written yet goes out at the end.
         paced = not self.config.get("batch_config")
         self.paced_state.paced = paced
+        self.paced_state.seed(self.state)  # nothing changed, nothing written
         self._assign_reporters()
         completed = False
         try:

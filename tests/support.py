@@ -49,7 +49,10 @@ def sync(config: dict, state: dict | None = None, catalog: dict | None = None) -
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         tap.sync_all()
-    return SyncResult(parse_messages(out.getvalue()), out.getvalue(), err.getvalue())
+    result = SyncResult(parse_messages(out.getvalue()), out.getvalue(), err.getvalue())
+    if result.state is None:
+        result.state = state  # nothing changed: a runner keeps the state it gave
+    return result
 
 
 def run_cli(

@@ -198,8 +198,15 @@ def test_unpaced_writer_writes_every_change():
 
 def test_the_seam_names_every_internal_it_uses():
     source = inspect.getsource(sdk)
-    own = {"_write_line", "_meter", "_clock", "_state", "_last_text", "_last_bytes", "_last_time"}
+    own = {"_write_line", "_meter", "_clock", "_state", "_seed", "_last_text", "_last_bytes", "_last_time"}
     own |= {"_written_schemas", "_schema_released"}
     used = set(re.findall(r"self\.(_[a-z][a-z_]+)\b", source)) - own
     named = " ".join(INTERNALS)
     assert {name for name in used if name not in named} == set()
+
+
+def test_an_unchanged_state_is_not_written_again(demo_sandbox):
+    config = config_for(demo_sandbox, agent_ids=[1001])
+    first = sync(config)
+    again = sync(config, state=first.state)
+    assert not [m for m in again.messages if m["type"] == "STATE"]  # the runner keeps the state it has
