@@ -99,8 +99,9 @@ def plan_costs(
     A run is billed once final, dated by its end: only a final run that ends after the bookmark is new.
     A run that was not final when the bookmark passed its end (a failure waiting to be retried) can be
     billed later with an older date, so such runs are kept (`unbilled`) and asked for from their
-    `created` once final. A run without an end, or a full list whose oldest run is newer than the
-    bookmark, asks too: a missing hint never skips a cost.
+    `created` once final. A run without an end, a Failure without `tableType` (final or not, only billing
+    can tell) or a full list whose oldest run is newer than the bookmark asks too: a missing hint never
+    skips a cost.
     """
     bookmark = Bookmark.of(state)
     start = parse_timestamp(start_date)
@@ -108,9 +109,12 @@ def plan_costs(
     plan = CostPlan()
     for run in runs:
         run_id = int(run["id"])
-        if finality(run) != "final":
+        kind = finality(run)
+        if kind != "final":
             plan.unbilled.append(run_id)
-        elif run_id in waiting:
+            if kind == "active" or run.get("tableType") == "run":
+                continue  # not billed yet
+        if kind == "final" and run_id in waiting:
             plan.late.add(run_id)
         elif is_new(bookmark, parse_timestamp(run.get("endTime")), run_id, start):
             plan.ask = True
@@ -119,14 +123,11 @@ def plan_costs(
     if max_records and len(runs) >= max_records and (floor is None or oldest is None or oldest > floor):
         plan.ask = True  # older runs are not listed: only billing can tell
     plan.ask = plan.ask or bool(plan.late)
-    if bookmark.value is None:
+    created = [parse_timestamp(r.get("created")) for r in runs if int(r["id"]) in plan.late]
+    if bookmark.value is not None and all(created):
+        plan.start = format_timestamp(min([bookmark.value, *(c for c in created if c)]))
+    else:  # the first sync, or a late run without a date: from start_date
         plan.start = format_timestamp(start) if start else None
-    else:
-        created = [parse_timestamp(r.get("created")) for r in runs if int(r["id"]) in plan.late]
-        if all(created):
-            plan.start = format_timestamp(min([bookmark.value, *(c for c in created if c)]))
-        else:
-            plan.start = format_timestamp(start) if start else None
     plan.unbilled.sort()
     return plan
 

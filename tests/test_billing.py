@@ -27,7 +27,9 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def run(run_id: int, status: int = 9, created: str = T, end: str | None = T, table: str = "history") -> dict:
+def run(
+    run_id: int, status: int = 9, created: str = T, end: str | None = T, table: str | None = "history"
+) -> dict:
     return {"id": run_id, "status": status, "created": created, "endTime": end, "tableType": table}
 
 
@@ -93,6 +95,10 @@ STATE = {"replication_key_value": T, AT_BOOKMARK: [1]}
         # runs not final yet are kept, not asked for; once final they are asked for from their created
         ([run(3, status=1, end=None, table="run"), run(1)], STATE, None, False, T, set(), [3]),
         ([run(3, status=6, end=EARLIER, table="run"), run(1)], STATE, None, False, T, set(), [3]),
+        ([run(3, status=6, end=LATER, table="run"), run(1)], STATE, None, False, T, set(), [3]),
+        # a Failure without tableType may be final: billing tells when it ended after the bookmark
+        ([run(3, status=6, end=LATER, table=None), run(1)], STATE, None, True, T, set(), [3]),
+        ([run(3, status=6, end=EARLIER, table=None), run(1)], STATE, None, False, T, set(), [3]),
         (
             [run(3, status=9, created="2026-01-15T00:00:00Z", end=EARLIER), run(1)],
             {**STATE, UNBILLED: [3]},
