@@ -13,11 +13,13 @@ import collections
 import http.client
 import logging
 import os
+import re
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import metadata
 from typing import IO, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -378,17 +380,25 @@ class SequentumClient:
                 "(keys expire, by default after one year).",
             )
         if code == 403:
-            scope = ""
+            error_code = None
             try:
                 body = response.json()
                 if isinstance(body, dict) and body.get("errorCode"):
-                    scope = f", {body['errorCode']}"
+                    error_code = str(body["errorCode"])
             except ValueError:
                 pass
-            raise self._fail(
-                errors.PermissionDeniedError,
-                f"Sequentum refused access to {what} (HTTP 403{scope}): the API key's user lacks "
-                "permission; ask a Sequentum administrator to grant it.",
+            # RFC 6750's `scope` parameter names what the key lacks (`ApiKey error="insufficient_scope",
+            # scope="billing:read"`), when the server says.
+            scope = re.search(r'\bscope="([^"]+)"', response.headers.get("WWW-Authenticate", ""))
+            code_text = f", {error_code}" if error_code else ""
+            raise errors.PermissionDeniedError(
+                self._redact(
+                    f"Sequentum refused access to {what} (HTTP 403{code_text}): the API key's user lacks "
+                    "permission; ask a Sequentum administrator to grant it."
+                ),
+                error_code=error_code,
+                scope=scope.group(1) if scope else None,
+                detail=self._redact(detail),
             )
         if code == 404:
             raise self._fail(
@@ -421,26 +431,33 @@ class SequentumClient:
         *,
         what: str,
         cache: bool = True,
+        exact: bool = False,
     ) -> Any:
-        """GET a JSON answer; within one client (one sync) each distinct URL is fetched once."""
+        """GET a JSON answer; within one client (one sync) each distinct URL is fetched once.
+
+        `exact` parses non-integer numbers as `Decimal`, with the digits sent (money, never a float).
+        """
         url = self.url(path)
         key = url + "?" + "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+        key += "#exact" if exact else ""
         if cache:
             with self._cache_lock:
                 if key in self._cache:
                     return self._cache[key]
-        data = self._get_json_uncached(url, params, what)
+        data = self._get_json_uncached(url, params, what, exact=exact)
         if cache:
             with self._cache_lock:
                 self._cache[key] = data
         return data
 
-    def _get_json_uncached(self, url: str, params: Mapping[str, Any] | None, what: str) -> Any:
+    def _get_json_uncached(
+        self, url: str, params: Mapping[str, Any] | None, what: str, *, exact: bool = False
+    ) -> Any:
         def attempt() -> Any:
             response = self._send("GET", url, what=what, params=params)
             self._raise_for_status(response, what)
             try:
-                return response.json()
+                return response.json(parse_float=Decimal) if exact else response.json()
             except ValueError:
                 raise self._fail(
                     errors.ResponseFormatError,
@@ -469,13 +486,14 @@ class SequentumClient:
         what: str,
         page_size: int = 100,
         params: Mapping[str, Any] | None = None,
+        exact: bool = False,
     ) -> Iterator[dict]:
         """Yield every item of a paginated list (`pageIndex` from 1, `recordsPerPage`)."""
         page = 1
         seen = 0
         while True:
             query = {**(params or {}), "pageIndex": page, "recordsPerPage": page_size}
-            data = self.get_json(path, query, what=what)
+            data = self.get_json(path, query, what=what, exact=exact)
             items, total = unpack_page(data, key)
             yield from items
             seen += len(items)
@@ -539,6 +557,31 @@ class SequentumClient:
             f"agent/{int(agent_id)}/version/{int(version)}/restore",
             {"content": comment},
             what=f"restore version {version} of agent {agent_id}",
+        )
+
+    def list_spaces(self) -> list[dict]:
+        """The organisation's spaces (an agent with a null `spaceId` is in its owner's personal space)."""
+        return unpack_page(self.get_json("spaces", what="the spaces"), "spaces")[0]
+
+    def list_run_costs(
+        self, agent_id: int, start_date: str | None = None, page_size: int = 100
+    ) -> Iterator[dict]:
+        """What each final run of an agent cost, oldest first, from `start_date` (inclusive); needs the
+        billing:read scope. Costs are exact `Decimal`s."""
+        return self.iter_pages(
+            f"billing/agents/{int(agent_id)}/runs",
+            "runs",
+            what=f"the run costs of agent {agent_id}",
+            page_size=page_size,
+            params={"startDate": start_date} if start_date else None,
+            exact=True,
+        )
+
+    def list_credit_transactions(self, page_size: int = 100) -> Iterator[dict]:
+        """The organisation's credit history, newest first; needs the billing:read scope. Amounts and
+        balances are exact `Decimal`s."""
+        return self.iter_pages(
+            "billing/history", "transactions", what="the credit history", page_size=page_size, exact=True
         )
 
     # -- downloads ----------------------------------------------------------------------------------

@@ -48,7 +48,19 @@ class AuthenticationError(SequentumError):
 
 
 class PermissionDeniedError(SequentumError):
-    """Sequentum answered 403: the key is valid but its user may not do this."""
+    """Sequentum answered 403: the key is valid but its user may not do this.
+
+    `error_code` (e.g. `insufficient_scope`), `scope` (what the key lacks) and `detail` come from the
+    answer when it says.
+    """
+
+    def __init__(
+        self, message: str, *, error_code: str | None = None, scope: str | None = None, detail: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.scope = scope
+        self.detail = detail
 
 
 class NotFoundError(SequentumError):

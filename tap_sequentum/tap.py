@@ -13,6 +13,7 @@ from singer_sdk import Stream
 from singer_sdk.exceptions import MappingError
 
 from tap_sequentum import errors
+from tap_sequentum.billing import BILLING_STREAM_TYPES
 from tap_sequentum.client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT, SequentumClient
 from tap_sequentum.contents.dialect import AUTO, ReadOptions
 from tap_sequentum.contents.discovery import Sample, SampleSettings, discover_agent
@@ -31,6 +32,9 @@ from tap_sequentum.settings import (
 )
 from tap_sequentum.streams import STREAM_TYPES, FileErrorsStream
 from tap_sequentum.trigger import run_triggers
+
+#: The streams every catalog lists, whatever the key may read; content streams come after them.
+FIXED_STREAM_TYPES = [*STREAM_TYPES, *BILLING_STREAM_TYPES]
 
 
 class TapSequentum(SeamTap):
@@ -125,7 +129,7 @@ class TapSequentum(SeamTap):
         return super().run_discovery()
 
     def discover_streams(self) -> list[Stream]:
-        streams: list[Stream] = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        streams: list[Stream] = [stream_type(tap=self) for stream_type in FIXED_STREAM_TYPES]
         if self.config.get("content_streams", True):
             streams += self._content_streams({stream.name for stream in streams})
         return streams
@@ -155,7 +159,7 @@ class TapSequentum(SeamTap):
     def router(self) -> Router:
         return Router(
             {int(agent["id"]): agent.get("name") for agent in self.organisation},
-            frozenset(stream_type.name for stream_type in STREAM_TYPES),
+            frozenset(stream_type.name for stream_type in FIXED_STREAM_TYPES),
             merge=bool(self.config.get("merge_export_tables", False)),
             mapping=dict(self.config.get("export_table_names") or {}),
         )

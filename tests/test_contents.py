@@ -14,8 +14,9 @@ from support import config_for, run_cli, sync, write_json
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.formats import unique_names
 from tap_sequentum.contents.infer import Kind, classify
+from tap_sequentum.tap import FIXED_STREAM_TYPES
 
-METADATA_STREAMS = {"agents", "agent_versions", "runs", "run_files", "file_errors"}
+METADATA_STREAMS = {stream_type.name for stream_type in FIXED_STREAM_TYPES}
 
 
 def content(result) -> dict[str, list[dict]]:

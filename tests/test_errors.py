@@ -7,6 +7,8 @@ import socket
 import pytest
 from support import run_cli, write_json
 
+from tap_sequentum.tap import FIXED_STREAM_TYPES
+
 SECRET = "sk-very-secret-key-123"
 
 
@@ -114,7 +116,7 @@ def discovered_content(proc) -> list[str]:
     import json
 
     assert proc.returncode == 0, proc.stderr
-    metadata = {"agents", "agent_versions", "runs", "run_files", "file_errors"}
+    metadata = {stream_type.name for stream_type in FIXED_STREAM_TYPES}
     return sorted(
         s["tap_stream_id"] for s in json.loads(proc.stdout)["streams"] if s["tap_stream_id"] not in metadata
     )

@@ -28,10 +28,10 @@ from support import SyncResult, config_for, parse_messages, run_cli, write_json
 
 from tap_sequentum.sandbox import DEFAULT_API_KEY, Sandbox
 from tap_sequentum.sandbox.__main__ import parse_args
-from tap_sequentum.tap import TapSequentum
+from tap_sequentum.tap import FIXED_STREAM_TYPES, TapSequentum
 
 HUB_FILE = ROOT / "plugins" / "extractors" / "tap-sequentum--sequentum.yml"
-METADATA_STREAMS = {"agents", "agent_versions", "runs", "run_files", "file_errors"}
+METADATA_STREAMS = {stream_type.name for stream_type in FIXED_STREAM_TYPES}
 #: Meltano setting kinds of JSON Schema types, in order of precedence.
 STEAM_AGENT = 1001
 MAIN_JOB = "sequentum-to-duckdb"
@@ -325,7 +325,8 @@ def test_meltano_run_loads_every_record_the_tap_emits(duckdb_runs):
 
 def test_second_run_adds_only_the_new_run_and_no_duplicates(duckdb_runs):
     added = {t: n - duckdb_runs.after_first.get(t, 0) for t, n in duckdb_runs.after_second.items()}
-    assert added == dict.fromkeys(added, 0) | {"steam": 3, "runs": 1, "run_files": 1}
+    new = {"steam": 3, "runs": 1, "run_files": 1, "run_costs": 1, "credit_transactions": 1}  # its debit
+    assert added == dict.fromkeys(added, 0) | new
     assert [name.split(" (")[0] for name in downloads(duckdb_runs.second.stderr)] == ["steam.csv"]
 
 
@@ -466,6 +467,14 @@ def test_the_demo_script_syncs_twice_and_shows_what_landed(meltano_installed, tm
     assert total_1 == added_1
     assert int(total_2) == int(total_1) + int(added_2) > int(total_1)
     assert re.search(r"^    \d+ \| 0\d+ \|", shown, re.MULTILINE), "a leading-zero listing_id in the samples"
+    # What scraping cost, beside the counts after each run: per agent and per 1,000 rows (run_costs x runs).
+    assert shown.count("credits per 1,000 rows") == 2
+    cost = r"\s+(\d+)\s+(\d+\.\d{4})\s+([\d,]+)\s+(\d+\.\d{4})$"
+    steam_costs = re.findall(rf"^  steam{cost}", shown, re.MULTILINE)
+    assert len(steam_costs) == 2 and len(re.findall(rf"^  total{cost}", shown, re.MULTILINE)) == 2
+    (runs_1, credits_1, rows_1, _), (runs_2, credits_2, rows_2, _) = steam_costs
+    assert int(runs_2) == int(runs_1) + 1 and float(credits_2) > float(credits_1), "the new run's cost"
+    assert (rows_1, rows_2) == (total_1, total_2), "runs' dataCount adds up to the rows loaded"
     # What Sequentum really delivers: two export tables are two tables; cp1252 and XML arrive too.
     for table in ("shop_crawler__products", "shop_crawler__reviews", "boulangerie_dupain_tarifs__tarifs",
                   "job_board_feed__feed"):  # fmt: skip

@@ -1,0 +1,305 @@
+"""What scraping costs: run_costs, credit_transactions and spaces.
+
+Their endpoints need scopes that not every key has (billing:read): a 403 skips the stream with one
+warning and every other stream syncs. The bookkeeping (an inclusive bookmark, which agents need a billing
+request at all) is pure functions and a small value class at the top, tested as tables; the streams are
+declarations over the client below them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import typing as th
+
+from tap_sequentum import errors
+from tap_sequentum.domain import format_timestamp, parse_timestamp
+from tap_sequentum.incremental import finality
+from tap_sequentum.streams import JSON_ANY, TIMESTAMP, SequentumStream
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, Record
+
+BILLING_READ = "billing:read"
+#: Billing lists give at most 100 items per page.
+PAGE_SIZE = 100
+BOOKMARK = "replication_key_value"
+#: Ids already emitted with exactly the bookmark's timestamp: the APIs' date bounds are inclusive.
+AT_BOOKMARK = "bookmark_ids"
+#: Runs listed as not final yet when the bookmark was set: billed later, possibly dated before it.
+UNBILLED = "unbilled_run_ids"
+
+# -- bookkeeping (pure) -------------------------------------------------------------------------------
+
+
+@dataclass
+class Bookmark:
+    """An inclusive bookmark: the newest timestamp emitted and the ids emitted at exactly that instant."""
+
+    value: dt.datetime | None = None
+    ids: set[Any] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, state: Mapping[str, Any]) -> Bookmark:
+        return cls(parse_timestamp(state.get(BOOKMARK)), set(state.get(AT_BOOKMARK) or ()))
+
+    def covers(self, when: dt.datetime | None, item_id: Any) -> bool:
+        """Whether an item dated `when` was emitted already (an undated item never counts as emitted)."""
+        if self.value is None or when is None:
+            return False
+        return when < self.value or (when == self.value and item_id in self.ids)
+
+    def advance(self, when: dt.datetime | None, item_id: Any) -> None:
+        """Count an item as emitted."""
+        if when is None:
+            return
+        if self.value is None or when > self.value:
+            self.value, self.ids = when, {item_id}
+        elif when == self.value:
+            self.ids.add(item_id)
+
+    def save(self, state: dict, replication_key: str) -> None:
+        if self.value is not None:
+            state["replication_key"] = replication_key
+            state[BOOKMARK] = format_timestamp(self.value)
+            state[AT_BOOKMARK] = sorted(self.ids, key=str)
+
+
+def is_new(bookmark: Bookmark, when: dt.datetime | None, item_id: Any, start: dt.datetime | None) -> bool:
+    """After the bookmark, or, before there is one, at or after `start_date`."""
+    if bookmark.value is None:
+        return start is None or when is None or when >= start
+    return not bookmark.covers(when, item_id)
+
+
+@dataclass
+class CostPlan:
+    """For one agent: whether to ask for its run costs, from when, and which runs may come dated before
+    the bookmark; `unbilled` is what the state keeps once the costs asked for are out."""
+
+    ask: bool = False
+    start: str | None = None
+    late: set[int] = field(default_factory=set)
+    unbilled: list[int] = field(default_factory=list)
+
+
+def plan_costs(
+    runs: Sequence[Mapping[str, Any]],
+    state: Mapping[str, Any],
+    *,
+    start_date: Any = None,
+    max_records: int | None = None,
+) -> CostPlan:
+    """Decide from an agent's runs list (newest first) whether its run costs must be asked for.
+
+    A run is billed once final, dated by its end: only a final run that ends after the bookmark is new.
+    A run that was not final when the bookmark passed its end (a failure waiting to be retried) can be
+    billed later with an older date, so such runs are kept (`unbilled`) and asked for from their
+    `created` once final. A run without an end, a Failure without `tableType` (final or not, only billing
+    can tell) or a full list whose oldest run is newer than the bookmark asks too: a missing hint never
+    skips a cost.
+    """
+    bookmark = Bookmark.of(state)
+    start = parse_timestamp(start_date)
+    waiting = {int(i) for i in state.get(UNBILLED) or ()}
+    plan = CostPlan()
+    for run in runs:
+        run_id = int(run["id"])
+        kind = finality(run)
+        if kind != "final":
+            plan.unbilled.append(run_id)
+            if kind == "active" or run.get("tableType") == "run":
+                continue  # not billed yet
+        if kind == "final" and run_id in waiting:
+            plan.late.add(run_id)
+        elif is_new(bookmark, parse_timestamp(run.get("endTime")), run_id, start):
+            plan.ask = True
+    floor = bookmark.value or start
+    oldest = parse_timestamp(runs[-1].get("created")) if runs else None
+    if max_records and len(runs) >= max_records and (floor is None or oldest is None or oldest > floor):
+        plan.ask = True  # older runs are not listed: only billing can tell
+    plan.ask = plan.ask or bool(plan.late)
+    created = [parse_timestamp(r.get("created")) for r in runs if int(r["id"]) in plan.late]
+    if bookmark.value is not None and all(created):
+        plan.start = format_timestamp(min([bookmark.value, *(c for c in created if c)]))
+    else:  # the first sync, or a late run without a date: from start_date
+        plan.start = format_timestamp(start) if start else None
+    plan.unbilled.sort()
+    return plan
+
+
+def new_transactions(
+    newest_first: Iterable[dict], bookmark: Bookmark, *, start: dt.datetime | None, page_size: int
+) -> list[dict]:
+    """The transactions after the bookmark, oldest first, from a newest-first listing read one page at a
+    time until a page reaches below the bookmark (or `start_date`): the pages after it are older still.
+
+    Every transaction of the last page is checked, so the ones at the bookmark's very instant are never
+    skipped. A listing that shifted while being read (a new transaction pushes the others down a page)
+    only repeats a transaction, so they are kept by id.
+    """
+    floor = bookmark.value or start
+    found: dict[Any, dict] = {}
+    items = iter(newest_first)
+    while page := list(islice(items, page_size)):
+        dates = [parse_timestamp(item.get("created")) for item in page]
+        for item, when in zip(page, dates, strict=True):
+            if is_new(bookmark, when, item.get("id"), start):
+                found.setdefault(item.get("id"), item)
+        if floor is not None and any(when is not None and when < floor for when in dates):
+            break
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return sorted(found.values(), key=lambda i: (parse_timestamp(i.get("created")) or epoch, str(i["id"])))
+
+
+# -- streams ------------------------------------------------------------------------------------------
+
+
+class ScopedStream(SequentumStream):
+    """A stream over an endpoint that not every key may read: a 403 skips this stream with one warning,
+    and every other stream syncs."""
+
+    #: The scope the endpoint needs, named in the warning when Sequentum's answer does not name one.
+    required_scope: ClassVar[str | None] = BILLING_READ
+    _denied = False
+
+    def get_records(self, context: Context | None) -> Iterable[dict]:
+        if self._denied:
+            return
+        try:
+            yield from self.scoped_records(context)
+        except errors.PermissionDeniedError as exc:
+            self._denied = True
+            scope = exc.scope or self.required_scope
+            answer = " ".join(filter(None, ["HTTP 403", exc.error_code]))
+            answer += f": {exc.detail}" if exc.detail else ""
+            self.logger.warning(
+                "Stream %s skipped: the API key lacks %s (%s); the other streams sync. Grant it to the key "
+                "in Sequentum, or deselect the stream.",
+                self.name,
+                f"the {scope} scope" if scope else "permission",
+                answer,
+            )
+
+    def scoped_records(self, context: Context | None) -> Iterator[dict]:
+        raise NotImplementedError
+
+
+class SpacesStream(ScopedStream):
+    """The organisation's spaces, to group agents by `agents.spaceId` (null: the owner's personal space)."""
+
+    name = "spaces"
+    primary_keys = ("id",)
+    required_scope = None  # not a billing scope (the sandbox reads spaces with the agents' scope)
+    timestamp_fields = ("created", "updated")
+    schema = th.PropertiesList(
+        th.Property("id", th.IntegerType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("description", th.StringType),
+        th.Property("organizationId", th.IntegerType),
+        th.Property("scope", th.StringType),
+        th.Property("isDefaultAccess", th.BooleanType),
+        th.Property("runRetentionHours", th.IntegerType),
+        th.Property("initiatedBy", th.StringType),
+        th.Property("access", JSON_ANY),
+        th.Property("created", TIMESTAMP),
+        th.Property("updated", TIMESTAMP),
+    ).to_dict()
+
+    def scoped_records(self, context: Context | None) -> Iterator[dict]:
+        for space in self.client.list_spaces():
+            yield self.normalize(dict(space))
+
+
+class RunCostsStream(ScopedStream):
+    """What each final run cost, per agent, incremental on `date` (the run's end). An agent whose runs
+    list shows no new final run costs no billing request (`plan_costs`)."""
+
+    name = "run_costs"
+    primary_keys = ("runId",)
+    replication_key = "date"
+    is_sorted = False
+    state_partitioning_keys: ClassVar[list[str]] = ["agentId"]
+    timestamp_fields = ("date", "startTime", "endTime")
+    schema = th.PropertiesList(
+        th.Property("runId", th.IntegerType, required=True),
+        th.Property("agentId", th.IntegerType, required=True),
+        th.Property("date", TIMESTAMP, required=True),
+        th.Property("cost", th.NumberType),
+        th.Property("billingType", th.StringType),
+        th.Property("startTime", TIMESTAMP),
+        th.Property("endTime", TIMESTAMP),
+    ).to_dict()
+
+    @property
+    def partitions(self) -> list[dict]:
+        return [{"agentId": int(agent["id"])} for agent in self.services.agent_summaries()]
+
+    def record_written(self, record: Record, context: Context | None) -> None:
+        """No SDK bookmark: `scoped_records` keeps each cost once it is out."""
+
+    def scoped_records(self, context: Context | None) -> Iterator[dict]:
+        agent_id = int(context["agentId"]) if context else 0
+        state = self.get_context_state(context)
+        max_records = int(self.config.get("runs_max_records", 1000))
+        runs = self.client.list_runs(agent_id, max_records)  # one answer shared by every stream
+        start = parse_timestamp(self.config.get("start_date"))
+        plan = plan_costs(runs, state, start_date=start, max_records=max_records)
+        emitted: set[int] = set()
+        if plan.ask:
+            bookmark = Bookmark.of(state)
+            for entry in self.client.list_run_costs(agent_id, plan.start, PAGE_SIZE):
+                run_id, when = int(entry["runId"]), parse_timestamp(entry.get("date"))
+                if run_id not in plan.late and not is_new(bookmark, when, run_id, start):
+                    continue
+                yield self.normalize({**entry, "agentId": agent_id})
+                emitted.add(run_id)
+                bookmark.advance(when, run_id)
+                bookmark.save(state, self.replication_key)
+                if run_id in plan.late:
+                    state[UNBILLED] = [i for i in state.get(UNBILLED) or () if i != run_id]
+        unbilled = [run_id for run_id in plan.unbilled if run_id not in emitted]
+        if unbilled:
+            state[UNBILLED] = unbilled
+        else:
+            state.pop(UNBILLED, None)
+
+
+class CreditTransactionsStream(ScopedStream):
+    """The organisation's credit history, incremental on `created`, emitted oldest first. The list is
+    newest first: it is read until a page holds only transactions older than the bookmark."""
+
+    name = "credit_transactions"
+    primary_keys = ("id",)
+    replication_key = "created"
+    is_sorted = False
+    timestamp_fields = ("created", "expiresAt")
+    schema = th.PropertiesList(
+        th.Property("id", th.IntegerType, required=True),
+        th.Property("transactionType", th.StringType),
+        th.Property("amount", th.NumberType),
+        th.Property("balance", th.NumberType),
+        th.Property("created", TIMESTAMP, required=True),
+        th.Property("expiresAt", TIMESTAMP),
+        th.Property("message", th.StringType),
+    ).to_dict()
+
+    def record_written(self, record: Record, context: Context | None) -> None:
+        """No SDK bookmark: `scoped_records` keeps each transaction once it is out."""
+
+    def scoped_records(self, context: Context | None) -> Iterator[dict]:
+        state = self.stream_state
+        bookmark = Bookmark.of(state)
+        start = parse_timestamp(self.config.get("start_date"))
+        listing = self.client.list_credit_transactions(PAGE_SIZE)
+        for item in new_transactions(listing, bookmark, start=start, page_size=PAGE_SIZE):
+            yield self.normalize(dict(item))
+            bookmark.advance(parse_timestamp(item.get("created")), item.get("id"))
+            bookmark.save(state, self.replication_key)
+
+
+BILLING_STREAM_TYPES = [SpacesStream, RunCostsStream, CreditTransactionsStream]
