@@ -45,7 +45,6 @@ FLATNESS_ROWS = (200_000, 1_000_000, 5_000_000)
 #: Issue 9's targets for the tap's fast path.
 TARGET_RATIO = 0.6
 TARGET_RSS_MIB = 200
-METADATA_STREAMS = ("agents", "agent_versions", "runs", "run_files", "file_errors")
 AGENT_NAME = "Benchmark products"
 FILE_NAME = "products.csv"
 
@@ -214,7 +213,9 @@ def discover(config: Path, directory: Path) -> tuple[Path, str]:
         sys.stderr.write(done.stderr.decode("utf-8", "replace")[-4000:])
         raise SystemExit("discovery failed")
     catalog = json.loads(done.stdout)
-    content = [s["tap_stream_id"] for s in catalog["streams"] if s["tap_stream_id"] not in METADATA_STREAMS]
+    # Content streams are the ones whose rows come from files (their key names the file and the row).
+    streams = catalog["streams"]
+    content = [s["tap_stream_id"] for s in streams if "_sdc_row_number" in s["schema"]["properties"]]
     if len(content) != 1:
         raise SystemExit(f"expected one content stream, discovery found {content}")
     for stream in catalog["streams"]:

@@ -103,7 +103,7 @@ class PacedStateWriter:
         meter: OutputMeter,
         *,
         paced: bool = True,
-        ratio: float = 25.0,
+        ratio: float = 40.0,
         min_bytes: int = 1 << 20,
         max_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,

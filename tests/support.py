@@ -45,7 +45,9 @@ def parse_messages(stdout: str) -> list[dict]:
 
 def sync(config: dict, state: dict | None = None, catalog: dict | None = None) -> SyncResult:
     """Run a full sync in-process and parse what it wrote to stdout."""
-    tap = TapSequentum(config=config, state=state, catalog=catalog, validate_config=True)
+    # A copy: the tap works on its state in place, and a caller may pass the same state to several syncs.
+    given = json.loads(json.dumps(state)) if state is not None else None
+    tap = TapSequentum(config=config, state=given, catalog=catalog, validate_config=True)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         tap.sync_all()

@@ -515,3 +515,25 @@ def test_cli_prints_its_address_and_stops_on_sigterm():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_taken_port_is_one_line_naming_the_options(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "tap_sequentum.sandbox", "--port", str(port), "--storage-port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    line = proc.stderr.strip()
+    assert "\n" not in line and "Address already in use" in line and "--port" in line

@@ -79,7 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    sandbox.start()
+    try:
+        sandbox.start()
+    except OSError as exc:
+        sys.stderr.write(
+            f"tap-sequentum-sandbox: cannot listen on {args.host} port {args.port} or {args.storage_port} "
+            f"({exc.strerror or exc}): stop the other process, or choose other ports with --port and "
+            "--storage-port (0 picks free ones).\n"
+        )
+        return 1
     try:
         print(
             f"Sequentum sandbox at {sandbox.base_url} (API key: {sandbox.api_key}); "
