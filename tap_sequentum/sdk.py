@@ -105,7 +105,7 @@ class PacedStateWriter:
         paced: bool = True,
         ratio: float = 40.0,
         min_bytes: int = 1 << 20,
-        max_seconds: float = 60.0,
+        max_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._write_line = write_line
