@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import IO
 
@@ -78,3 +79,14 @@ def median(values: Sequence[float]) -> float:
 def load_average() -> float:
     """The 1-minute load average when a benchmark starts: above the core count, expect noisy timings."""
     return round(os.getloadavg()[0], 2)
+
+
+def package_versions(*names: str) -> dict[str, str]:
+    """The installed versions of the packages a benchmark's figures depend on ("?" for a missing one)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "?"
+    return found

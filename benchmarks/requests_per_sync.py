@@ -30,11 +30,10 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from children import HERE, ROOT, load_average, median, run_child, tap_argv
+from children import HERE, ROOT, load_average, median, package_versions, run_child, tap_argv
 
 if TYPE_CHECKING:
     from tap_sequentum.sandbox import Sandbox
@@ -399,13 +398,8 @@ def markdown(setup: Setup, phases: list[Phase], startup: float) -> str:
 
 
 def _machine() -> dict[str, object]:
-    found: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version()}
-    for name in ("singer-sdk", "msgspec", "pyarrow"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "?"
-    return found
+    versions = package_versions("singer-sdk", "msgspec", "pyarrow")
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), **versions}
 
 
 def _git_commit() -> str:

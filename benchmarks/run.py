@@ -29,10 +29,20 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 
-from children import CACHE, HERE, ROOT, Child, child_env, load_average, median, run_child, tap_argv
+from children import (
+    CACHE,
+    HERE,
+    ROOT,
+    Child,
+    child_env,
+    load_average,
+    median,
+    package_versions,
+    run_child,
+    tap_argv,
+)
 
 RESULTS = HERE / "results.json"
 
@@ -371,16 +381,6 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in ("singer-sdk", "pyarrow", "msgspec"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "?"
-    return found
-
-
 def save(results: list[Result], rows: int, path: Path, csv_path: Path, load: float) -> None:
     """Merge this run into the results file, keyed by row count, so 1M and 5M runs sit side by side."""
     data = json.loads(path.read_text()) if path.exists() else {}
@@ -392,7 +392,7 @@ def save(results: list[Result], rows: int, path: Path, csv_path: Path, load: flo
             "python": platform.python_version(),
             "platform": platform.platform(),
             "load_average_at_start": load,
-            **_versions(),
+            **package_versions("singer-sdk", "pyarrow", "msgspec"),
         },
         "results": [asdict(r) for r in results],
     }

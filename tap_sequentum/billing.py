@@ -19,7 +19,7 @@ from singer_sdk import typing as th
 from tap_sequentum import errors
 from tap_sequentum.domain import format_timestamp, parse_timestamp
 from tap_sequentum.incremental import finality
-from tap_sequentum.streams import JSON_ANY, TIMESTAMP, SequentumStream
+from tap_sequentum.streams import JSON_ANY, TIMESTAMP, PerAgentStream, SequentumStream, properties
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -198,16 +198,14 @@ class SpacesStream(ScopedStream):
     timestamp_fields = ("created", "updated")
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
-        th.Property("name", th.StringType),
-        th.Property("description", th.StringType),
+        *properties(th.StringType, "name", "description"),
         th.Property("organizationId", th.IntegerType),
         th.Property("scope", th.StringType),
         th.Property("isDefaultAccess", th.BooleanType),
         th.Property("runRetentionHours", th.IntegerType),
         th.Property("initiatedBy", th.StringType),
         th.Property("access", JSON_ANY),
-        th.Property("created", TIMESTAMP),
-        th.Property("updated", TIMESTAMP),
+        *properties(TIMESTAMP, "created", "updated"),
     ).to_dict()
 
     def scoped_records(self, context: Context | None) -> Iterator[dict]:
@@ -215,7 +213,7 @@ class SpacesStream(ScopedStream):
             yield self.normalize(dict(space))
 
 
-class RunCostsStream(ScopedStream):
+class RunCostsStream(PerAgentStream, ScopedStream):
     """What each final run cost, per agent, incremental on `date` (the run's end). An agent whose runs
     list shows no new final run costs no billing request (`plan_costs`)."""
 
@@ -223,6 +221,7 @@ class RunCostsStream(ScopedStream):
     primary_keys = ("runId",)
     replication_key = "date"
     is_sorted = False
+    agent_key = "agentId"
     state_partitioning_keys: ClassVar[list[str]] = ["agentId"]
     timestamp_fields = ("date", "startTime", "endTime")
     schema = th.PropertiesList(
@@ -231,19 +230,14 @@ class RunCostsStream(ScopedStream):
         th.Property("date", TIMESTAMP, required=True),
         th.Property("cost", th.NumberType),
         th.Property("billingType", th.StringType),
-        th.Property("startTime", TIMESTAMP),
-        th.Property("endTime", TIMESTAMP),
+        *properties(TIMESTAMP, "startTime", "endTime"),
     ).to_dict()
-
-    @property
-    def partitions(self) -> list[dict]:
-        return [{"agentId": int(agent["id"])} for agent in self.services.agent_summaries()]
 
     def record_written(self, record: Record, context: Context | None) -> None:
         """No SDK bookmark: `scoped_records` keeps each cost once it is out."""
 
     def scoped_records(self, context: Context | None) -> Iterator[dict]:
-        agent_id = int(context["agentId"]) if context else 0
+        agent_id = self.agent_of(context)
         state = self.get_context_state(context)
         max_records = int(self.config.get("runs_max_records", 1000))
         runs = self.client.list_runs(agent_id, max_records)  # one answer shared by every stream
@@ -281,8 +275,7 @@ class CreditTransactionsStream(ScopedStream):
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
         th.Property("transactionType", th.StringType),
-        th.Property("amount", th.NumberType),
-        th.Property("balance", th.NumberType),
+        *properties(th.NumberType, "amount", "balance"),
         th.Property("created", TIMESTAMP, required=True),
         th.Property("expiresAt", TIMESTAMP),
         th.Property("message", th.StringType),

@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import KW_ONLY, dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -87,6 +88,7 @@ class MeteredWriter(SingerWriter):
             self.meter.add(len(line))
 
 
+@dataclass(eq=False)
 class PacedStateWriter:
     """Writes the tap's STATE when it is worth its bytes, instead of after every context.
 
@@ -97,37 +99,30 @@ class PacedStateWriter:
     moment is a consistent checkpoint.
     """
 
-    def __init__(
-        self,
-        write_line: Callable[[str], None],
-        meter: OutputMeter,
-        *,
-        paced: bool = True,
-        ratio: float = 40.0,
-        min_bytes: int = 1 << 20,
-        max_seconds: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._write_line = write_line
-        self._meter = meter
-        self.paced = paced
-        self.ratio = ratio
-        self.min_bytes = min_bytes
-        self.max_seconds = max_seconds
-        self._clock = clock
+    write_line: Callable[[str], None]
+    meter: OutputMeter
+    _: KW_ONLY
+    paced: bool = True
+    ratio: float = 40.0
+    min_bytes: int = 1 << 20
+    max_seconds: float = 300.0
+    clock: Callable[[], float] = time.monotonic
+    #: STATE messages written so far.
+    written: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
         self._state: Mapping | None = None
         self._seed: str | None = None
         self._last_text: str | None = None
         self._last_bytes = 0
-        self._last_time = clock()
-        self.written = 0
+        self._last_time = self.clock()
 
     def write_state(self, state: Mapping) -> None:
         """The SDK's interface: offer the current state; it is written if due."""
         self._state = state
-        since = self._meter.bytes - self._last_bytes
+        since = self.meter.bytes - self._last_bytes
         due_bytes = since >= max(self.min_bytes, self.ratio * len(self._last_text or ""))
-        due_time = self._clock() - self._last_time >= self.max_seconds
+        due_time = self.clock() - self._last_time >= self.max_seconds
         if due_bytes or due_time or not self.paced:
             self.flush()
 
@@ -142,10 +137,10 @@ class PacedStateWriter:
         text = simplejson.dumps(self._state, sort_keys=True, separators=(",", ":"), use_decimal=True)
         if text == self._last_text or (self._last_text is None and _meaning(self._state) == self._seed):
             return
-        self._write_line('{"type":"STATE","value":' + text + "}\n")
+        self.write_line('{"type":"STATE","value":' + text + "}\n")
         self._last_text = text
-        self._last_bytes = self._meter.bytes
-        self._last_time = self._clock()
+        self._last_bytes = self.meter.bytes
+        self._last_time = self.clock()
         self.written += 1
 
 

@@ -33,7 +33,24 @@ if TYPE_CHECKING:
 ENUM = th.CustomType({"type": ["integer", "string", "null"]})  # ints live, strings in older clients
 JSON_OBJECT = th.CustomType({"type": ["object", "string", "null"]})  # an object, or its JSON text
 JSON_ANY = th.CustomType({"type": ["array", "object", "string", "null"]})
+#: What a run did, as Sequentum counts it.
+RUN_COUNTERS = (
+    "actionCount",
+    "pageCount",
+    "dynamicPageCount",
+    "requestCount",
+    "dataCount",
+    "inputCount",
+    "errorCount",
+    "exportCount",
+    "traffic",
+)
 TIMESTAMP = th.DateTimeType
+
+
+def properties(kind: type[th.JSONTypeHelper] | th.JSONTypeHelper, *names: str) -> list[th.Property]:
+    """Optional properties of one type, in this order."""
+    return [th.Property(name, kind) for name in names]
 
 
 class TapServices(Protocol):
@@ -102,6 +119,21 @@ class SequentumStream(SeamStream):
         return plan
 
 
+class PerAgentStream(SequentumStream):
+    """A stream with one partition per agent of the organisation, named `agent_key` in the context (not a
+    child of `agents`, which emits only the agents that changed)."""
+
+    agent_key: ClassVar[str] = "agent_id"
+
+    @property
+    def partitions(self) -> list[dict]:
+        return [{self.agent_key: int(agent["id"])} for agent in self.services.agent_summaries()]
+
+    def agent_of(self, context: Context | None) -> int:
+        """The agent of a partition."""
+        return int(context[self.agent_key]) if context else 0
+
+
 class AgentsStream(SequentumStream):
     """Every agent whose list entry changed since the last sync, merged with its detail.
 
@@ -118,25 +150,14 @@ class AgentsStream(SequentumStream):
     timestamp_fields = ("created", "updated", "lastActivity")
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
-        th.Property("name", th.StringType),
-        th.Property("description", th.StringType),
-        th.Property("documentation", th.StringType),
-        th.Property("icon", th.StringType),
-        th.Property("image", th.StringType),
-        th.Property("configType", ENUM),
-        th.Property("validationStatus", ENUM),
-        th.Property("status", ENUM),
+        *properties(th.StringType, "name", "description", "documentation", "icon", "image"),
+        *properties(ENUM, "configType", "validationStatus", "status"),
         th.Property("isActive", th.BooleanType),
-        th.Property("version", th.IntegerType),
-        th.Property("userId", th.IntegerType),
-        th.Property("spaceId", th.IntegerType),
-        th.Property("proxyPoolId", th.IntegerType),
+        *properties(th.IntegerType, "version", "userId", "spaceId", "proxyPoolId"),
         th.Property("startUrl", th.StringType),
         th.Property("inputParameters", JSON_OBJECT),
         th.Property("agentTemplates", JSON_ANY),
-        th.Property("lastActivity", TIMESTAMP),
-        th.Property("created", TIMESTAMP),
-        th.Property("updated", TIMESTAMP),
+        *properties(TIMESTAMP, "lastActivity", "created", "updated"),
     ).to_dict()
 
     def record_written(self, record: Record, context: Context | None) -> None:
@@ -210,8 +231,7 @@ class AgentVersionsStream(SequentumStream):
     schema = th.PropertiesList(
         th.Property("agent_id", th.IntegerType, required=True),
         th.Property("version", th.IntegerType, required=True),
-        th.Property("userName", th.StringType),
-        th.Property("comments", th.StringType),
+        *properties(th.StringType, "userName", "comments"),
         th.Property("fileSize", th.IntegerType),
         th.Property("created", TIMESTAMP),
     ).to_dict()
@@ -222,7 +242,7 @@ class AgentVersionsStream(SequentumStream):
             yield self.normalize({**version, "agent_id": agent_id})
 
 
-class RunsStream(SequentumStream):
+class RunsStream(PerAgentStream):
     """Runs per agent, incremental on `created`: new runs once, active runs until they finish, a Failure
     that Sequentum may restart again whenever it changes (`incremental.py` decides)."""
 
@@ -240,43 +260,23 @@ class RunsStream(SequentumStream):
         th.Property("status", th.IntegerType),
         th.Property("status_name", th.StringType),
         th.Property("is_finished", th.BooleanType),
-        th.Property("tableType", th.StringType),
-        th.Property("message", th.StringType),
-        th.Property("spaceId", th.IntegerType),
-        th.Property("organizationId", th.IntegerType),
+        *properties(th.StringType, "tableType", "message"),
+        *properties(th.IntegerType, "spaceId", "organizationId"),
         th.Property("organizationName", th.StringType),
-        th.Property("sequence", th.IntegerType),
-        th.Property("parallelism", th.IntegerType),
-        th.Property("parallelMaxConcurrency", th.IntegerType),
+        *properties(th.IntegerType, "sequence", "parallelism", "parallelMaxConcurrency"),
         th.Property("parallelExport", th.StringType),
-        th.Property("parallelSet", th.IntegerType),
-        th.Property("configVersion", th.IntegerType),
-        th.Property("actionCount", th.IntegerType),
-        th.Property("pageCount", th.IntegerType),
-        th.Property("dynamicPageCount", th.IntegerType),
-        th.Property("requestCount", th.IntegerType),
-        th.Property("dataCount", th.IntegerType),
-        th.Property("inputCount", th.IntegerType),
-        th.Property("errorCount", th.IntegerType),
-        th.Property("exportCount", th.IntegerType),
-        th.Property("traffic", th.IntegerType),
+        *properties(th.IntegerType, "parallelSet", "configVersion", *RUN_COUNTERS),
         th.Property("runTimeSec", th.NumberType),
         th.Property("serverName", th.StringType),
-        th.Property("startTime", TIMESTAMP),
-        th.Property("endTime", TIMESTAMP),
+        *properties(TIMESTAMP, "startTime", "endTime"),
         th.Property("created", TIMESTAMP, required=True),
     ).to_dict()
-
-    @property
-    def partitions(self) -> list[dict]:
-        """One partition per agent (not a child of `agents`, which emits only the agents that changed)."""
-        return [{"agent_id": int(agent["id"])} for agent in self.services.agent_summaries()]
 
     def record_written(self, record: Record, context: Context | None) -> None:
         """No per-record bookmarking: `get_records` keeps each handled run once it is out."""
 
     def get_records(self, context: Context | None) -> Iterable[dict]:
-        agent_id = int(context["agent_id"]) if context else 0
+        agent_id = self.agent_of(context)
         state = self.get_context_state(context)
         plan = self.plan_runs(agent_id, state)
         for run in plan.handle:
@@ -306,8 +306,7 @@ class RunFilesStream(SequentumStream):
         th.Property("id", th.IntegerType, required=True),
         th.Property("agent_id", th.IntegerType, required=True),
         th.Property("run_id", th.IntegerType, required=True),
-        th.Property("name", th.StringType),
-        th.Property("extension", th.StringType),
+        *properties(th.StringType, "name", "extension"),
         th.Property("fileType", th.IntegerType),
         th.Property("file_type_name", th.StringType),
         th.Property("fileSize", th.IntegerType),
@@ -346,11 +345,8 @@ class FileErrorsStream(SequentumStream):
     schema = th.PropertiesList(
         th.Property("file_id", th.IntegerType, required=True),
         th.Property("stream", th.StringType, required=True),
-        th.Property("agent_id", th.IntegerType),
-        th.Property("run_id", th.IntegerType),
-        th.Property("file_name", th.StringType),
-        th.Property("action", th.StringType),
-        th.Property("reason", th.StringType),
+        *properties(th.IntegerType, "agent_id", "run_id"),
+        *properties(th.StringType, "file_name", "action", "reason"),
         th.Property("detected_at", TIMESTAMP, required=True),
     ).to_dict()
 

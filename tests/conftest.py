@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 from meltano_support import installed_meltano
 
-from tap_sequentum.sandbox import Sandbox
+from tap_sequentum.sandbox import DEFAULT_API_KEY, Sandbox
 
 #: Fixtures that need what ./scripts/test sets up on the machine (Meltano and its plugins, PostgreSQL).
 EXTERNAL_FIXTURES = {"meltano_installed", "postgres"}
@@ -61,3 +62,30 @@ def sandbox():
     """A fresh sandbox per test, free to mutate, fault and reconfigure."""
     with Sandbox() as sandbox:
         yield sandbox
+
+
+# -- the sandbox's own tests (test_sandbox*.py): raw HTTP to one demo sandbox per module -------------
+
+
+@pytest.fixture(scope="module")
+def sb():
+    """The demo sandbox a module's tests share; runs started through its API finish in 0.3 s."""
+    with Sandbox(run_duration=0.3) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def http(sb):
+    """A requests session that sends the demo API key; afterwards `sb` gets back the settings and faults
+    a test may have changed."""
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"ApiKey {DEFAULT_API_KEY}"
+        yield session
+    sb.clear_faults()
+    sb.redirect_downloads, sb.latency, sb.list_hints, sb.date_form = False, 0.0, True, "z"
+
+
+@pytest.fixture
+def api(sb) -> str:
+    """The root of `sb`'s API."""
+    return f"{sb.base_url}/api/v1"

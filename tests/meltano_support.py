@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from support import environment, run_process
 
 from tap_sequentum.sandbox import Sandbox
 
@@ -62,32 +62,21 @@ class Meltano:
 
     def env(self, **extra: str | None) -> dict[str, str]:
         """The environment of a `meltano` call; an `extra` of None removes that variable."""
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("TAP_SEQUENTUM_", "TARGET_", "MELTANO_"))
+        own = {
+            "MELTANO_DATABASE_URI": f"sqlite:///{self.home / 'meltano.db'}",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "TAP_SEQUENTUM_API_KEY": self.sandbox.api_key,
+            "TAP_SEQUENTUM_BASE_URL": self.sandbox.base_url,
+            "TARGET_DUCKDB_FILEPATH": str(self.home / "sequentum.duckdb"),
+            "TARGET_JSONL_DESTINATION_PATH": str(self.home / "jsonl"),
         }
-        env.update(
-            MELTANO_DATABASE_URI=f"sqlite:///{self.home / 'meltano.db'}",
-            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-            TAP_SEQUENTUM_API_KEY=self.sandbox.api_key,
-            TAP_SEQUENTUM_BASE_URL=self.sandbox.base_url,
-            TARGET_DUCKDB_FILEPATH=str(self.home / "sequentum.duckdb"),
-            TARGET_JSONL_DESTINATION_PATH=str(self.home / "jsonl"),
-        )
-        env.update(extra)
-        return {k: v for k, v in env.items() if v is not None}
+        return environment("TAP_SEQUENTUM_", "TARGET_", "MELTANO_", **(own | extra))
 
     def __call__(
         self, *args: str, timeout: float = 600, check: bool = True, **env: str | None
     ) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [str(self.executable), *args],
-            cwd=self.project_root,
-            env=self.env(**env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        command = [str(self.executable), *args]
+        proc = run_process(command, cwd=self.project_root, env=self.env(**env), timeout=timeout)
         if check:
             assert proc.returncode == 0, f"meltano {' '.join(args)} failed:\n{proc.stderr[-5000:]}"
         return proc

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -57,21 +58,34 @@ def sync(config: dict, state: dict | None = None, catalog: dict | None = None) -
     return result
 
 
+def environment(*drop: str, **extra: str | None) -> dict[str, str]:
+    """This process's environment without the variables whose names start with one of `drop` (a developer's
+    own settings must not reach a test), plus `extra`; an `extra` of None removes that variable."""
+    env: dict[str, str | None] = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(extra)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def run_process(
+    command: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    text: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run a command to its end with its output captured; the caller checks the exit code."""
+    return subprocess.run(
+        command, capture_output=True, text=text, env=env, cwd=cwd, timeout=timeout, check=False
+    )
+
+
 def run_cli(
     args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess:
     """Run `tap-sequentum` as a real process (the way Meltano does)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_SEQUENTUM_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "tap_sequentum.tap", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=timeout,
-        check=False,
-    )
+    command = [sys.executable, "-m", "tap_sequentum.tap", *args]
+    return run_process(command, env=environment("TAP_SEQUENTUM_", **(env or {})), cwd=cwd, timeout=timeout)
 
 
 def write_json(path: Path, data: dict) -> Path:

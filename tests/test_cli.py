@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import environment, run_process
 
 from tap_sequentum import cli
 from tap_sequentum.cli import commands, output
@@ -77,17 +78,8 @@ def starts(sandbox) -> int:
 def run_subprocess(
     args: list[str], env: dict[str, str], cwd: Path | None = None, text: bool = True
 ) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_SEQUENTUM_")}
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "tap_sequentum.cli", *args],
-        capture_output=True,
-        text=text,
-        env=full_env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+    command = [sys.executable, "-m", "tap_sequentum.cli", *args]
+    return run_process(command, env=environment("TAP_SEQUENTUM_", **env), cwd=cwd, timeout=60, text=text)
 
 
 # --- listing commands -----------------------------------------------------------------------------
@@ -739,14 +731,12 @@ def test_console_script_is_installed(demo_sandbox):
     script = Path(sys.executable).with_name("sequentum")
     if not script.exists():
         pytest.skip("the package is not installed in this environment")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TAP_SEQUENTUM_")},
-        "TAP_SEQUENTUM_API_KEY": demo_sandbox.api_key,
-        "TAP_SEQUENTUM_BASE_URL": demo_sandbox.base_url,
-    }
-    done = subprocess.run(
-        [str(script), "--json", "versions", str(STEAM)], capture_output=True, text=True, env=env, timeout=60
+    env = environment(
+        "TAP_SEQUENTUM_",
+        TAP_SEQUENTUM_API_KEY=demo_sandbox.api_key,
+        TAP_SEQUENTUM_BASE_URL=demo_sandbox.base_url,
     )
+    done = run_process([str(script), "--json", "versions", str(STEAM)], env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["version"] == 3
 
@@ -754,12 +744,9 @@ def test_console_script_is_installed(demo_sandbox):
 def test_an_exported_key_is_never_sent_to_a_host_that_a_config_file_names(sandbox, tmp_path):
     config = tmp_path / "other.json"
     config.write_text(json.dumps({"base_url": sandbox.base_url}))
-    proc = subprocess.run(
+    proc = run_process(
         [sys.executable, "-m", "tap_sequentum.cli", "--config", str(config), "agents"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TAP_SEQUENTUM_API_KEY": sandbox.api_key},
-        check=False,
+        env=environment(TAP_SEQUENTUM_API_KEY=sandbox.api_key),
     )
     assert proc.returncode == 2
     assert "No Sequentum API key" in proc.stderr

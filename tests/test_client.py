@@ -11,7 +11,7 @@ import pytest
 from support import config_for, sync
 
 from tap_sequentum import errors
-from tap_sequentum.client import RateLimiter, SequentumClient, unpack_page
+from tap_sequentum.client import DownloadResult, RateLimiter, SequentumClient, unpack_page
 
 
 def client_for(sandbox, **kwargs) -> SequentumClient:
@@ -75,45 +75,41 @@ def test_exhausted_retries_give_a_named_error(sandbox):
         list(client.list_agents())
 
 
+def download(client: SequentumClient, agent_id: int, run_id: int, item: dict) -> tuple[bytes, DownloadResult]:
+    buffer = io.BytesIO()
+    result = client.download(agent_id, run_id, item["id"], buffer)
+    return buffer.getvalue(), result
+
+
 def test_redirected_download_is_byte_exact_and_never_carries_the_key(sandbox):
     client = client_for(sandbox)
     agent_id, run_id, item = delivered_file(client)
-    direct = io.BytesIO()
-    client.download(agent_id, run_id, item["id"], direct)
+    direct, _ = download(client, agent_id, run_id, item)
     sandbox.redirect_downloads = True
     sandbox.clear_requests()
-    redirected = io.BytesIO()
-    result = client.download(agent_id, run_id, item["id"], redirected)
+    redirected, result = download(client, agent_id, run_id, item)
     assert result.redirected
-    assert redirected.getvalue() == direct.getvalue()
-    assert len(direct.getvalue()) == item["fileSize"]
+    assert redirected == direct
+    assert len(direct) == item["fileSize"]
     storage = [r for r in sandbox.requests if r.host == "storage"]
     assert storage and not any(r.has_authorization for r in storage)
     assert all(r.status == 200 for r in storage)
 
 
-def test_truncated_download_is_retried_from_scratch(sandbox):
+@pytest.mark.parametrize(
+    ("redirect", "pattern", "times"),
+    [(False, r"/download$", 2), (True, r"^/signed/", 1)],
+    ids=["from-the-api", "signed-url"],
+)
+def test_truncated_download_is_retried_from_scratch(sandbox, redirect, pattern, times):
     client = client_for(sandbox)
     agent_id, run_id, item = delivered_file(client)
-    expected = io.BytesIO()
-    client.download(agent_id, run_id, item["id"], expected)
-    sandbox.add_fault(r"/download$", "truncate", times=2)
-    got = io.BytesIO()
-    result = client.download(agent_id, run_id, item["id"], got)
-    assert got.getvalue() == expected.getvalue()
-    assert result.attempts == 3
-
-
-def test_truncated_signed_download_is_retried(sandbox):
-    client = client_for(sandbox)
-    agent_id, run_id, item = delivered_file(client)
-    expected = io.BytesIO()
-    client.download(agent_id, run_id, item["id"], expected)
-    sandbox.redirect_downloads = True
-    sandbox.add_fault(r"^/signed/", "truncate", times=1)
-    got = io.BytesIO()
-    client.download(agent_id, run_id, item["id"], got)
-    assert got.getvalue() == expected.getvalue()
+    expected, _ = download(client, agent_id, run_id, item)
+    sandbox.redirect_downloads = redirect
+    sandbox.add_fault(pattern, "truncate", times=times)
+    got, result = download(client, agent_id, run_id, item)
+    assert got == expected
+    assert result.attempts == times + 1
 
 
 def test_download_that_keeps_breaking_fails_clearly(sandbox):

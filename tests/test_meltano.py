@@ -4,7 +4,6 @@ ecosystem contracts on content streams (stream maps, flattening, state, the cach
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import socket
@@ -24,7 +23,15 @@ from meltano_support import (
     project,
     record_counts,
 )
-from support import SyncResult, config_for, parse_messages, run_cli, write_json
+from support import (
+    SyncResult,
+    config_for,
+    environment,
+    parse_messages,
+    run_cli,
+    run_process,
+    write_json,
+)
 
 from tap_sequentum.sandbox import DEFAULT_API_KEY, Sandbox
 from tap_sequentum.sandbox.__main__ import parse_args
@@ -291,30 +298,22 @@ def duckdb_runs(meltano_installed, tmp_path_factory) -> SimpleNamespace:
     refresh."""
     home = tmp_path_factory.mktemp("duckdb")
     database = home / "sequentum.duckdb"
+    runs = SimpleNamespace()
     with Sandbox() as sandbox:
         config = write_json(home / "config.json", config_for(sandbox))
-        emitted = record_counts(run_cli(["--config", str(config)]).stdout)
+        runs.emitted = record_counts(run_cli(["--config", str(config)]).stdout)
         meltano = Meltano(meltano_installed, home, sandbox)
-        first = meltano.run(MAIN_JOB)
-        after_first = duckdb_counts(database)
-        new_run = sandbox.add_run(STEAM_AGENT, files=[("steam.csv", NEW_STEAM_CSV)])
-        second = meltano.run(MAIN_JOB)
-        after_second = duckdb_counts(database)
+        runs.first = meltano.run(MAIN_JOB)
+        runs.after_first = duckdb_counts(database)
+        runs.new_run = sandbox.add_run(STEAM_AGENT, files=[("steam.csv", NEW_STEAM_CSV)])
+        runs.second = meltano.run(MAIN_JOB)
+        runs.after_second = duckdb_counts(database)
         state = meltano.state("demo:tap-sequentum-to-target-duckdb")["singer_state"]
-        resumed = run_cli(["--config", str(config), "--state", str(write_json(home / "state.json", state))])
-        third = meltano.run("--full-refresh", MAIN_JOB)
-        after_third = duckdb_counts(database)
-    return SimpleNamespace(
-        emitted=emitted,
-        first=first,
-        second=second,
-        third=third,
-        after_first=after_first,
-        after_second=after_second,
-        after_third=after_third,
-        new_run=new_run,
-        resumed=resumed,
-    )
+        state_path = write_json(home / "state.json", state)
+        runs.resumed = run_cli(["--config", str(config), "--state", str(state_path)])
+        runs.third = meltano.run("--full-refresh", MAIN_JOB)
+        runs.after_third = duckdb_counts(database)
+    return runs
 
 
 def test_meltano_run_loads_every_record_the_tap_emits(duckdb_runs):
@@ -389,17 +388,8 @@ def hub_project(meltano_installed, tmp_path_factory) -> Path:
     )
 
     def meltano(*args: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_SEQUENTUM_", "MELTANO_"))}
-        env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-        proc = subprocess.run(
-            [str(meltano_installed), *args],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
+        env = environment("TAP_SEQUENTUM_", "MELTANO_", MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
+        proc = run_process([str(meltano_installed), *args], cwd=root, env=env, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
 
     meltano("add", "--plugin-type", "extractor", "--no-install", "--from-ref", str(HUB_FILE), "tap-sequentum")
@@ -437,25 +427,25 @@ def test_meltano_reuses_its_cached_catalog_without_discovery_downloads(
 # --- the demo script, end to end ------------------------------------------------------------------
 
 
-def test_the_demo_script_syncs_twice_and_shows_what_landed(meltano_installed, tmp_path):
-    if re.search(
-        r"^TAP_SEQUENTUM_API_KEY=.", (ROOT / ".env").read_text() if (ROOT / ".env").exists() else "", re.M
-    ):
+def meltano_demo(tmp_path: Path, port: int = 0, timeout: float = 900) -> subprocess.CompletedProcess:
+    """./scripts/meltano-demo with its output, sandbox port and Meltano database of this test; skipped when
+    .env holds an API key (the demo would sync from Sequentum Cloud)."""
+    dotenv = ROOT / ".env"
+    if re.search(r"^TAP_SEQUENTUM_API_KEY=.", dotenv.read_text() if dotenv.exists() else "", re.M):
         pytest.skip(".env holds an API key: the demo would sync from Sequentum Cloud")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_SEQUENTUM_", "TARGET_", "MELTANO_"))}
-    env |= {
-        "MELTANO_DEMO_OUTPUT": str(tmp_path / "output"),
-        "MELTANO_DEMO_SANDBOX_PORT": "0",
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-    }
-    proc = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "meltano-demo")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    env = environment(
+        "TAP_SEQUENTUM_",
+        "TARGET_",
+        "MELTANO_",
+        MELTANO_DEMO_OUTPUT=str(tmp_path / "output"),
+        MELTANO_DEMO_SANDBOX_PORT=str(port),
+        MELTANO_DATABASE_URI=f"sqlite:///{tmp_path / 'meltano.db'}",
     )
+    return run_process(["bash", str(ROOT / "scripts" / "meltano-demo")], env=env, timeout=timeout)
+
+
+def test_the_demo_script_syncs_twice_and_shows_what_landed(meltano_installed, tmp_path):
+    proc = meltano_demo(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     shown = proc.stdout
     assert "bundled sandbox (environment demo)" in shown
@@ -482,28 +472,12 @@ def test_the_demo_script_syncs_twice_and_shows_what_landed(meltano_installed, tm
     assert (tmp_path / "output" / "demo.duckdb").exists()
 
 
-def without_api_key_in_dotenv() -> None:
-    dotenv = ROOT / ".env"
-    if re.search(r"^TAP_SEQUENTUM_API_KEY=.", dotenv.read_text() if dotenv.exists() else "", re.M):
-        pytest.skip(".env holds an API key: the demo would sync from Sequentum Cloud")
-
-
 def test_the_demo_says_in_one_line_how_to_avoid_a_taken_port(tmp_path):
-    without_api_key_in_dotenv()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_SEQUENTUM_", "MELTANO_"))}
-        env |= {"MELTANO_DEMO_OUTPUT": str(tmp_path / "output"), "MELTANO_DEMO_SANDBOX_PORT": str(port)}
-        proc = subprocess.run(
-            ["bash", str(ROOT / "scripts" / "meltano-demo")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        proc = meltano_demo(tmp_path, port, timeout=300)
     assert proc.returncode == 1
     assert proc.stdout == ""
     (line,) = proc.stderr.splitlines()

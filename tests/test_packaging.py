@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support import environment, run_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,16 +53,8 @@ def test_sandbox_and_tap_run_from_the_wheel_alone(wheel, tmp_path):
         "streams = {json.loads(l)['stream'] for l in out.getvalue().splitlines() if '\"RECORD\"' in l}\n"
         "print(json.dumps(sorted(streams)))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(wheel)}
-    proc = subprocess.run(
-        [sys.executable, "-c", script, str(wheel)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    env = environment(PYTHONPATH=str(wheel))
+    proc = run_process([sys.executable, "-c", script, str(wheel)], env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     streams = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {"agents", "runs", "run_files", "agent_versions"} <= set(streams)

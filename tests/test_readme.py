@@ -5,8 +5,9 @@ test_meltano.py.)"""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
+
+from support import run_process
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -72,13 +73,7 @@ def test_scripts_and_commands_named_in_the_docs_exist():
 
 
 def test_settings_page_is_what_the_tap_reports():
-    proc = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "update-docs"), "--check"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_process(["bash", str(ROOT / "scripts" / "update-docs"), "--check"])
     assert proc.returncode == 0, proc.stderr
 
 

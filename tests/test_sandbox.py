@@ -2,61 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import http.client
-import io
-import json
 import re
 import signal
 import subprocess
 import sys
 import time
 from datetime import datetime
+from http.client import HTTPConnection, IncompleteRead
 from pathlib import Path
 
 import pytest
 import requests
+from support import run_process
 
 from tap_sequentum.sandbox import DEFAULT_API_KEY, READONLY_API_KEY, Sandbox
 
 SENTINEL = "0001-01-01T00:00:00"
 STEAM, SOCGEN, ACDELCO, LISTINGS, PRICE_TSV, PRICE_JSON = 1001, 1002, 1003, 1004, 1005, 1006
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def sb():
-    """The demo as seeded; tests here only read it (faults and settings are reset after each)."""
-    with Sandbox(run_duration=0.3) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture(scope="module")
-def mut():
-    """A second demo sandbox for tests that start, stop, restore or add things."""
-    with Sandbox(run_duration=0.3) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def session(sb):
-    session = requests.Session()
-    session.headers["Authorization"] = f"ApiKey {DEFAULT_API_KEY}"
-    yield session
-    session.close()
-    sb.clear_faults()
-    sb.redirect_downloads = False
-    sb.latency = 0.0
-
-
-@pytest.fixture
-def api(sb):
-    return f"{sb.base_url}/api/v1"
-
-
-@pytest.fixture
-def mut_api(mut):
-    return f"{mut.base_url}/api/v1"
 
 
 def parse(value: str) -> datetime:
@@ -107,8 +70,8 @@ def test_readonly_key_reads_but_may_not_post(api):
         ("GET", f"/agent/{STEAM}/version/99", 404),
     ],
 )
-def test_routing_errors_are_problems(session, api, method, path, status):
-    response = session.request(method, api + path)
+def test_routing_errors_are_problems(http, api, method, path, status):
+    response = http.request(method, api + path)
     assert response.status_code == status
     assert response.json()["status"] == status
     assert response.headers["Content-Type"] == "application/problem+json"
@@ -117,8 +80,8 @@ def test_routing_errors_are_problems(session, api, method, path, status):
 # --- agents -----------------------------------------------------------------------------------
 
 
-def test_agent_list_is_a_bare_array_of_summaries(session, api):
-    agents = session.get(f"{api}/agent/all").json()
+def test_agent_list_is_a_bare_array_of_summaries(http, api):
+    agents = http.get(f"{api}/agent/all").json()
     assert [a["id"] for a in agents] == [STEAM, SOCGEN, ACDELCO, LISTINGS, PRICE_TSV, PRICE_JSON]
     assert agents[1]["name"] == "Société Générale \u2013 prix"
     for agent in agents:
@@ -130,40 +93,40 @@ def test_agent_list_is_a_bare_array_of_summaries(session, api):
         assert agent["validationStatus"] == 3
 
 
-def test_agent_list_pages_filters_and_sorts(session, api):
-    page = session.get(f"{api}/agent/all", params={"pageIndex": 2, "recordsPerPage": 4}).json()
+def test_agent_list_pages_filters_and_sorts(http, api):
+    page = http.get(f"{api}/agent/all", params={"pageIndex": 2, "recordsPerPage": 4}).json()
     assert page["totalRecordCount"] == 6
     assert [a["id"] for a in page["agents"]] == [PRICE_TSV, PRICE_JSON]
 
-    named = session.get(f"{api}/agent/all", params={"name": "PRICE", "pageIndex": 1, "recordsPerPage": 1})
+    named = http.get(f"{api}/agent/all", params={"name": "PRICE", "pageIndex": 1, "recordsPerPage": 1})
     assert named.json()["totalRecordCount"] == 2
     assert len(named.json()["agents"]) == 1
 
-    spaced = session.get(f"{api}/agent/all", params={"spaceId": 12}).json()
+    spaced = http.get(f"{api}/agent/all", params={"spaceId": 12}).json()
     assert {a["id"] for a in spaced} == {SOCGEN, LISTINGS}
 
-    by_name = session.get(f"{api}/agent/all", params={"sortColumn": "name", "sortOrder": 1}).json()
+    by_name = http.get(f"{api}/agent/all", params={"sortColumn": "name", "sortOrder": 1}).json()
     names = [a["name"].casefold() for a in by_name]
     assert names == sorted(names, reverse=True)
 
-    assert session.get(f"{api}/agent/all", params={"sortColumn": "color"}).status_code == 400
+    assert http.get(f"{api}/agent/all", params={"sortColumn": "color"}).status_code == 400
 
 
-def test_agent_detail_has_real_dates(session, api):
-    detail = session.get(f"{api}/agent/{STEAM}").json()
+def test_agent_detail_has_real_dates(http, api):
+    detail = http.get(f"{api}/agent/{STEAM}").json()
     assert detail["created"].endswith("Z")
     assert parse(detail["updated"]) >= parse(detail["created"])
     assert detail["startUrl"].startswith("https://store.steampowered.com/")
     assert detail["proxyPoolId"] == 5
-    newest = session.get(f"{api}/agent/{STEAM}/runs", params={"maxRecords": 1}).json()[0]
+    newest = http.get(f"{api}/agent/{STEAM}/runs", params={"maxRecords": 1}).json()[0]
     assert detail["lastActivity"] == newest["created"]
 
 
 # --- runs, files, downloads -------------------------------------------------------------------
 
 
-def test_runs_are_newest_first_and_limited(session, api):
-    runs = session.get(f"{api}/agent/{ACDELCO}/runs").json()
+def test_runs_are_newest_first_and_limited(http, api):
+    runs = http.get(f"{api}/agent/{ACDELCO}/runs").json()
     created = [parse(r["created"]) for r in runs]
     assert created == sorted(created, reverse=True)
     assert len(set(created)) == len(created)
@@ -171,50 +134,50 @@ def test_runs_are_newest_first_and_limited(session, api):
     assert runs[0]["tableType"] == "run"
     assert runs[1]["tableType"] == "history"
     assert set(runs[0]) >= {"id", "configId", "sequence", "runTimeSec", "serverName", "traffic"}
-    assert len(session.get(f"{api}/agent/{ACDELCO}/runs", params={"maxRecords": 2}).json()) == 2
-    assert session.get(f"{api}/agent/{ACDELCO}/runs", params={"maxRecords": 5000}).status_code == 200
-    assert session.get(f"{api}/agent/{ACDELCO}/runs", params={"maxRecords": "x"}).status_code == 400
+    assert len(http.get(f"{api}/agent/{ACDELCO}/runs", params={"maxRecords": 2}).json()) == 2
+    assert http.get(f"{api}/agent/{ACDELCO}/runs", params={"maxRecords": 5000}).status_code == 200
+    assert http.get(f"{api}/agent/{ACDELCO}/runs", params={"maxRecords": "x"}).status_code == 400
 
 
-def test_run_status_and_the_other_error_shape(session, api):
-    newest = session.get(f"{api}/agent/{STEAM}/runs").json()[0]
-    status = session.get(f"{api}/agent/{STEAM}/run/{newest['id']}/status").json()
+def test_run_status_and_the_other_error_shape(http, api):
+    newest = http.get(f"{api}/agent/{STEAM}/runs").json()[0]
+    status = http.get(f"{api}/agent/{STEAM}/run/{newest['id']}/status").json()
     assert status == newest
     assert status["status"] == 1
-    missing = session.get(f"{api}/agent/{STEAM}/run/1/status")
+    missing = http.get(f"{api}/agent/{STEAM}/run/1/status")
     assert missing.status_code == 404
     assert missing.json()["statusCode"] == 404
     assert missing.json()["severity"] == "Error"
 
 
-def test_every_demo_file_downloads_byte_exact(session, api):
-    for agent in session.get(f"{api}/agent/all").json():
-        for run in session.get(f"{api}/agent/{agent['id']}/runs").json():
+def test_every_demo_file_downloads_byte_exact(http, api):
+    for agent in http.get(f"{api}/agent/all").json():
+        for run in http.get(f"{api}/agent/{agent['id']}/runs").json():
             base = f"{api}/agent/{agent['id']}/run/{run['id']}"
-            for item in session.get(f"{base}/files").json():
+            for item in http.get(f"{base}/files").json():
                 assert set(item) == {"id", "regionId", "fileType", "name", "fileSize", "created"}
-                response = session.get(f"{base}/file/{item['id']}/download")
+                response = http.get(f"{base}/file/{item['id']}/download")
                 assert response.status_code == 200
                 assert len(response.content) == item["fileSize"]
                 assert int(response.headers["Content-Length"]) == item["fileSize"]
                 assert item["name"] in response.headers["Content-Disposition"]
 
 
-def test_demo_traps_are_present(session, api):
+def test_demo_traps_are_present(http, api):
     def files_of(agent_id):
-        for run in session.get(f"{api}/agent/{agent_id}/runs").json():
+        for run in http.get(f"{api}/agent/{agent_id}/runs").json():
             base = f"{api}/agent/{agent_id}/run/{run['id']}"
-            for item in session.get(f"{base}/files").json():
+            for item in http.get(f"{base}/files").json():
                 yield item, base
 
     bom = [
         (i, b)
         for i, b in files_of(SOCGEN)
-        if session.get(f"{b}/file/{i['id']}/download").content.startswith(b"\xef\xbb\xbf")
+        if http.get(f"{b}/file/{i['id']}/download").content.startswith(b"\xef\xbb\xbf")
     ]
     assert len(bom) == 1
     item, base = bom[0]
-    download = session.get(f"{base}/file/{item['id']}/download")
+    download = http.get(f"{base}/file/{item['id']}/download")
     assert b"\r\n" in download.content
     assert download.headers["Content-Type"] == "text/csv"
     assert b"98765432109876543210" in download.content
@@ -223,18 +186,18 @@ def test_demo_traps_are_present(session, api):
     assert kinds == {"json", "jsonl"}
     assert {i["name"] for i, _ in files_of(PRICE_TSV) if i["fileType"] == 1} == {"price_monitor.tsv"}
 
-    parts = [session.get(f"{b}/file/{i['id']}/download").text for i, b in files_of(ACDELCO)]
+    parts = [http.get(f"{b}/file/{i['id']}/download").text for i, b in files_of(ACDELCO)]
     assert any('"007123"' in text and '""' in text for text in parts)
     two = [b for i, b in files_of(ACDELCO) if i["name"] == "products_reviews.csv"]
     assert len(two) == 1
 
 
-def test_redirected_download_goes_to_signed_storage(sb, session, api):
+def test_redirected_download_goes_to_signed_storage(sb, http, api):
     sb.redirect_downloads = True
     url = f"{api}/agent/{STEAM}/run/50004/file/90007/download"
-    size = next(f["fileSize"] for f in session.get(f"{api}/agent/{STEAM}/run/50004/files").json())
+    size = next(f["fileSize"] for f in http.get(f"{api}/agent/{STEAM}/run/50004/files").json())
 
-    redirect = session.get(url, allow_redirects=False)
+    redirect = http.get(url, allow_redirects=False)
     assert redirect.status_code == 302
     location = redirect.headers["Location"]
     assert location.startswith(f"{sb.storage_url}/signed/")
@@ -255,11 +218,11 @@ def test_redirected_download_goes_to_signed_storage(sb, session, api):
     assert not sb.requests[-1].has_authorization
 
 
-def test_expired_signed_url_is_refused(sb, session, api):
+def test_expired_signed_url_is_refused(sb, http, api):
     sb.redirect_downloads = True
     sb.signed_url_ttl = 0.05
     try:
-        location = session.get(
+        location = http.get(
             f"{api}/agent/{STEAM}/run/50004/file/90007/download", allow_redirects=False
         ).headers["Location"]
     finally:
@@ -273,39 +236,39 @@ def test_expired_signed_url_is_refused(sb, session, api):
 # --- faults and rate limits -------------------------------------------------------------------
 
 
-def test_injected_429_and_503(sb, session, api):
+def test_injected_429_and_503(sb, http, api):
     sb.add_fault(r"/agent/all$", "429", retry_after=2)
     sb.add_fault(r"/agent/\d+$", "503", times=2, method="GET")
-    limited = session.get(f"{api}/agent/all")
+    limited = http.get(f"{api}/agent/all")
     assert limited.status_code == 429
     assert limited.headers["Retry-After"] == "2"
     assert limited.json()["status"] == 429
-    assert session.get(f"{api}/agent/all").status_code == 200
-    assert [session.get(f"{api}/agent/{STEAM}").status_code for _ in range(3)] == [503, 503, 200]
+    assert http.get(f"{api}/agent/all").status_code == 200
+    assert [http.get(f"{api}/agent/{STEAM}").status_code for _ in range(3)] == [503, 503, 200]
 
 
-def test_injected_reset_raises_connection_error(sb, session, api):
+def test_injected_reset_raises_connection_error(sb, http, api):
     sb.add_fault(r"/runs$", "reset")
     with pytest.raises(requests.ConnectionError):
-        session.get(f"{api}/agent/{STEAM}/runs")
+        http.get(f"{api}/agent/{STEAM}/runs")
     assert sb.requests[-1].status == 0
-    assert session.get(f"{api}/agent/{STEAM}/runs").status_code == 200
+    assert http.get(f"{api}/agent/{STEAM}/runs").status_code == 200
 
 
-def test_injected_truncate_cuts_the_body(sb, session, api):
+def test_injected_truncate_cuts_the_body(sb, http, api):
     sb.add_fault(r"/download$", "truncate")
     with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
-        session.get(f"{api}/agent/{STEAM}/run/50004/file/90007/download")
+        http.get(f"{api}/agent/{STEAM}/run/50004/file/90007/download")
 
     sb.add_fault(r"/download$", "truncate")
-    raw = http.client.HTTPConnection(sb.host, sb.port, timeout=5)
+    raw = HTTPConnection(sb.host, sb.port, timeout=5)
     raw.request(
         "GET",
         f"/api/v1/agent/{STEAM}/run/50004/file/90007/download",
         headers={"Authorization": f"ApiKey {DEFAULT_API_KEY}"},
     )
     response = raw.getresponse()
-    with pytest.raises(http.client.IncompleteRead) as caught:
+    with pytest.raises(IncompleteRead) as caught:
         response.read()
     raw.close()
     assert len(caught.value.partial) == int(response.headers["Content-Length"]) // 2
@@ -337,15 +300,15 @@ def test_rate_limit_queues_a_request_whose_slot_is_about_to_free():
         assert time.perf_counter() - started >= 0.05
 
 
-def test_latency_delays_api_answers(sb, session, api):
+def test_latency_delays_api_answers(sb, http, api):
     sb.latency = 0.15
     started = time.perf_counter()
-    assert session.get(f"{api}/agent/{STEAM}").status_code == 200
+    assert http.get(f"{api}/agent/{STEAM}").status_code == 200
     assert time.perf_counter() - started >= 0.15
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(sb):
-    connection = http.client.HTTPConnection(sb.host, sb.port, timeout=5)
+    connection = HTTPConnection(sb.host, sb.port, timeout=5)
     for _ in range(3):
         connection.request("GET", "/api/v1/agent/all", headers={"Authorization": f"ApiKey {DEFAULT_API_KEY}"})
         response = connection.getresponse()
@@ -354,131 +317,12 @@ def test_keep_alive_serves_many_requests_on_one_connection(sb):
     connection.close()
 
 
-# --- operations -------------------------------------------------------------------------------
-
-
-def test_async_start_queues_then_completes_with_files(mut, session, mut_api):
-    body = {"inputParameters": json.dumps({"region": "EU"}), "isRunSynchronously": False}
-    started = session.post(f"{mut_api}/agent/{STEAM}/start", json=body).json()
-    assert started["status"] == 4
-    assert started["tableType"] == "run"
-    assert started["startTime"] is None
-    assert session.get(f"{mut_api}/agent/{STEAM}/runs").json()[0]["id"] == started["id"]
-
-    status_url = f"{mut_api}/agent/{STEAM}/run/{started['id']}/status"
-    deadline = time.monotonic() + 5
-    seen = set()
-    while (run := session.get(status_url).json())["status"] != 9:
-        seen.add(run["status"])
-        assert time.monotonic() < deadline
-        time.sleep(0.03)
-    assert seen <= {4, 1}
-    assert run["tableType"] == "history"
-    assert run["endTime"] and run["startTime"] and run["runTimeSec"] is not None
-
-    files = session.get(f"{mut_api}/agent/{STEAM}/run/{run['id']}/files").json()
-    assert {(f["fileType"], f["name"]) for f in files} == {
-        (1, f"steam_{run['id']}.csv"),
-        (6, f"steam_{run['id']}.log"),
-    }
-    data = next(f for f in files if f["fileType"] == 1)
-    text = session.get(f"{mut_api}/agent/{STEAM}/run/{run['id']}/file/{data['id']}/download").text
-    rows = list(csv.DictReader(io.StringIO(text)))
-    assert len(rows) == run["dataCount"] > 0
-    assert {row["region"] for row in rows} == {"EU"}
-
-
-def test_sync_start_returns_rows_by_agent_name(session, mut_api):
-    body = {"inputParameters": {"param1": "value1"}, "isRunSynchronously": True}
-    response = session.post(f"{mut_api}/agent/{ACDELCO}/start", json=body)
-    assert response.status_code == 200
-    result = response.json()
-    assert list(result) == ["ACDelco parts"]
-    rows = result["ACDelco parts"]
-    assert rows
-    assert set(rows[0]) == {"Product Name", "Part Number", "Category", "Qty", "param1"}
-    newest = session.get(f"{mut_api}/agent/{ACDELCO}/runs", params={"maxRecords": 1}).json()[0]
-    assert newest["status"] == 9
-    assert newest["dataCount"] == len(rows)
-
-
-@pytest.mark.parametrize(
-    "payload",
-    [b"{not json", b"[1, 2]", b'{"parallelism": "many"}', b'{"inputParameters": "{oops"}'],
-)
-def test_bad_start_bodies_are_400(session, mut_api, payload):
-    response = session.post(
-        f"{mut_api}/agent/{STEAM}/start", data=payload, headers={"Content-Type": "application/json"}
-    )
-    assert response.status_code == 400
-    assert response.json()["status"] == 400
-
-
-def test_stop_a_run_and_an_agent(mut, session, mut_api):
-    agent = mut.add_agent("stoppable")
-    mut.run_duration = 30
-    try:
-        first = session.post(f"{mut_api}/agent/{agent['id']}/start", json={}).json()
-        second = session.post(f"{mut_api}/agent/{agent['id']}/start", json={}).json()
-    finally:
-        mut.run_duration = 0.3
-    stopped = session.post(f"{mut_api}/agent/{agent['id']}/run/{first['id']}/stop")
-    assert stopped.status_code == 200
-    assert stopped.json()["status"] == 8
-    files = session.get(f"{mut_api}/agent/{agent['id']}/run/{first['id']}/files").json()
-    assert sorted(f["fileType"] for f in files) == [1, 6]
-
-    again = session.post(f"{mut_api}/agent/{agent['id']}/run/{first['id']}/stop")
-    assert again.status_code == 400
-    assert "not running" in again.json()["detail"]
-
-    by_agent = session.post(f"{mut_api}/agent/{agent['id']}/stop")
-    assert [r["id"] for r in by_agent.json()] == [second["id"]]
-    assert session.post(f"{mut_api}/agent/{agent['id']}/stop").status_code == 400
-
-
-def test_restore_creates_the_next_version(session, mut_api):
-    versions = session.get(f"{mut_api}/agent/{LISTINGS}/versions").json()
-    top = versions[0]["version"]
-    assert [v["version"] for v in versions] == sorted((v["version"] for v in versions), reverse=True)
-    restored = session.post(f"{mut_api}/agent/{LISTINGS}/version/1/restore", json={"content": "Api restore"})
-    assert restored.status_code == 200
-    assert restored.json()["version"] == top + 1
-    assert restored.json()["comments"] == "Api restore"
-    assert session.get(f"{mut_api}/agent/{LISTINGS}").json()["version"] == top + 1
-    assert session.get(f"{mut_api}/agent/{LISTINGS}/versions").json()[0]["version"] == top + 1
-    missing = session.post(f"{mut_api}/agent/{LISTINGS}/version/99/restore", json={"content": "x"})
-    assert missing.status_code == 404
-
-
 # --- the Python API and the CLI ---------------------------------------------------------------
 
 
-def test_python_api_seeds_runs_and_streams_files_from_disk(mut, session, mut_api, tmp_path):
-    big = tmp_path / "big.csv"
-    big.write_bytes(b"id,value\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(100_000)))
-    agent = mut.add_agent("disk agent", spaceId=3, description="seeded by a test")
-    assert agent["id"] >= 1000
-    run = mut.add_run(agent["id"], status=9, created="2026-01-01T00:00:00Z", files=[("big.csv", big)])
-    assert run["id"] >= 50000
-    extra = mut.add_file(agent["id"], run["id"], "notes.txt", b"hello", file_type=6)
-    assert extra["id"] >= 90000
-    active = mut.add_run(agent["id"], status=1)
-    finished = mut.set_run_status(agent["id"], active["id"], 9, files=[("out.json", b"[{}]")])
-    assert finished["tableType"] == "history"
-    version = mut.add_version(agent["id"], comments="second", user_name="Test")
-    assert version["version"] == 2
-
-    files = session.get(f"{mut_api}/agent/{agent['id']}/run/{run['id']}/files").json()
-    assert [f["fileSize"] for f in files] == [big.stat().st_size, 5]
-    response = session.get(f"{mut_api}/agent/{agent['id']}/run/{run['id']}/file/{files[0]['id']}/download")
-    assert response.content == big.read_bytes()
-    assert session.get(f"{mut_api}/agent/{agent['id']}").json()["lastActivity"] == finished["created"]
-
-
-def test_request_log_records_every_request(sb, session, api):
+def test_request_log_records_every_request(sb, http, api):
     sb.clear_requests()
-    session.get(f"{api}/agent/all", params={"name": "steam"})
+    http.get(f"{api}/agent/all", params={"name": "steam"})
     requests.get(f"{api}/agent/all")
     log = sb.requests
     assert [(r.method, r.host, r.status, r.has_authorization) for r in log] == [
@@ -519,20 +363,13 @@ def test_cli_prints_its_address_and_stops_on_sigterm():
 
 def test_a_taken_port_is_one_line_naming_the_options(tmp_path):
     import socket
-    import subprocess
-    import sys
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = subprocess.run(
-            [sys.executable, "-m", "tap_sequentum.sandbox", "--port", str(port), "--storage-port", "0"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        command = [sys.executable, "-m", "tap_sequentum.sandbox", "--port", str(port), "--storage-port", "0"]
+        proc = run_process(command, timeout=30)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     line = proc.stderr.strip()

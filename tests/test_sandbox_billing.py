@@ -15,25 +15,6 @@ STEAM, SOCGEN, ACDELCO, LISTINGS, PRICE_TSV, PRICE_JSON = 1001, 1002, 1003, 1004
 PLACES = Decimal("0.0001")
 
 
-@pytest.fixture(scope="module")
-def sb():
-    with Sandbox(run_duration=0.3) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture(scope="module")
-def http():
-    session = requests.Session()
-    session.headers["Authorization"] = f"ApiKey {DEFAULT_API_KEY}"
-    yield session
-    session.close()
-
-
-@pytest.fixture(scope="module")
-def api(sb):
-    return f"{sb.base_url}/api/v1"
-
-
 def dec(value: float) -> Decimal:
     return Decimal(str(value))
 

@@ -10,11 +10,10 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 import pytest
-import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tap_sequentum.sandbox import DEFAULT_API_KEY, Sandbox, tables
+from tap_sequentum.sandbox import Sandbox, tables
 from tap_sequentum.sandbox.dataset import Dataset
 from tap_sequentum.sandbox.messages import RangeNotSatisfiable, byte_range
 from tap_sequentum.sandbox.realities import seed_realities, shop_files
@@ -27,19 +26,6 @@ BAKERY_HEADER = "Produit;Catégorie;Prix (€);Quantité;Mis à jour"
 def sb():
     with Sandbox(realities=True) as sandbox:
         yield sandbox
-
-
-@pytest.fixture(scope="module")
-def http():
-    session = requests.Session()
-    session.headers["Authorization"] = f"ApiKey {DEFAULT_API_KEY}"
-    yield session
-    session.close()
-
-
-@pytest.fixture(scope="module")
-def api(sb):
-    return f"{sb.base_url}/api/v1"
 
 
 def runs_of(http, api, agent: int) -> list[dict]:

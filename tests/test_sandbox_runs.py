@@ -18,28 +18,6 @@ ACTIVE_STATUSES = {1, 2, 3, 4, 5, 12, 13}
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def sb():
-    with Sandbox(run_duration=0.3) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def http(sb):
-    session = requests.Session()
-    session.headers["Authorization"] = f"ApiKey {DEFAULT_API_KEY}"
-    yield session
-    session.close()
-    sb.redirect_downloads = False
-    sb.list_hints = True
-    sb.date_form = "z"
-
-
-@pytest.fixture
-def api(sb):
-    return f"{sb.base_url}/api/v1"
-
-
 @pytest.fixture
 def agent(sb):
     """A fresh agent per test in the shared sandbox."""

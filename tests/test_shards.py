@@ -4,10 +4,12 @@ own state, add up to one whole sync: the same rows, none twice, under the same s
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
-from support import config_for, parse_messages, write_json
+from support import config_for, environment, parse_messages, run_cli, write_json
 
 from tap_sequentum.sandbox import Sandbox
 
@@ -25,6 +27,7 @@ KEYS = {
 #: Streams of the organisation as a whole, not of its agents: every shard has them all (select them in one).
 ORGANISATION_WIDE = {"credit_transactions", "spaces"}
 VOLATILE = {"time_extracted"}
+TAP = [sys.executable, "-m", "tap_sequentum.tap"]
 
 
 def rows(stdout: str) -> list[tuple]:
@@ -40,29 +43,25 @@ def rows(stdout: str) -> list[tuple]:
     return out
 
 
-def tap(config_path, catalog_path) -> subprocess.Popen:
-    argv = [
-        sys.executable,
-        "-m",
-        "tap_sequentum.tap",
-        "--config",
-        str(config_path),
-        "--catalog",
-        str(catalog_path),
-    ]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def discover(config_path: Path) -> Path:
+    """Discovery as Meltano runs it; the catalog is written beside the config."""
+    done = run_cli(["--config", str(config_path), "--discover"])
+    assert done.returncode == 0, done.stderr
+    return write_json(config_path.with_name("catalog.json"), json.loads(done.stdout))
+
+
+def tap(config_path: Path, catalog_path: Path, *args: str) -> subprocess.Popen:
+    """A sync as a process whose output is read while it runs."""
+    argv = [*TAP, "--config", str(config_path), "--catalog", str(catalog_path), *args]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment("TAP_SEQUENTUM_")
+    )
 
 
 def test_parallel_shards_add_up_to_one_whole_sync(tmp_path):
     with Sandbox(realities=True) as sandbox:
         whole_config = write_json(tmp_path / "whole.json", config_for(sandbox, discovery_sample_runs=10))
-        discovered = subprocess.run(
-            [sys.executable, "-m", "tap_sequentum.tap", "--config", str(whole_config), "--discover"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        catalog = write_json(tmp_path / "catalog.json", json.loads(discovered.stdout))
+        catalog = discover(whole_config)
         shards = [
             tap(write_json(tmp_path / f"shard{i}.json", config_for(sandbox, agent_ids=ids)), catalog)
             for i, ids in enumerate(SHARDS)
@@ -89,18 +88,10 @@ def test_parallel_shards_add_up_to_one_whole_sync(tmp_path):
 def test_killed_anywhere_and_resumed_from_its_last_state_nothing_is_lost(tmp_path):
     """SIGKILL (no chance to write anything) after n messages, then a sync from the last STATE seen:
     every row of the whole sync arrives; rows after that STATE may arrive twice, with the same key."""
-    import signal
-
     with Sandbox(realities=True) as sandbox:
         config = config_for(sandbox, discovery_sample_runs=10, max_retries=0)
         config_path = write_json(tmp_path / "c.json", config)
-        discovered = subprocess.run(
-            [sys.executable, "-m", "tap_sequentum.tap", "--config", str(config_path), "--discover"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        catalog = write_json(tmp_path / "catalog.json", json.loads(discovered.stdout))
+        catalog = discover(config_path)
         whole = {(s, k) for s, k, _ in rows(tap(config_path, catalog).communicate(timeout=300)[0])}
         for cut in (5, 400, 1500):
             proc = tap(config_path, catalog)
@@ -109,9 +100,9 @@ def test_killed_anywhere_and_resumed_from_its_last_state_nothing_is_lost(tmp_pat
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=60)
             states = [m["value"] for m in parse_messages("".join(seen)) if m["type"] == "STATE"]
-            resume_config = write_json(tmp_path / f"state{cut}.json", states[-1] if states else {})
-            argv = [sys.executable, "-m", "tap_sequentum.tap", "--config", str(config_path),
-                    "--catalog", str(catalog), "--state", str(resume_config)]  # fmt: skip
-            rest = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+            state = write_json(tmp_path / f"state{cut}.json", states[-1] if states else {})
+            resumed = tap(config_path, catalog, "--state", str(state))
+            rest, err = resumed.communicate(timeout=300)
+            assert resumed.returncode == 0, err
             got = {(s, k) for s, k, _ in rows("".join(seen[:-1]) + rest)}  # the cut line may be half
             assert got == whole, cut

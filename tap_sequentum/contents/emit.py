@@ -33,7 +33,7 @@ class Manifest:
     urls: list[str]
 
 
-def resume_slices(batches: Iterable[pa.RecordBatch], skip: int) -> Iterator[tuple[pa.RecordBatch, int]]:
+def resume_slices(batches: Iterable[pa.RecordBatch], skip: int) -> Slices:
     """The batches of a file after its first `skip` rows, each with the 1-based number of its first row.
 
     Resume logic in one place: a sync interrupted after row `skip` of a file continues at `skip + 1`.
@@ -87,66 +87,66 @@ def _columns(batch: pa.RecordBatch, names: list[str], kinds: list[Kind]) -> list
     ]
 
 
+@dataclass(frozen=True)
+class FileRows:
+    """What every emitter takes: a file's rows after its resume point, its columns and which are selected,
+    and the progress the state records (`progress["rows"]`: the last row written)."""
+
+    item: RunFile
+    slices: Slices
+    columns: dict[str, Kind]
+    selected: Callable[[str], bool]
+    progress: dict
+
+    def selection(self) -> tuple[list[str], list[Kind], list[str]]:
+        """The selected columns, their kinds, and the selected metadata columns."""
+        names = [n for n in self.columns if self.selected(n)]
+        return names, [self.columns[n] for n in names], [n for n in META_NAMES if self.selected(n)]
+
+
 def emit_parquet(
-    parquet: ParquetBatchWriter,
-    slices: Slices,
-    item: RunFile,
-    columns: dict[str, Kind],
-    selected: Callable[[str], bool],
-    progress: dict,
-    count: Callable[[int], None],
+    parquet: ParquetBatchWriter, file: FileRows, count: Callable[[int], None]
 ) -> Iterator[Manifest]:
     """Typed Arrow columns into Parquet BATCH files; yields the manifest once the file is done."""
-    names, meta_names = [n for n in columns if selected(n)], [n for n in META_NAMES if selected(n)]
-    kinds = [columns[n] for n in names]
+    names, kinds, meta_names = file.selection()
     rows = 0
-    for batch, first in slices:
-        meta = dict(zip(META_NAMES, _meta_arrays(item, first, batch.num_rows), strict=True))
+    for batch, first in file.slices:
+        meta = dict(zip(META_NAMES, _meta_arrays(file.item, first, batch.num_rows), strict=True))
         parquet.write(meta_names + names, [meta[n] for n in meta_names] + _typed(batch, names, kinds))
         count(batch.num_rows)
         rows += batch.num_rows
-        progress["rows"] = first + batch.num_rows - 1
+        file.progress["rows"] = first + batch.num_rows - 1
     manifest = parquet.take_manifest()
     if manifest:
         yield Manifest(manifest)  # the SDK writes the BATCH message, then the state
     return rows
 
 
-def emit_fast(
-    writer: RecordWriter,
-    slices: Slices,
-    item: RunFile,
-    columns: dict[str, Kind],
-    selected: Callable[[str], bool],
-    progress: dict,
-    after_batch: Callable[[int], None],
-) -> int:
+def emit_fast(writer: RecordWriter, file: FileRows, after_batch: Callable[[int], None]) -> int:
     """RECORD lines encoded in batches straight to stdout; `after_batch(rows)` follows every batch."""
-    names, meta_names = [n for n in columns if selected(n)], [n for n in META_NAMES if selected(n)]
-    kinds = [columns[n] for n in names]
-    constants = {k: v for k, v in _meta_constants(item).items() if k in meta_names}
+    names, kinds, meta_names = file.selection()
+    constants = {k: v for k, v in _meta_constants(file.item).items() if k in meta_names}
     row_numbers = [n for n in meta_names if n == ROW_NUMBER]
     extracted = dt.datetime.now(dt.UTC).isoformat()
     rows = 0
-    for batch, first in slices:
+    for batch, first in file.slices:
         numbers = [range(first, first + batch.num_rows)] if row_numbers else []
         writer.write(constants, row_numbers + names, numbers + _columns(batch, names, kinds), extracted)
         rows += batch.num_rows
-        progress["rows"] = first + batch.num_rows - 1
+        file.progress["rows"] = first + batch.num_rows - 1
         after_batch(batch.num_rows)
     return rows
 
 
-def emit_records(
-    slices: Slices, item: RunFile, columns: dict[str, Kind], pending: Callable[[int | None], None]
-) -> Iterator[dict]:
-    """One dict per row for singer-sdk; `pending(n)` names the row being handed over (None after)."""
-    names = list(columns)
-    kinds = [columns[n] for n in names]
-    constants = _meta_constants(item)
+def emit_records(file: FileRows, pending: Callable[[int | None], None]) -> Iterator[dict]:
+    """One dict per row, every column (singer-sdk applies the selection); `pending(n)` names the row being
+    handed over (None after)."""
+    names = list(file.columns)
+    kinds = [file.columns[n] for n in names]
+    constants = _meta_constants(file.item)
     keys = [*constants, ROW_NUMBER, *names]
     rows = 0
-    for batch, first in slices:
+    for batch, first in file.slices:
         for number, values in enumerate(zip(*_columns(batch, names, kinds), strict=True), start=first):
             pending(number)  # counted once singer-sdk wrote it (ContentStream.record_written)
             yield dict(zip(keys, (*constants.values(), number, *values), strict=True))

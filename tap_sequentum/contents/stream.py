@@ -22,7 +22,14 @@ from singer_sdk.mapper import SameRecordTransform
 from tap_sequentum import errors
 from tap_sequentum.contents.batches import ParquetBatchWriter
 from tap_sequentum.contents.dialect import ReadOptions, redetect, resolve
-from tap_sequentum.contents.emit import Manifest, emit_fast, emit_parquet, emit_records, resume_slices
+from tap_sequentum.contents.emit import (
+    FileRows,
+    Manifest,
+    emit_fast,
+    emit_parquet,
+    emit_records,
+    resume_slices,
+)
 from tap_sequentum.contents.fetch import (
     IN_MEMORY_BYTES,
     RunFile,
@@ -412,17 +419,12 @@ class ContentStream(SequentumStream):
     ) -> Iterator[Any]:
         """Pass 2: convert and emit every row after `progress["rows"]`; returns the rows emitted."""
         slices = resume_slices(read_batches(source, fmt, options), progress["rows"])
-        selected = self._is_selected
+        file = FileRows(item, slices, self.columns, self._is_selected, progress)
         if self._parquet is not None:
-            return (
-                yield from emit_parquet(
-                    self._parquet, slices, item, self.columns, selected, progress, self._count
-                )
-            )
+            return (yield from emit_parquet(self._parquet, file, self._count))
         if self._fast_path():
-            writer = RecordWriter(self.name, meter=self.tap.output_meter)
-            return emit_fast(writer, slices, item, self.columns, selected, progress, self._after_batch)
-        return (yield from emit_records(slices, item, self.columns, lambda n: self._hand_over(progress, n)))
+            return emit_fast(RecordWriter(self.name, meter=self.tap.output_meter), file, self._after_batch)
+        return (yield from emit_records(file, lambda n: self._hand_over(progress, n)))
 
     def get_batches(self, batch_config: BatchConfig, context: Context | None = None) -> Iterable[Any]:
         """Parquet BATCH files straight from Arrow when no stream map applies; else the SDK's way."""

@@ -7,6 +7,7 @@ to it over real HTTP, so the tap is exercised exactly as it would be against Seq
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 from collections.abc import Iterable
 from datetime import datetime
@@ -24,7 +25,7 @@ from tap_sequentum.sandbox.dataset import (
     FileSpec,
 )
 from tap_sequentum.sandbox.demo import seed
-from tap_sequentum.sandbox.guards import Faults, RateLimiter
+from tap_sequentum.sandbox.guards import Fault, Faults, RateLimiter
 from tap_sequentum.sandbox.messages import RequestLog
 from tap_sequentum.sandbox.realities import seed_realities
 from tap_sequentum.sandbox.server import SandboxServer
@@ -254,7 +255,7 @@ class Sandbox:
         method: str | None = None,
     ) -> None:
         """Misbehave on the next `times` requests whose path matches (either host)."""
-        self.faults.add(path_regex, kind, times, retry_after, method)
+        self.faults.add(Fault(re.compile(path_regex), kind, times, retry_after, method))
 
     def clear_faults(self) -> None:
         self.faults.clear()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tap_sequentum.sandbox import tables
 
@@ -297,6 +297,16 @@ def summarize(detail: dict[str, Any], hints: bool = True) -> dict[str, Any]:
     return summary
 
 
+T = TypeVar("T")
+
+
+def _found(table: Mapping[int, T], key: int, what: str) -> T:
+    try:
+        return table[key]
+    except KeyError:
+        raise NotFound(f"{what} {key} was not found.") from None
+
+
 def _check_waiting(status: int, waiting_retry: bool) -> None:
     if waiting_retry and status != FAILURE:
         raise ValueError(f"Only a run in Failure ({FAILURE}) can wait to retry, not status {status}.")
@@ -337,10 +347,7 @@ class Dataset:
 
     def agent(self, agent_id: int) -> Agent:
         with self.lock:
-            try:
-                return self.agents[agent_id]
-            except KeyError:
-                raise NotFound(f"Agent {agent_id} was not found.") from None
+            return _found(self.agents, agent_id, "Agent")
 
     def run(self, agent_id: int, run_id: int) -> Run:
         with self.lock:
@@ -367,10 +374,7 @@ class Dataset:
 
     def space(self, space_id: int) -> Space:
         with self.lock:
-            try:
-                return self.spaces[space_id]
-            except KeyError:
-                raise NotFound(f"Space {space_id} was not found.") from None
+            return _found(self.spaces, space_id, "Space")
 
     # --- JSON shapes ----------------------------------------------------------------------------
 
@@ -591,7 +595,7 @@ class Dataset:
             agent.runs[run.id] = run
             self.runs[run.id] = run
             for spec in files or ():
-                self._attach(run, *spec)
+                self.add_file(run.agent_id, run.id, *spec)
             self._apply_run_fields(run, fields)
             return run
 
@@ -634,37 +638,28 @@ class Dataset:
         file_type: int = DATA_FILE,
         created: datetime | str | None = None,
     ) -> RunFile:
+        """A file of a run: bytes (or text) in memory, or a path streamed from disk."""
         with self.lock:
             run = self.run(agent_id, run_id)
-            return self._attach(run, name, content, file_type, created)
-
-    def _attach(
-        self,
-        run: Run,
-        name: str,
-        content: Content,
-        file_type: int = DATA_FILE,
-        created: datetime | str | None = None,
-    ) -> RunFile:
-        default_created = run.end_time or run.start_time or run.created
-        run_file = RunFile(
-            id=self._new_id("file"),
-            run_id=run.id,
-            name=name,
-            file_type=file_type,
-            created=parse_time(created, default=default_created),
-        )
-        if isinstance(content, Path):
-            run_file.path = content
-        else:
-            run_file.data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-        run.files.append(run_file)
-        self.files[run_file.id] = run_file
-        if file_type == DATA_FILE and run_file.data is not None:
-            rows = tables.count_rows(name, run_file.data)
-            for key in ("dataCount", "exportCount"):
-                run.counts[key] = (run.counts.get(key) or 0) + rows
-        return run_file
+            default_created = run.end_time or run.start_time or run.created
+            run_file = RunFile(
+                id=self._new_id("file"),
+                run_id=run.id,
+                name=name,
+                file_type=file_type,
+                created=parse_time(created, default=default_created),
+            )
+            if isinstance(content, Path):
+                run_file.path = content
+            else:
+                run_file.data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+            run.files.append(run_file)
+            self.files[run_file.id] = run_file
+            if file_type == DATA_FILE and run_file.data is not None:
+                rows = tables.count_rows(name, run_file.data)
+                for key in ("dataCount", "exportCount"):
+                    run.counts[key] = (run.counts.get(key) or 0) + rows
+            return run_file
 
     def set_run_status(
         self,
@@ -701,7 +696,7 @@ class Dataset:
                     run.start_time = max(now, run.created)
                     run.server_name = SERVER_NAME
             for spec in files or ():
-                self._attach(run, *spec)
+                self.add_file(run.agent_id, run.id, *spec)
             return run
 
     def restart_run(self, agent_id: int, run_id: int) -> Run:
@@ -821,9 +816,9 @@ class Dataset:
             suffix = f"_{index}" if sessions > 1 else ""
             name = f"{slug}_{run.id}{suffix}.csv"
             names.append((name, len(part.rows)))
-            self._attach(run, name, tables.to_csv(part), DATA_FILE, end)
+            self.add_file(run.agent_id, run.id, name, tables.to_csv(part), DATA_FILE, end)
         log = self.run_log(run, names)
-        self._attach(run, f"{slug}_{run.id}.log", log, LOG_FILE, end)
+        self.add_file(run.agent_id, run.id, f"{slug}_{run.id}.log", log, LOG_FILE, end)
         return table
 
     def run_log(self, run: Run, exported: Sequence[tuple[str, int]]) -> bytes:

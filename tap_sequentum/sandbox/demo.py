@@ -8,10 +8,12 @@ its two spaces (7 and 12) and a credit history of more than 100 transactions.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from tap_sequentum.sandbox import tables
 from tap_sequentum.sandbox.dataset import (
@@ -33,14 +35,21 @@ from tap_sequentum.sandbox.dataset import (
     parse_time,
 )
 
+#: A delivered file's bytes, or how to make them from the run's creation time.
+Content = bytes | Callable[[str], bytes]
+QUOTED_CSV = partial(tables.to_csv, quote_strings=True)  # strings quoted, numbers bare
+
 
 @dataclass(frozen=True)
 class Output:
     """One file a seeded run delivers; "{run}" in the name becomes the run's id."""
 
     name: str
-    content: bytes
+    content: Content
     file_type: int = DATA_FILE
+
+    def data(self, created: str) -> bytes:
+        return self.content(created) if callable(self.content) else self.content
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,36 @@ class DemoRun:
     outputs: Sequence[Output] = ()
     message: str | None = None
     waiting_retry: bool = False
+
+
+@dataclass(frozen=True)
+class DemoAgent:
+    """A seeded agent, created with the first of its `versions` (created, user, comment); `fields` are
+    further API fields (camelCase); its runs are numbered from `first_sequence`."""
+
+    name: str
+    kind: str
+    description: str
+    start_url: str
+    versions: Sequence[tuple[str, str, str]]
+    first_sequence: int
+    runs: Sequence[DemoRun]
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+def seed_agent(ds: Dataset, spec: DemoAgent) -> Agent:
+    """Add the agent, its written version history, then its runs and their files."""
+    agent = ds.add_agent(
+        spec.name,
+        kind=spec.kind,
+        created=spec.versions[0][0],
+        description=spec.description,
+        startUrl=spec.start_url,
+        **spec.fields,
+    )
+    set_versions(ds, agent, spec.versions)
+    seed_runs(ds, agent, spec.first_sequence, spec.runs)
+    return agent
 
 
 def set_versions(ds: Dataset, agent: Agent, history: Sequence[tuple[str, str, str]]) -> None:
@@ -73,15 +112,17 @@ def seed_runs(ds: Dataset, agent: Agent, first_sequence: int, runs: Sequence[Dem
         run.message = spec.message
         if spec.status == RUNNING:
             run.counts["dataCount"] = 37  # scraped so far, nothing exported yet
-        names = [output.name.replace("{run}", str(run.id)) for output in spec.outputs]
-        data = [(n, o) for n, o in zip(names, spec.outputs, strict=True) if o.file_type == DATA_FILE]
-        for name, output in data:
-            ds.add_file(agent.id, run.id, name, output.content, output.file_type)
+        files = [
+            (o.name.replace("{run}", str(run.id)), o.data(spec.created), o.file_type) for o in spec.outputs
+        ]
+        data = [file for file in files if file[2] == DATA_FILE]
+        for name, content, file_type in data:
+            ds.add_file(agent.id, run.id, name, content, file_type)
         if spec.status in FINISHED and not spec.waiting_retry:
-            ds.add_file(agent.id, run.id, _log_name(agent, [n for n, _ in data]), _log(ds, run), LOG_FILE)
-        for name, output in zip(names, spec.outputs, strict=True):
-            if output.file_type != DATA_FILE:
-                ds.add_file(agent.id, run.id, name, output.content, output.file_type)
+            ds.add_file(agent.id, run.id, _log_name(agent, [f[0] for f in data]), _log(ds, run), LOG_FILE)
+        for name, content, file_type in files:
+            if file_type != DATA_FILE:
+                ds.add_file(agent.id, run.id, name, content, file_type)
         added.append(run)
     return added
 
@@ -98,12 +139,27 @@ def _log(ds: Dataset, run: Run) -> bytes:
     return ds.run_log(run, exported)
 
 
-def _table(kind: str, seed: str, n: int, created: str) -> tables.Table:
-    return tables.generate(kind, seed, n, parse_time(created))
+def generated(
+    kind: str, rows: int, render: Callable[[tables.Table], bytes] = tables.to_csv, *, head: int | None = None
+) -> Callable[[str], bytes]:
+    """A table of `kind` seeded and dated by the run's creation time, rendered as delivered; `head` keeps
+    the rows a stopped run exported."""
+
+    def content(created: str) -> bytes:
+        table = tables.generate(kind, created, rows, parse_time(created))
+        return render(table if head is None else table.head(head))
+
+    return content
 
 
-def _csv(kind: str, seed: str, n: int, created: str, *, quote_strings: bool = False) -> bytes:
-    return tables.to_csv(_table(kind, seed, n, created), quote_strings=quote_strings)
+def shipped(name: str, *, bom_crlf: bool = False) -> Callable[[str], bytes]:
+    """A hand-written file from sandbox/data; bom_crlf saves it as Excel on Windows does."""
+
+    def content(_created: str) -> bytes:
+        data = tables.demo_file(name)
+        return tables.with_bom_crlf(data.decode()) if bom_crlf else data
+
+    return content
 
 
 def _internal_db(seed: str) -> bytes:
@@ -111,280 +167,201 @@ def _internal_db(seed: str) -> bytes:
     return b"SQLite format 3\x00" + bytes((i * 37 + len(seed)) % 256 for i in range(2048))
 
 
-def _steam(ds: Dataset) -> None:
-    agent = ds.add_agent(
+EXPORT_DB = Output("export.db", _internal_db, INTERNAL_EXPORT_FILE)
+RUNTIME_BIN = Output("runtime.bin", _internal_db, INTERNAL_RUNTIME_FILE)
+
+DEMO_AGENTS = (
+    DemoAgent(
         "steam",
         kind="steam",
-        created="2025-01-20T09:14:03.118204Z",
         description="Most played games on Steam, snapshot at the top of the hour.",
-        startUrl="https://store.steampowered.com/charts/mostplayed",
-        proxyPoolId=5,
-    )
-    set_versions(
-        ds,
-        agent,
-        [
+        start_url="https://store.steampowered.com/charts/mostplayed",
+        fields={"proxyPoolId": 5},
+        versions=[
             ("2025-01-20T09:14:03.118204Z", "Alex Smith", "Initial version"),
             ("2025-06-03T10:02:41.550912Z", "Jeremy Jones", "Rotate proxies on 403"),
             ("2025-09-10T15:27:08.004417Z", "Alex Smith", "Capture peak players and price"),
         ],
-    )
-    c = (
-        "2025-03-14T08:00:12.345678Z",
-        "2025-06-02T08:00:09.120331Z",
-        "2025-09-18T08:00:11.902144Z",
-        "2025-11-03T08:00:12.345678Z",
-        "2026-02-16T08:00:10.551023Z",
-    )
-    seed_runs(
-        ds,
-        agent,
-        37,
-        [
-            DemoRun(c[0], COMPLETED, [Output("steam.csv", _csv("steam", c[0], 50, c[0]))]),
-            DemoRun(c[1], FAILED, message="Proxy pool 5 exhausted: 403 Forbidden from the start URL."),
+        first_sequence=37,
+        runs=[
+            DemoRun("2025-03-14T08:00:12.345678Z", COMPLETED, [Output("steam.csv", generated("steam", 50))]),
             DemoRun(
-                c[2],
-                SUCCESS,
-                [
-                    Output("steam.csv", _csv("steam", c[2], 50, c[2])),
-                    Output("export.db", _internal_db(c[2]), INTERNAL_EXPORT_FILE),
-                ],
+                "2025-06-02T08:00:09.120331Z",
+                FAILED,
+                message="Proxy pool 5 exhausted: 403 Forbidden from the start URL.",
             ),
-            DemoRun(c[3], COMPLETED, [Output("steam.csv", _csv("steam", c[3], 48, c[3]))]),
-            DemoRun(c[4], RUNNING),
+            DemoRun(
+                "2025-09-18T08:00:11.902144Z",
+                SUCCESS,
+                [Output("steam.csv", generated("steam", 50)), EXPORT_DB],
+            ),
+            DemoRun("2025-11-03T08:00:12.345678Z", COMPLETED, [Output("steam.csv", generated("steam", 48))]),
+            DemoRun("2026-02-16T08:00:10.551023Z", RUNNING),
         ],
-    )
-
-
-def _societe_generale(ds: Dataset) -> None:
-    agent = ds.add_agent(
+    ),
+    DemoAgent(
         "Société Générale \u2013 prix",
         kind="prices",
-        created="2025-04-02T16:20:44.901230Z",
         description="Cours de clôture, export pour la trésorerie.",
-        startUrl="https://www.societegenerale.com/fr/investisseurs/action-societe-generale",
-        spaceId=12,
-        inputParameters={"market": "XPAR"},
-    )
-    set_versions(
-        ds,
-        agent,
-        [
+        start_url="https://www.societegenerale.com/fr/investisseurs/action-societe-generale",
+        fields={"spaceId": 12, "inputParameters": {"market": "XPAR"}},
+        versions=[
             ("2025-04-02T16:20:44.901230Z", "Zoë Dubois", "Version initiale"),
             ("2025-08-01T09:12:30.660013Z", "Zoë Dubois", "Attendre le tableau des cours"),
         ],
-    )
-    c = (
-        "2025-04-30T17:45:02.004512Z",
-        "2025-07-31T17:45:01.771230Z",
-        "2025-10-31T17:45:03.250019Z",
-        "2026-01-30T17:45:02.618447Z",
-    )
-    bom_crlf = tables.with_bom_crlf(tables.demo_file("societe_generale_prix.csv").decode())
-    seed_runs(
-        ds,
-        agent,
-        1,
-        [
-            DemoRun(c[0], COMPLETED, [Output("prix.csv", _csv("prices", c[0], 18, c[0]))]),
-            DemoRun(c[1], FAILURE, message="Timeout after 300 s waiting for table.cours."),
-            DemoRun(c[2], COMPLETED, [Output("prix_2025-10-31.csv", bom_crlf)]),
+        first_sequence=1,
+        runs=[
+            DemoRun("2025-04-30T17:45:02.004512Z", COMPLETED, [Output("prix.csv", generated("prices", 18))]),
             DemoRun(
-                c[3],
+                "2025-07-31T17:45:01.771230Z", FAILURE, message="Timeout after 300 s waiting for table.cours."
+            ),
+            DemoRun(
+                "2025-10-31T17:45:03.250019Z",
+                COMPLETED,
+                [Output("prix_2025-10-31.csv", shipped("societe_generale_prix.csv", bom_crlf=True))],
+            ),
+            DemoRun(
+                "2026-01-30T17:45:02.618447Z",
                 SUCCESS,
-                [
-                    Output("prix.csv", _csv("prices", c[3], 21, c[3])),
-                    Output("runtime.bin", _internal_db(c[3]), INTERNAL_RUNTIME_FILE),
-                ],
+                [Output("prix.csv", generated("prices", 21)), RUNTIME_BIN],
             ),
         ],
-    )
-
-
-def _acdelco(ds: Dataset) -> None:
-    agent = ds.add_agent(
+    ),
+    DemoAgent(
         "ACDelco parts",
         kind="parts",
-        created="2025-01-28T11:05:19.772301Z",
         description="Brake and ignition parts with stock levels.",
-        startUrl="https://www.acdelco.com/parts",
-        proxyPoolId=3,
-    )
-    set_versions(
-        ds,
-        agent,
-        [
+        start_url="https://www.acdelco.com/parts",
+        fields={"proxyPoolId": 3},
+        versions=[
             ("2025-01-28T11:05:19.772301Z", "Jeremy Jones", "Initial version"),
             ("2025-05-20T08:44:12.300512Z", "Priya Natarajan", "Separate export for reviews"),
         ],
-    )
-    c = (
-        "2025-02-10T14:21:37.228190Z",
-        "2025-05-21T14:20:58.660402Z",
-        "2025-08-08T14:22:10.031877Z",
-        "2025-12-01T14:21:44.517396Z",
-        "2026-03-02T14:21:40.090713Z",
-    )
-    reviews = tables.to_csv(_table("reviews", c[1], 30, c[1]))
-    partial = tables.to_csv(_table("parts", c[2], 60, c[2]).head(12), quote_strings=True)
-    seed_runs(
-        ds,
-        agent,
-        5,
-        [
+        first_sequence=5,
+        runs=[
             DemoRun(
-                c[0],
+                "2025-02-10T14:21:37.228190Z",
                 COMPLETED,
-                [Output("acdelco_parts.csv", _csv("parts", c[0], 60, c[0], quote_strings=True))],
+                [Output("acdelco_parts.csv", generated("parts", 60, QUOTED_CSV))],
             ),
             DemoRun(
-                c[1],
+                "2025-05-21T14:20:58.660402Z",
                 COMPLETED,
                 [
-                    Output("products.csv", _csv("parts", c[1], 40, c[1], quote_strings=True)),
-                    Output("products_reviews.csv", reviews),
+                    Output("products.csv", generated("parts", 40, QUOTED_CSV)),
+                    Output("products_reviews.csv", generated("reviews", 30)),
                 ],
             ),
-            DemoRun(c[2], STOPPED, [Output("acdelco_parts.csv", partial)], "Stopped by user."),
             DemoRun(
-                c[3],
-                COMPLETED,
-                [
-                    Output("acdelco_parts.csv", tables.demo_file("acdelco_parts.csv")),
-                    Output("export.db", _internal_db(c[3]), INTERNAL_EXPORT_FILE),
-                ],
+                "2025-08-08T14:22:10.031877Z",
+                STOPPED,
+                [Output("acdelco_parts.csv", generated("parts", 60, QUOTED_CSV, head=12))],
+                "Stopped by user.",
             ),
-            DemoRun(c[4], QUEUING),
+            DemoRun(
+                "2025-12-01T14:21:44.517396Z",
+                COMPLETED,
+                [Output("acdelco_parts.csv", shipped("acdelco_parts.csv")), EXPORT_DB],
+            ),
+            DemoRun("2026-03-02T14:21:40.090713Z", QUEUING),
         ],
-    )
-
-
-def _listings(ds: Dataset) -> None:
-    agent = ds.add_agent(
+    ),
+    DemoAgent(
         "real-estate listings",
         kind="listings",
-        created="2025-02-20T19:40:05.118822Z",
         description="New listings in New England (and a few in Paris).",
-        startUrl="https://www.example-realty.com/search?state=MA",
-        spaceId=12,
-    )
-    set_versions(ds, agent, [("2025-02-20T19:40:05.118822Z", "Priya Natarajan", "Initial version")])
-    c = (
-        "2025-03-01T06:30:00.412003Z",
-        "2025-06-15T06:30:01.007761Z",
-        "2025-09-01T06:30:00.880154Z",
-        "2025-12-15T06:30:02.145678Z",
-    )
-    seed_runs(
-        ds,
-        agent,
-        1,
-        [
-            DemoRun(c[0], COMPLETED, [Output("listings.csv", _csv("listings", c[0], 80, c[0]))]),
-            DemoRun(c[1], FAILED, message="Login wall: the session cookie expired."),
-            DemoRun(c[2], COMPLETED, [Output("listings.csv", tables.demo_file("real_estate_listings.csv"))]),
+        start_url="https://www.example-realty.com/search?state=MA",
+        fields={"spaceId": 12},
+        versions=[("2025-02-20T19:40:05.118822Z", "Priya Natarajan", "Initial version")],
+        first_sequence=1,
+        runs=[
             DemoRun(
-                c[3],
+                "2025-03-01T06:30:00.412003Z", COMPLETED, [Output("listings.csv", generated("listings", 80))]
+            ),
+            DemoRun("2025-06-15T06:30:01.007761Z", FAILED, message="Login wall: the session cookie expired."),
+            DemoRun(
+                "2025-09-01T06:30:00.880154Z",
+                COMPLETED,
+                [Output("listings.csv", shipped("real_estate_listings.csv"))],
+            ),
+            DemoRun(
+                "2025-12-15T06:30:02.145678Z",
                 SUCCESS,
-                [
-                    Output("listings.csv", _csv("listings", c[3], 120, c[3])),
-                    Output("runtime.bin", _internal_db(c[3]), INTERNAL_RUNTIME_FILE),
-                ],
+                [Output("listings.csv", generated("listings", 120)), RUNTIME_BIN],
             ),
         ],
-    )
-
-
-def _price_monitor_tsv(ds: Dataset) -> None:
-    agent = ds.add_agent(
+    ),
+    DemoAgent(
         "Price Monitor",
         kind="monitor",
-        created="2025-04-25T13:00:00.250117Z",
         description="Competitor prices, delivered as TSV for the pricing team.",
-        startUrl="https://www.example-shop.com/electronics",
-        spaceId=7,
-    )
-    set_versions(
-        ds,
-        agent,
-        [
+        start_url="https://www.example-shop.com/electronics",
+        fields={"spaceId": 7},
+        versions=[
             ("2025-04-25T13:00:00.250117Z", "Alex Smith", "Initial version"),
             ("2025-07-14T09:30:22.817465Z", "Alex Smith", "Add EUR retailers"),
             ("2025-10-20T17:05:53.120904Z", "Jeremy Jones", "Export TSV instead of CSV"),
         ],
-    )
-    c = (
-        "2025-05-05T12:00:04.556677Z",
-        "2025-08-05T12:00:03.118822Z",
-        "2025-11-05T12:00:05.903412Z",
-        "2026-02-05T12:00:04.227019Z",
-    )
-
-    def tsv(i: int, n: int) -> Output:
-        return Output("price_monitor.tsv", tables.to_tsv(_table("monitor", c[i], n, c[i])))
-
-    seed_runs(
-        ds,
-        agent,
-        12,
-        [
-            DemoRun(c[0], COMPLETED, [tsv(0, 30)]),
-            DemoRun(c[1], SUCCESS, [tsv(1, 35)]),
-            DemoRun(c[2], FAILURE, message="Selector div.price matched nothing on 14 pages."),
-            DemoRun(c[3], COMPLETED, [tsv(3, 40)]),
+        first_sequence=12,
+        runs=[
+            DemoRun(
+                "2025-05-05T12:00:04.556677Z",
+                COMPLETED,
+                [Output("price_monitor.tsv", generated("monitor", 30, tables.to_tsv))],
+            ),
+            DemoRun(
+                "2025-08-05T12:00:03.118822Z",
+                SUCCESS,
+                [Output("price_monitor.tsv", generated("monitor", 35, tables.to_tsv))],
+            ),
+            DemoRun(
+                "2025-11-05T12:00:05.903412Z",
+                FAILURE,
+                message="Selector div.price matched nothing on 14 pages.",
+            ),
+            DemoRun(
+                "2026-02-05T12:00:04.227019Z",
+                COMPLETED,
+                [Output("price_monitor.tsv", generated("monitor", 40, tables.to_tsv))],
+            ),
         ],
-    )
-
-
-def _price_monitor_json(ds: Dataset) -> None:
-    agent = ds.add_agent(
+    ),
+    DemoAgent(
         "price-monitor",
         kind="monitor",
-        created="2025-04-26T08:15:31.640288Z",
         description="Same sources as Price Monitor, JSON for the data team.",
-        startUrl="https://www.example-shop.com/electronics",
-        spaceId=7,
-    )
-    set_versions(
-        ds,
-        agent,
-        [
+        start_url="https://www.example-shop.com/electronics",
+        fields={"spaceId": 7},
+        versions=[
             ("2025-04-26T08:15:31.640288Z", "Priya Natarajan", "Initial version"),
             ("2025-08-01T11:11:11.111111Z", "Priya Natarajan", "Also export JSON Lines"),
         ],
-    )
-    c = (
-        "2025-05-06T12:00:02.781455Z",
-        "2025-08-06T12:00:01.993120Z",
-        "2025-10-06T12:00:02.350817Z",
-        "2026-01-06T12:00:03.004471Z",
-    )
-    partial = tables.to_json(_table("monitor", c[2], 30, c[2]).head(8))
-    seed_runs(
-        ds,
-        agent,
-        3,
-        [
+        first_sequence=3,
+        runs=[
             DemoRun(
-                c[0],
+                "2025-05-06T12:00:02.781455Z",
                 COMPLETED,
-                [Output("price_monitor.json", tables.to_json(_table("monitor", c[0], 25, c[0])))],
+                [Output("price_monitor.json", generated("monitor", 25, tables.to_json))],
             ),
             DemoRun(
-                c[1], COMPLETED, [Output("price_monitor.jsonl", tables.demo_file("price_monitor.jsonl"))]
+                "2025-08-06T12:00:01.993120Z",
+                COMPLETED,
+                [Output("price_monitor.jsonl", shipped("price_monitor.jsonl"))],
             ),
-            DemoRun(c[2], STOPPED, [Output("price_monitor.json", partial)], "Stopped by user."),
             DemoRun(
-                c[3],
+                "2025-10-06T12:00:02.350817Z",
+                STOPPED,
+                [Output("price_monitor.json", generated("monitor", 30, tables.to_json, head=8))],
+                "Stopped by user.",
+            ),
+            DemoRun(
+                "2026-01-06T12:00:03.004471Z",
                 SUCCESS,
-                [
-                    Output("price_monitor.json", tables.to_json(_table("monitor", c[3], 30, c[3]))),
-                    Output("export.db", _internal_db(c[3]), INTERNAL_EXPORT_FILE),
-                ],
+                [Output("price_monitor.json", generated("monitor", 30, tables.to_json)), EXPORT_DB],
             ),
         ],
-    )
+    ),
+)
 
 
 def _spaces(ds: Dataset) -> None:
@@ -451,13 +428,6 @@ def _credits(ds: Dataset) -> None:
 def seed(ds: Dataset) -> None:
     """Fill an empty dataset with the demo: spaces 7 and 12, agents 1001-1006 in this order, credits."""
     _spaces(ds)
-    for build in (
-        _steam,
-        _societe_generale,
-        _acdelco,
-        _listings,
-        _price_monitor_tsv,
-        _price_monitor_json,
-    ):
-        build(ds)
+    for agent in DEMO_AGENTS:
+        seed_agent(ds, agent)
     _credits(ds)

@@ -16,11 +16,19 @@ QUEUE_GRACE = 0.25
 
 @dataclass
 class Fault:
+    """Misbehave as `kind` on the next `remaining` requests whose path matches (of `method`, if given)."""
+
     pattern: re.Pattern[str]
     kind: str
     remaining: int
     retry_after: float
     method: str | None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"Unknown fault kind {self.kind!r}; use one of {sorted(FAULT_KINDS)}")
+        if self.remaining < 1:
+            raise ValueError("times must be at least 1")
 
     def matches(self, path: str, method: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -35,19 +43,7 @@ class Faults:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
 
-    def add(
-        self,
-        path_regex: str,
-        kind: str,
-        times: int = 1,
-        retry_after: float = 1,
-        method: str | None = None,
-    ) -> Fault:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"Unknown fault kind {kind!r}; use one of {sorted(FAULT_KINDS)}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        fault = Fault(re.compile(path_regex), kind, times, retry_after, method)
+    def add(self, fault: Fault) -> Fault:
         with self._lock:
             self._faults.append(fault)
         return fault

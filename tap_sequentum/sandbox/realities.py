@@ -21,19 +21,11 @@ Not part of the default demo, whose counts many tests assert: enable with ``Sand
 
 from __future__ import annotations
 
+from functools import partial
+
 from tap_sequentum.sandbox import tables
 from tap_sequentum.sandbox.dataset import COMPLETED, FAILURE, Dataset, parse_time
-from tap_sequentum.sandbox.demo import DemoRun, Output, seed_runs, set_versions
-
-SHOP_RUNS = (
-    "2025-12-01T08:30:00.218734Z",
-    "2025-12-15T08:30:01.530912Z",
-    "2026-01-05T08:30:00.412907Z",
-    "2026-02-02T08:30:00.905311Z",
-    "2026-03-02T08:30:02.117455Z",
-)
-BAKERY_RUNS = ("2026-01-12T06:00:03.201877Z", "2026-02-09T06:00:02.640019Z", "2026-03-09T06:00:04.015566Z")
-FEED_RUNS = ("2026-02-03T22:10:00.550701Z", "2026-03-03T22:10:01.084213Z")
+from tap_sequentum.sandbox.demo import DemoAgent, DemoRun, Output, generated, seed_agent
 
 
 def shop_files(
@@ -45,101 +37,78 @@ def shop_files(
     return [(products_name, tables.to_csv(products)), (reviews_name, tables.to_csv(reviews))]
 
 
-def _shop_outputs(created: str, *names: str) -> list[Output]:
-    return [Output(name, content) for name, content in shop_files(created, *names)]
+def _shop_run(created: str, *names: str) -> DemoRun:
+    return DemoRun(
+        created, COMPLETED, [Output(name, content) for name, content in shop_files(created, *names)]
+    )
 
 
-def _shop(ds: Dataset) -> None:
-    agent = ds.add_agent(
+def _tarifs_run(created: str, encoding: str) -> DemoRun:
+    """A European Excel export: `;` delimiters and CRLF line ends, in `encoding`."""
+    render = partial(tables.to_csv, delimiter=";", encoding=encoding, newline="\r\n")
+    return DemoRun(created, COMPLETED, [Output("tarifs.csv", generated("bakery", 9, render))])
+
+
+FEED_XML = partial(
+    tables.to_xml, root="jobs", record="job", attributes=("id", "remote"), item_names={"tags": "tag"}
+)
+
+REALITY_AGENTS = (
+    DemoAgent(
         "Shop crawler",
         kind="shop",
-        created="2025-11-20T10:12:45.330118Z",
         description="Products and their reviews, one export table each.",
-        startUrl="https://shop.example.com/catalogue",
-    )
-    set_versions(
-        ds,
-        agent,
-        [
+        start_url="https://shop.example.com/catalogue",
+        versions=[
             ("2025-11-20T10:12:45.330118Z", "Priya Natarajan", "Initial version"),
             ("2025-11-28T15:40:02.009214Z", "Priya Natarajan", "Separate export table for reviews"),
         ],
-    )
-    c = SHOP_RUNS
-    seed_runs(
-        ds,
-        agent,
-        1,
-        [
-            DemoRun(c[0], COMPLETED, _shop_outputs(c[0])),
-            DemoRun(c[1], COMPLETED, _shop_outputs(c[1])),
-            DemoRun(
-                c[2], COMPLETED, _shop_outputs(c[2], "Products_20260105_083000.csv", "Reviews_{run}.csv")
+        first_sequence=1,
+        runs=[
+            _shop_run("2025-12-01T08:30:00.218734Z"),
+            _shop_run("2025-12-15T08:30:01.530912Z"),
+            _shop_run("2026-01-05T08:30:00.412907Z", "Products_20260105_083000.csv", "Reviews_{run}.csv"),
+            _shop_run(
+                "2026-02-02T08:30:00.905311Z", "Products_20260202_083000.csv", "Reviews_20260202_083000.csv"
             ),
             DemoRun(
-                c[3],
-                COMPLETED,
-                _shop_outputs(c[3], "Products_20260202_083000.csv", "Reviews_20260202_083000.csv"),
-            ),
-            DemoRun(
-                c[4],
+                "2026-03-02T08:30:02.117455Z",
                 FAILURE,
                 message="Timeout loading the reviews page 7; waiting 15 minutes before retrying.",
                 waiting_retry=True,
             ),
         ],
-    )
-
-
-def _bakery(ds: Dataset) -> None:
-    agent = ds.add_agent(
+    ),
+    DemoAgent(
         "Boulangerie Dupain \u2013 tarifs",
         kind="bakery",
-        created="2026-01-08T09:30:11.700245Z",
         description="Tarifs du jour, export Excel (point-virgule, Windows-1252).",
-        startUrl="https://www.boulangerie-dupain.fr/tarifs",
-        spaceId=12,
-    )
-    set_versions(ds, agent, [("2026-01-08T09:30:11.700245Z", "Zoë Dubois", "Version initiale")])
-    c = BAKERY_RUNS
-
-    def tarifs(created: str, encoding: str) -> Output:
-        table = tables.generate("bakery", created, 9, parse_time(created))
-        return Output("tarifs.csv", tables.to_csv(table, delimiter=";", encoding=encoding, newline="\r\n"))
-
-    seed_runs(
-        ds,
-        agent,
-        1,
-        [
-            DemoRun(c[0], COMPLETED, [tarifs(c[0], "cp1252")]),
-            DemoRun(c[1], COMPLETED, [tarifs(c[1], "cp1252")]),
-            DemoRun(c[2], COMPLETED, [tarifs(c[2], "utf-16")]),
+        start_url="https://www.boulangerie-dupain.fr/tarifs",
+        fields={"spaceId": 12},
+        versions=[("2026-01-08T09:30:11.700245Z", "Zoë Dubois", "Version initiale")],
+        first_sequence=1,
+        runs=[
+            _tarifs_run("2026-01-12T06:00:03.201877Z", "cp1252"),
+            _tarifs_run("2026-02-09T06:00:02.640019Z", "cp1252"),
+            _tarifs_run("2026-03-09T06:00:04.015566Z", "utf-16"),  # an export setting changed
         ],
-    )
-
-
-def _feed(ds: Dataset) -> None:
-    agent = ds.add_agent(
+    ),
+    DemoAgent(
         "Job board feed",
         kind="jobs",
-        created="2026-01-30T14:02:37.118540Z",
         description="Open positions, exported as an XML feed.",
-        startUrl="https://jobs.example.org/feed",
-    )
-    set_versions(ds, agent, [("2026-01-30T14:02:37.118540Z", "Alex Smith", "Initial version")])
-
-    def feed(created: str) -> Output:
-        table = tables.generate("jobs", created, 12, parse_time(created))
-        xml = tables.to_xml(
-            table, root="jobs", record="job", attributes=("id", "remote"), item_names={"tags": "tag"}
-        )
-        return Output("feed.xml", xml)
-
-    seed_runs(ds, agent, 1, [DemoRun(created, COMPLETED, [feed(created)]) for created in FEED_RUNS])
+        start_url="https://jobs.example.org/feed",
+        versions=[("2026-01-30T14:02:37.118540Z", "Alex Smith", "Initial version")],
+        first_sequence=1,
+        runs=[
+            DemoRun(created, COMPLETED, [Output("feed.xml", generated("jobs", 12, FEED_XML))])
+            for created in ("2026-02-03T22:10:00.550701Z", "2026-03-03T22:10:01.084213Z")
+        ],
+    ),
+)
 
 
 def seed_realities(ds: Dataset) -> None:
     """Add the reality agents (Shop crawler, the European export, the XML feed) in this order."""
-    for build in (_shop, _bakery, _feed):
-        build(ds)
+    for agent in REALITY_AGENTS:
+        seed_agent(ds, agent)
