@@ -470,3 +470,28 @@ def test_a_signal_stops_between_whole_messages_and_the_state_resumes_exactly(san
     resumed = sync(config_for(sandbox, agent_ids=[agent]), state=state)
     again = [r["n"] for r in resumed.records["trap_shop"]]
     assert sorted(emitted + again) == list(range(total))
+
+
+def test_a_group_of_small_files_past_the_memory_budget_goes_through_temp_dir(sandbox, tmp_path, monkeypatch):
+    """A group's files are all read before any is emitted: past GROUP_MEMORY they wait on disk, not in RAM."""
+    from tap_sequentum.contents import stream
+
+    monkeypatch.setattr(stream, "GROUP_MEMORY", 1)  # byte: the first file fits, the others spill
+    agent = add_agent(sandbox)
+    for day in range(1, 6):
+        body = f"n\n{day}\n{day}\n".encode()
+        sandbox.add_run(
+            agent, status=9, created=f"2026-05-0{day}T00:00:00Z", files=[(f"trap_shop_{day}.csv", body)]
+        )
+    spilled = []
+    real = stream.Transfer.__init__
+
+    def counting(self, *args, **kwargs):
+        spilled.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(stream.Transfer, "__init__", counting)
+    result = sync(config_for(sandbox, agent_ids=[agent], temp_dir=str(tmp_path)))
+    assert [r["n"] for r in result.records["trap_shop"]] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert len(spilled) == 4
+    assert not list(tmp_path.iterdir())  # temporary files are removed

@@ -94,6 +94,8 @@ class StreamStopped(Exception):
 
 #: A group of runs is read (pass 1) before it is emitted while its files stay under these bounds.
 GROUP_BYTES = 1 << 30
+#: Of which at most this much is held in memory (small files); the rest waits in temp_dir.
+GROUP_MEMORY = 128 << 20
 GROUP_RUNS = 500
 #: Formats read while they download.
 STREAMABLE = frozenset({"csv", "tsv", "jsonl"})
@@ -148,6 +150,7 @@ class ContentStream(SequentumStream):
         self._parquet: ParquetBatchWriter | None = None
         self._record_counter: metrics.Counter | None = None
         self._pending: tuple[dict, int] | None = None
+        self._in_memory = 0
 
     @property
     def partitions(self) -> list[dict]:
@@ -241,6 +244,7 @@ class ContentStream(SequentumStream):
         that stops the sync (raised once the runs before it are out).
         """
         seen: dict[str, Kind] = {}
+        self._in_memory = 0
         ready: list[tuple[_RunFiles, list[_Prepared], bool]] = []
         stopped: str | None = None
         failure: errors.SequentumError | None = None
@@ -253,6 +257,7 @@ class ContentStream(SequentumStream):
                         files.append(prepared)
             except StreamStopped as stop:
                 stopped = str(stop)
+                ready.append((run, files, False))  # the files before the bad one still go out
                 break
             except errors.SequentumError as exc:
                 failure = exc
@@ -298,7 +303,8 @@ class ContentStream(SequentumStream):
         Small files go to memory. Big CSV, TSV and JSON Lines files are read while they download, so
         pass 1 costs no time of its own; other big files are read once they are on disk.
         """
-        if item.size is not None and item.size <= IN_MEMORY_BYTES:
+        if item.size is not None and item.size <= IN_MEMORY_BYTES and self._in_memory < GROUP_MEMORY:
+            self._in_memory += item.size  # a group of many small files spills to disk past GROUP_MEMORY
             memory, result = download_to_memory(self.client, item)
             return memory, self._infer(memory, fmt, seen), result.size
         transfer = Transfer(self.client, item, temp_dir=self.settings.temp_dir)
