@@ -327,7 +327,7 @@ class SequentumClient:
                     if failure.response is not None:
                         failure.response.close()
                 logger.info("Retrying %s: %s", what, failure.reason)
-                retry.sleep(raw)
+                _pause(retry, raw)
 
     def _gave_up(self, failure: _Retryable, what: str) -> errors.SequentumError:
         """The named error once every retry of a GET failed."""
@@ -694,6 +694,23 @@ class _Retryable(Exception):
         self.detail = detail
         self.timeout = timeout
         self.download = download
+
+
+def _pause(retry: Retry, response: Any) -> None:
+    """Wait before the next attempt: `Retry-After` when the answer says (urllib3 reads whole seconds and HTTP
+    dates; `0.5` is read here), else urllib3's exponential backoff."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        seconds = None
+    if seconds is not None and 0 <= seconds < float("inf"):
+        time.sleep(min(seconds, getattr(retry, "retry_after_max", 21600)))
+        return
+    try:
+        retry.sleep(response)
+    except urllib3.exceptions.InvalidHeader:
+        retry.sleep()  # a Retry-After that says nothing readable: the backoff instead
 
 
 def _new_session(headers: dict[str, str]) -> requests.Session:

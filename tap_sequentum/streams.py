@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Iterable
+from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 from singer_sdk import typing as th
@@ -202,7 +203,18 @@ class AgentsStream(SequentumStream):
         if isinstance(params, str) and params.strip().startswith("{"):
             with contextlib.suppress(ValueError):
                 row["inputParameters"] = json.loads(params)
+        if self._parquet_batches:
+            # singer-sdk's Parquet encoder infers a struct per record and fails on `{}` or on an object in one
+            # record and text in another: these free-form fields go as their JSON text (the schema allows it).
+            for name in ("inputParameters", "agentTemplates"):
+                if isinstance(row.get(name), dict | list):
+                    row[name] = json.dumps(row[name], ensure_ascii=False, separators=(",", ":"))
         return row
+
+    @cached_property
+    def _parquet_batches(self) -> bool:
+        batch = self.config.get("batch_config") or {}
+        return str((batch.get("encoding") or {}).get("format", "")).lower() == "parquet"
 
     def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[dict | None]:
         """Versions are read again only when the agent's version changed."""

@@ -14,6 +14,11 @@ from meltano_support import installed_meltano
 
 from tap_sequentum.sandbox import DEFAULT_API_KEY, Sandbox
 
+#: Sandboxes shared by many tests: far above the 1000 a minute a real-size test session would hit, so no test
+#: waits for another's requests (tests of the rate limit set their own).
+SHARED_RATE_LIMIT = 1_000_000
+
+
 #: Fixtures that need what ./scripts/test sets up on the machine (Meltano and its plugins, PostgreSQL).
 EXTERNAL_FIXTURES = {"meltano_installed", "postgres"}
 
@@ -23,6 +28,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if EXTERNAL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.external)
+            item.add_marker(pytest.mark.xdist_group("external"))  # one worker: they share .meltano/
 
 
 class StandardSuiteModule(pytest.Module):
@@ -31,7 +37,7 @@ class StandardSuiteModule(pytest.Module):
     collected (not when it is imported) and stops when the session ends."""
 
     def collect(self):
-        sandbox = Sandbox()
+        sandbox = Sandbox(rate_limit=SHARED_RATE_LIMIT)
         sandbox.start()
         self.config.add_cleanup(sandbox.stop)
         self.obj.TestTapSequentum = self.obj.standard_suite(sandbox)
@@ -53,7 +59,7 @@ def meltano_installed() -> Path:
 @pytest.fixture(scope="session")
 def demo_sandbox():
     """A shared sandbox with the demo data; tests must not change it."""
-    with Sandbox() as sandbox:
+    with Sandbox(rate_limit=SHARED_RATE_LIMIT) as sandbox:
         yield sandbox
 
 

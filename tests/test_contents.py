@@ -441,7 +441,7 @@ def test_a_signal_stops_between_whole_messages_and_the_state_resumes_exactly(san
     import time
 
     agent = add_agent(sandbox)
-    total = 300_000
+    total = 150_000
     body = "n,label\n" + "".join(f"{i},row {i}\n" for i in range(total))
     sandbox.add_run(agent, status=9, files=[("trap_shop.csv", body.encode())])
     config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent]))
@@ -453,7 +453,7 @@ def test_a_signal_stops_between_whole_messages_and_the_state_resumes_exactly(san
         )
         assert proc.stdout is not None
         first = [proc.stdout.readline() for _ in range(200)]  # then stop reading: the tap blocks on the pipe
-        time.sleep(1.0)
+        time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         rest = proc.stdout.read()
         proc.wait(timeout=120)

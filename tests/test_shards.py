@@ -89,11 +89,17 @@ def test_killed_anywhere_and_resumed_from_its_last_state_nothing_is_lost(tmp_pat
     """SIGKILL (no chance to write anything) after n messages, then a sync from the last STATE seen:
     every row of the whole sync arrives; rows after that STATE may arrive twice, with the same key."""
     with Sandbox(realities=True) as sandbox:
-        config = config_for(sandbox, discovery_sample_runs=10, max_retries=0)
+        # An agent of each kind: CSV, two export tables, cp1252/UTF-16, XML.
+        config = config_for(
+            sandbox, agent_ids=[1001, 1007, 1008, 1009], discovery_sample_runs=10, max_retries=0
+        )
         config_path = write_json(tmp_path / "c.json", config)
         catalog = discover(config_path)
-        whole = {(s, k) for s, k, _ in rows(tap(config_path, catalog).communicate(timeout=300)[0])}
-        for cut in (5, 400, 1500):
+        whole_run = run_cli(["--config", str(config_path), "--catalog", str(catalog)])
+        output = whole_run.stdout
+        whole = {(s, k) for s, k, _ in rows(output)}
+        lines = output.count("\n")
+        for cut in (5, lines // 3, lines * 4 // 5):  # early, in the middle, near the end
             proc = tap(config_path, catalog)
             assert proc.stdout is not None
             seen = [proc.stdout.readline() for _ in range(cut)]
@@ -101,8 +107,10 @@ def test_killed_anywhere_and_resumed_from_its_last_state_nothing_is_lost(tmp_pat
             proc.communicate(timeout=60)
             states = [m["value"] for m in parse_messages("".join(seen)) if m["type"] == "STATE"]
             state = write_json(tmp_path / f"state{cut}.json", states[-1] if states else {})
-            resumed = tap(config_path, catalog, "--state", str(state))
-            rest, err = resumed.communicate(timeout=300)
-            assert resumed.returncode == 0, err
+            resumed = run_cli(
+                ["--config", str(config_path), "--catalog", str(catalog), "--state", str(state)]
+            )
+            rest = resumed.stdout
+            assert resumed.returncode == 0, resumed.stderr
             got = {(s, k) for s, k, _ in rows("".join(seen[:-1]) + rest)}  # the cut line may be half
             assert got == whole, cut
