@@ -28,7 +28,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if EXTERNAL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.external)
-            item.add_marker(pytest.mark.xdist_group("external"))  # one worker: they share .meltano/
 
 
 class StandardSuiteModule(pytest.Module):
