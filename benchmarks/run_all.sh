@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standard set of measurements for issue 9 (sync cost), in order, printing everything.
 #   benchmarks/run_all.sh            # the whole set, about 25 minutes on the project's 2-core machine
-#   benchmarks/run_all.sh --quick    # 150 x 20 and the 2M-row download only, about 6 minutes
+#   benchmarks/run_all.sh --quick    # 150 x 20 and the 2M-row download only, about 5 minutes
 # Results land in benchmarks/results-scale.json and benchmarks/results.json (merged, keyed by size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
