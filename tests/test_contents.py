@@ -495,3 +495,31 @@ def test_a_group_of_small_files_past_the_memory_budget_goes_through_temp_dir(san
     assert [r["n"] for r in result.records["trap_shop"]] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert len(spilled) == 4
     assert not list(tmp_path.iterdir())  # temporary files are removed
+
+
+def test_a_download_followed_while_it_arrives_reads_every_byte_and_stops_when_closed(sandbox, tmp_path):
+    """`Transfer`: pass 1 reads a big file as it arrives; closing it stops the download, removes the file."""
+    import time
+
+    from tap_sequentum.client import SequentumClient
+    from tap_sequentum.contents.fetch import RunFile, Transfer
+
+    body = b"n\n" + b"".join(b"%d\n" % i for i in range(2_000_000))  # about 15 MB
+    agent = add_agent(sandbox)
+    run = sandbox.add_run(agent, status=9, files=[("trap_shop.csv", body)])
+    client = SequentumClient(sandbox.api_key, sandbox.base_url)
+    listed = client.list_files(agent, run["id"])[0]
+    item = RunFile(agent, run["id"], None, listed["id"], "trap_shop.csv", listed["fileSize"])
+    transfer = Transfer(client, item, temp_dir=str(tmp_path))
+    with transfer.open() as following:
+        assert following.read() == body  # blocks until the end of the download, then it is whole
+    assert transfer.wait().size == len(body)
+    transfer.close()
+    assert not list(tmp_path.iterdir())
+
+    sandbox.latency = 0.5  # a slow answer: closing must not wait for the whole file
+    slow = Transfer(client, item, temp_dir=str(tmp_path))
+    started = time.monotonic()
+    slow.close()
+    assert time.monotonic() - started < 5
+    assert not list(tmp_path.iterdir())

@@ -87,6 +87,10 @@ class TransferRestarted(Exception):
     """The download broke and started again: whoever was reading it must start again too."""
 
 
+class TransferCancelled(Exception):
+    """Nobody waits for this download any more: it stops at its next chunk."""
+
+
 class TransferFailed(Exception):
     """The download failed for good; `Transfer.wait` raises the reason."""
 
@@ -111,6 +115,7 @@ class Transfer:
         self.size = 0
         self.generation = 0
         self.done = False
+        self.cancelled = False
         self.error: BaseException | None = None
         self.result: DownloadResult | None = None
         self._thread = threading.Thread(target=self._run, args=(client, item), name="tap-sequentum-download")
@@ -144,6 +149,8 @@ class Transfer:
         return self.result
 
     def close(self) -> None:
+        """Stop the download if it still runs (the sync is stopping) and remove the file."""
+        self.cancelled = True
         self._thread.join()
         self.path.unlink(missing_ok=True)
 
@@ -164,6 +171,8 @@ class _Sink:
         self._size = 0
 
     def write(self, data: bytes) -> int:
+        if self._transfer.cancelled:
+            raise TransferCancelled
         written = self._handle.write(data)
         self._handle.flush()  # readers read the file through their own handles
         self._size += len(data)

@@ -252,6 +252,7 @@ class ContentStream(SequentumStream):
             files: list[_Prepared] = []
             try:
                 for item in run.files:
+                    self.services.check_stop()  # a stop waits for no download: nothing is emitted yet
                     prepared = self._prepare_file(item, seen, cleanup)
                     if prepared is not None:
                         files.append(prepared)
