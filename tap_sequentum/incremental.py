@@ -7,7 +7,8 @@ window, not by its `created` alone:
 
 - an *active* run (not finished) is handled on every sync until it finishes;
 - a *watched* run (finished as Failure, but Sequentum may still restart it: `tableType` is `run`, or
-  absent) is handled when first seen and again whenever it changes (status, end, export count);
+  absent) is handled when first seen and again whenever it changes (status, end, export count); once
+  restarted it is active and stays watched until it ends;
 - a *final* run (finished and `history`) is handled once: its id joins `seen_run_ids`.
 
 State per agent: `seen_run_ids` (final runs handled, within the listing window, so it stays bounded),
@@ -126,6 +127,10 @@ def plan_runs(
         previous = watched.get(str(run_id))
         if kind == "active":
             plan.handle.append(run)
+            if previous is not None:
+                # A watched run restarted: it stays watched, so what it delivered before the restart
+                # (`watched_files` of content streams) is not taken again when it ends.
+                plan.watched[str(run_id)] = previous
         elif kind == "watched":
             if previous != fingerprint(run) and run_id not in seen:
                 plan.handle.append(run)

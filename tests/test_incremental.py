@@ -105,6 +105,8 @@ def test_a_restarted_failure_is_handled_again_when_it_changes_then_once_when_fin
     restarted = run(2, 2, RUNNING, endTime=None)
     handled, state = sync([run(3, 3), restarted], state)
     assert handled == [2]
+    # Running again, it stays watched: what it delivered before the restart is not taken again.
+    assert state["watched_runs"] == {"2": fingerprint(waiting)}
     finished = run(2, 2, DONE, endTime="2025-01-02T05:00:00Z", exportCount=40)
     handled, state = sync([run(3, 3), finished], state)
     assert handled == [2]

@@ -249,6 +249,26 @@ def test_a_watched_run_that_gains_files_before_it_is_final_gives_each_file_once(
     assert [r["n"] for r in second.records["retrying"]] == [2]
 
 
+def test_a_restarted_run_synced_while_it_runs_again_gives_each_file_once(fresh, tmp_path):
+    """With a catalog (as Meltano syncs) the stream also syncs while the restarted run is running: the
+    files extracted before the restart must stay known until it ends."""
+    agent = fresh.add_agent("Retrying")["id"]
+    run = fresh.add_run(
+        agent, 6, "2026-04-01T00:00:00Z", files=[("retrying_1.csv", b"n\n1\n")], waiting_retry=True
+    )
+    config = config_for(fresh, agent_ids=[agent])
+    discovered = run_cli(["--config", str(write_json(tmp_path / "c.json", config)), "--discover"])
+    catalog = json.loads(discovered.stdout)
+    first = sync(config, catalog=catalog)
+    assert [r["n"] for r in first.records["retrying"]] == [1]
+    fresh.restart_run(agent, run["id"])
+    running = sync(config, state=first.state, catalog=catalog)
+    assert running.records.get("retrying", []) == []
+    fresh.set_run_status(agent, run["id"], 9, files=[("retrying_2.csv", b"n\n2\n")])
+    finished = sync(config, state=running.state, catalog=catalog)
+    assert [r["n"] for r in finished.records["retrying"]] == [2]  # not retrying_1.csv's row again
+
+
 def test_a_run_visible_only_after_the_bookmark_passed_it_is_not_lost(fresh):
     agent = fresh.add_agent("Late runs")["id"]
     fresh.add_run(agent, 9, "2026-04-10T00:00:00Z", files=[("late_runs.csv", b"n\n10\n")])
