@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -109,6 +109,8 @@ class PacedStateWriter:
     clock: Callable[[], float] = time.monotonic
     #: STATE messages written so far.
     written: int = field(default=0, init=False)
+    #: While positive, offered states are kept but not written: a stream's records wait for their BATCH.
+    held: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self._state: Mapping | None = None
@@ -120,6 +122,8 @@ class PacedStateWriter:
     def write_state(self, state: Mapping) -> None:
         """The SDK's interface: offer the current state; it is written if due."""
         self._state = state
+        if self.held:
+            return
         since = self.meter.bytes - self._last_bytes
         due_bytes = since >= max(self.min_bytes, self.ratio * len(self._last_text or ""))
         due_time = self.clock() - self._last_time >= self.max_seconds
@@ -275,6 +279,26 @@ class SeamStream(Stream):
             return
         self._written_schemas = messages
         super()._write_schema_message()
+
+    def get_batches(self, batch_config: BatchConfig, context: Context | None = None) -> Iterable[Any]:
+        """singer-sdk's batches, with no STATE written while records of this stream wait for their BATCH.
+
+        Child streams sync (and write BATCH and STATE) while their parent's records are still being
+        collected; such a STATE would count the parent's records as sent. It is written after the
+        parent's next BATCH instead.
+        """
+        writer = self.tap.paced_state
+        writer.held += 1
+        try:
+            for batch in super().get_batches(batch_config, context):
+                writer.held -= 1
+                self.state_manager.is_flushed = False  # what the records handed over changed is due now
+                try:
+                    yield batch  # singer-sdk writes the BATCH, then the STATE
+                finally:
+                    writer.held += 1
+        finally:
+            writer.held -= 1
 
     def release_schema(self) -> None:
         """Write the stream's SCHEMA now (once, and again only when it changed)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from support import config_for, sync
+import pytest
+from support import config_for, parse_messages, run_cli, sync, write_json
 
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.domain import is_finished
@@ -132,3 +133,31 @@ def test_gap_is_reported_when_older_runs_cannot_be_listed(sandbox, caplog):
     assert len([r for r in result.records["runs"] if r["agent_id"] == agent_id]) >= 2
     messages = caplog.text + result.stderr
     assert f"Agent {agent_id}: all 2 listed runs are newer than the bookmark" in messages
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_batch_state_never_claims_a_run_whose_batch_was_not_written(sandbox, tmp_path, fmt):
+    """run_files (a child of runs) writes BATCH and STATE per run while the runs already handed over still
+    wait for their own BATCH: a STATE then must not count them as emitted, or a failed sync loses them."""
+    agent = sandbox.add_agent("Batched runs")["id"]
+    runs = [
+        sandbox.add_run(agent, 9, f"2026-05-0{day}T00:00:00Z", files=[("batched_runs.csv", b"n\n1\n")])
+        for day in (1, 2, 3)
+    ]
+    sandbox.add_fault(rf"/run/{runs[0]['id']}/files$", "503", times=1000)  # the oldest run's files fail
+    batch_config = {"encoding": {"format": fmt}, "storage": {"root": f"file://{tmp_path}"}}
+    config = config_for(sandbox, agent_ids=[agent], content_streams=False, max_retries=0)
+    path = write_json(tmp_path / "c.json", {**config, "batch_config": batch_config})
+    proc = run_cli(["--config", str(path)])
+    assert proc.returncode == 1
+    messages = parse_messages(proc.stdout)
+    assert not [m for m in messages if m["type"] == "BATCH" and m["stream"] == "runs"]  # none was written
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    assert states  # run_files' batches were written, each followed by a STATE
+    for state in states:
+        for partition in state["bookmarks"].get("runs", {}).get("partitions", []):
+            assert not partition.get("seen_run_ids"), partition
+
+    sandbox.clear_faults()
+    resumed = sync(config, state=states[-1])
+    assert sorted(resumed.ids("runs")) == sorted(run["id"] for run in runs)
