@@ -244,6 +244,10 @@ class RunCostsStream(PerAgentStream, ScopedStream):
         start = parse_timestamp(self.config.get("start_date"))
         plan = plan_costs(runs, state, start_date=start, max_records=max_records)
         emitted: set[int] = set()
+        if plan.unbilled or plan.late:
+            # Kept before the bookmark moves: a sync stopped half-way must still look for these runs, whose
+            # costs may come dated before the bookmark.
+            state[UNBILLED] = sorted({*plan.unbilled, *plan.late})
         if plan.ask:
             bookmark = Bookmark.of(state)
             for entry in self.client.list_run_costs(agent_id, plan.start, PAGE_SIZE):

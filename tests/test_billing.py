@@ -322,6 +322,43 @@ def test_a_run_billed_later_with_an_older_date_is_not_missed(sandbox):
     assert not sync(config, state=third.state).records.get("run_costs")
 
 
+def test_a_sync_stopped_among_an_agents_costs_remembers_its_unbilled_runs(sandbox, tmp_path, monkeypatch):
+    """The bookmark moves with each cost emitted, so the runs not billed yet must be in the state from the
+    first one on: a sync that fails on the second page of costs may not forget the waiting failure."""
+    agent = sandbox.add_agent("retries")["id"]
+    waiting = sandbox.add_run(agent, status=6, created="2026-02-01T09:00:00Z", waiting_retry=True)
+    waiting_end = sandbox.data.runs[waiting["id"]].end_time
+    start = dt.datetime(2026, 2, 2, tzinfo=dt.UTC)
+    for hour in range(101):  # two pages of costs
+        sandbox.add_run(agent, created=start + dt.timedelta(hours=hour))
+    listing = SequentumClient.list_run_costs
+
+    def second_page_fails(self, *args, **kwargs):
+        for number, entry in enumerate(listing(self, *args, **kwargs), start=1):
+            yield entry
+            if number == 100:
+                sandbox.add_fault(r"^/api/v1/billing/agents/", "503", times=1000)
+
+    monkeypatch.setattr(SequentumClient, "list_run_costs", second_page_fails)
+    config = config_for(sandbox, agent_ids=[agent], content_streams=False, max_retries=0)
+    proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
+    assert proc.returncode == 1
+    assert "503" in proc.stderr.strip().splitlines()[-1]
+    messages = parse_messages(proc.stdout)
+    assert len([m for m in messages if m["type"] == "RECORD" and m["stream"] == "run_costs"]) == 100
+    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    (partition,) = state["bookmarks"]["run_costs"]["partitions"]
+    assert partition[UNBILLED] == [waiting["id"]]
+
+    monkeypatch.undo()
+    sandbox.clear_faults()
+    sandbox.set_run_status(agent, waiting["id"], 6)  # given up: final, in billing
+    with sandbox.data.lock:
+        sandbox.data.runs[waiting["id"]].end_time = waiting_end  # dated by the end it had
+    resumed = sync(config, state=state)
+    assert waiting["id"] in resumed.ids("run_costs", "runId")
+
+
 def test_a_transaction_at_the_bookmarks_instant_is_emitted_once(sandbox):
     config = config_for(sandbox, content_streams=False)
     first = sync(config)
