@@ -223,6 +223,7 @@ class SequentumClient:
         self.request_count = 0
         self._cache: dict[str, Any] = {}
         self._cache_lock = threading.Lock()
+        self._gone_runs: set[tuple[int, int]] = set()
         self._proxies: dict[str, dict[str, str]] = {}
         headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT, "Accept": "application/json"}
         self._session = _new_session(headers)
@@ -531,12 +532,34 @@ class SequentumClient:
             cache=False,
         )
 
-    def list_files(self, agent_id: int, run_id: int) -> list[dict]:
-        data = self.get_json(
-            f"agent/{int(agent_id)}/run/{int(run_id)}/files",
-            what=f"files of run {run_id} of agent {agent_id}",
-        )
+    def list_files(self, agent_id: int, run_id: int, *, gone_ok: bool = False) -> list[dict]:
+        """The files of a run. With `gone_ok`, a run Sequentum removed after it was listed (run retention,
+        a deletion) has no files, said once per run, instead of a `NotFoundError`."""
+        run = (int(agent_id), int(run_id))
+        if gone_ok and run in self._gone_runs:
+            return []
+        try:
+            data = self.get_json(
+                f"agent/{int(agent_id)}/run/{int(run_id)}/files",
+                what=f"files of run {run_id} of agent {agent_id}",
+            )
+        except errors.NotFoundError:
+            if not gone_ok or self._run_exists(*run):
+                raise
+            self._gone_runs.add(run)
+            logger.warning(
+                "Run %s of agent %s was removed after it was listed: it has no files now.", run_id, agent_id
+            )
+            return []
         return unpack_page(data, "files")[0]
+
+    def _run_exists(self, agent_id: int, run_id: int) -> bool:
+        """Whether Sequentum still knows the run (its files answered 404: removed, or not readable)."""
+        try:
+            self.get_run(agent_id, run_id)
+        except errors.NotFoundError:
+            return False
+        return True
 
     def list_versions(self, agent_id: int) -> list[dict]:
         data = self.get_json(f"agent/{int(agent_id)}/versions", what=f"versions of agent {agent_id}")

@@ -329,7 +329,7 @@ class RunFilesStream(SequentumStream):
     def get_records(self, context: Context | None) -> Iterable[dict]:
         assert context is not None
         agent_id, run_id = int(context["agent_id"]), int(context["run_id"])
-        for item in self.client.list_files(agent_id, run_id):
+        for item in self.client.list_files(agent_id, run_id, gone_ok=True):
             yield self.normalize(
                 {
                     **item,

@@ -313,6 +313,37 @@ def test_a_file_gone_before_download_is_recorded_and_never_blocks(fresh, tmp_pat
     assert len(warning) == 1
 
 
+@pytest.mark.parametrize("deselected", [(), ("run_files",)])
+def test_a_run_removed_after_it_was_listed_never_stops_the_sync(fresh, tmp_path, monkeypatch, deselected):
+    """Run retention (or a deletion) removes a run between the runs list and its file list: the run has no
+    files any more, said in one line, and every other run and stream syncs."""
+    agent = fresh.add_agent("Retained")["id"]
+    runs = [
+        fresh.add_run(agent, 9, f"2026-04-0{day}T00:00:00Z", files=[("retained.csv", b"n\n%d\n" % day)])
+        for day in (1, 2, 3)
+    ]
+    config = write_json(tmp_path / "c.json", config_for(fresh, agent_ids=[agent]))
+    catalog = json.loads(run_cli(["--config", str(config), "--discover"]).stdout)
+    for entry in catalog["streams"]:
+        entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] not in deselected
+    listing = SequentumClient.list_runs
+
+    def removed_meanwhile(self, agent_id, *args, **kwargs):
+        answer = listing(self, agent_id, *args, **kwargs)
+        if agent_id == agent and runs[0]["id"] in fresh.data.runs:
+            fresh.delete_run(agent, runs[0]["id"])  # the oldest run expires right after it was listed
+        return answer
+
+    monkeypatch.setattr(SequentumClient, "list_runs", removed_meanwhile)
+    proc = run_cli(["--config", str(config), "--catalog", str(write_json(tmp_path / "k.json", catalog))])
+    assert proc.returncode == 0, proc.stderr
+    messages = [json.loads(line) for line in proc.stdout.splitlines()]
+    rows = [m["record"]["n"] for m in messages if m["type"] == "RECORD" and m["stream"] == "retained"]
+    assert sorted(rows) == [2, 3]
+    said = [line for line in proc.stderr.splitlines() if f"run {runs[0]['id']} " in line.lower()]
+    assert len(said) == 1 and "removed" in said[0], proc.stderr
+
+
 def test_one_unreadable_file_never_stops_the_other_streams(fresh, tmp_path):
     broken = fresh.add_agent("Broken parquet")["id"]
     fresh.add_run(

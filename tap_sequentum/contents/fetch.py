@@ -35,11 +35,12 @@ class RunFile:
 
 
 def data_files(client: SequentumClient, agent_id: int, run: dict) -> list[RunFile]:
-    """The delivered data files of a run, oldest file first; logs and internal files never count."""
+    """The delivered data files of a run, oldest file first; logs and internal files never count. A run
+    removed after it was listed has none (it cannot come back)."""
     run_id = int(run["id"])
     items = [
         item
-        for item in client.list_files(agent_id, run_id)
+        for item in client.list_files(agent_id, run_id, gone_ok=True)
         if status_code(item.get("fileType")) == DELIVERED_FILE
     ]
     return [
