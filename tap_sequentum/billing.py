@@ -18,7 +18,7 @@ from singer_sdk import typing as th
 
 from tap_sequentum import errors
 from tap_sequentum.domain import format_timestamp, parse_timestamp
-from tap_sequentum.incremental import finality
+from tap_sequentum.incremental import SEEN, finality
 from tap_sequentum.streams import JSON_ANY, TIMESTAMP, PerAgentStream, SequentumStream, properties
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ class CostPlan:
     start: str | None = None
     late: set[int] = field(default_factory=set)
     unbilled: list[int] = field(default_factory=list)
+    #: The final runs listed: once their costs asked for are out, a final run not among them is new.
+    seen: list[int] = field(default_factory=list)
 
 
 def plan_costs(
@@ -99,25 +101,38 @@ def plan_costs(
     A run is billed once final, dated by its end: only a final run that ends after the bookmark is new.
     A run that was not final when the bookmark passed its end (a failure waiting to be retried) can be
     billed later with an older date, so such runs are kept (`unbilled`) and asked for from their
-    `created` once final. A run without an end, a Failure without `tableType` (final or not, only billing
-    can tell) or a full list whose oldest run is newer than the bookmark asks too: a missing hint never
-    skips a cost.
+    `created` once final. So is a final run never seen before that ended before the bookmark (it became
+    visible late: servers with different clocks). A run without an end, a Failure without `tableType`
+    (final or not, only billing can tell) or a full list whose oldest run is newer than the bookmark asks
+    too: a missing hint never skips a cost.
     """
     bookmark = Bookmark.of(state)
     start = parse_timestamp(start_date)
     waiting = {int(i) for i in state.get(UNBILLED) or ()}
+    # State written before `seen_run_ids` existed: every final run before the bookmark counts as seen.
+    seen = {int(i) for i in state.get(SEEN) or ()} if SEEN in state else None
     plan = CostPlan()
     for run in runs:
         run_id = int(run["id"])
         kind = finality(run)
+        end = parse_timestamp(run.get("endTime"))
         if kind != "final":
             plan.unbilled.append(run_id)
             if kind == "active" or run.get("tableType") == "run":
                 continue  # not billed yet
+        else:
+            plan.seen.append(run_id)
         if kind == "final" and run_id in waiting:
             plan.late.add(run_id)
-        elif is_new(bookmark, parse_timestamp(run.get("endTime")), run_id, start):
+        elif is_new(bookmark, end, run_id, start):
             plan.ask = True
+        elif (
+            kind == "final"
+            and seen is not None
+            and run_id not in seen
+            and (start is None or end is None or end >= start)
+        ):
+            plan.late.add(run_id)  # never seen, ended before the bookmark: it became visible late
     floor = bookmark.value or start
     oldest = parse_timestamp(runs[-1].get("created")) if runs else None
     if max_records and len(runs) >= max_records and (floor is None or oldest is None or oldest > floor):
@@ -129,6 +144,7 @@ def plan_costs(
     else:  # the first sync, or a late run without a date: from start_date
         plan.start = format_timestamp(start) if start else None
     plan.unbilled.sort()
+    plan.seen.sort()
     return plan
 
 
@@ -265,6 +281,7 @@ class RunCostsStream(PerAgentStream, ScopedStream):
             state[UNBILLED] = unbilled
         else:
             state.pop(UNBILLED, None)
+        state[SEEN] = plan.seen
 
 
 class CreditTransactionsStream(ScopedStream):

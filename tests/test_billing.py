@@ -12,7 +12,7 @@ import pytest
 from support import config_for, parse_messages, run_cli, sync, write_json
 
 from tap_sequentum import errors
-from tap_sequentum.billing import AT_BOOKMARK, UNBILLED, Bookmark, is_new, new_transactions, plan_costs
+from tap_sequentum.billing import AT_BOOKMARK, SEEN, UNBILLED, Bookmark, is_new, new_transactions, plan_costs
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.sandbox import NOBILLING_API_KEY, Sandbox
 from tap_sequentum.sandbox import billing as sandbox_billing
@@ -108,6 +108,34 @@ STATE = {"replication_key_value": T, AT_BOOKMARK: [1]}
             {3},
             [],
         ),
+        # a final run never seen before, ended before the bookmark (it became visible late): asked for
+        (
+            [run(2, created="2026-01-20T00:00:00Z", end=EARLIER), run(1)],
+            {**STATE, SEEN: [1]},
+            None,
+            True,
+            "2026-01-20T00:00:00.000000Z",
+            {2},
+            [],
+        ),
+        (
+            [run(2, end=EARLIER), run(1)],
+            {**STATE, SEEN: [1, 2]},
+            None,
+            False,
+            T,
+            set(),
+            [],
+        ),  # seen: not again
+        (
+            [run(2, end=EARLIER), run(1)],
+            {**STATE, SEEN: [1]},
+            LATER,
+            False,
+            T,
+            set(),
+            [],
+        ),  # before start_date
     ],
 )
 def test_plan_costs(runs, state, start, ask, from_, late, unbilled):
@@ -357,6 +385,25 @@ def test_a_sync_stopped_among_an_agents_costs_remembers_its_unbilled_runs(sandbo
         sandbox.data.runs[waiting["id"]].end_time = waiting_end  # dated by the end it had
     resumed = sync(config, state=state)
     assert waiting["id"] in resumed.ids("run_costs", "runId")
+
+
+def test_a_run_visible_only_after_the_bookmark_passed_its_end_is_billed_once(sandbox):
+    """runs and the content streams take a run that becomes visible late (servers with different clocks);
+    its cost, dated before the bookmark, must come too, and once."""
+    agent = sandbox.add_agent("late runs")["id"]
+    config = config_for(sandbox, agent_ids=[agent], content_streams=False)
+    sandbox.add_run(agent, created="2026-04-10T00:00:00Z")
+    first = sync(config)
+    late = sandbox.add_run(agent, created="2026-04-05T00:00:00Z")  # ended before the bookmark
+    second = sync(config, state=first.state)
+    assert second.ids("runs") == [late["id"]]
+    assert second.ids("run_costs", "runId") == [late["id"]]
+    (partition,) = second.state["bookmarks"]["run_costs"]["partitions"]
+    assert partition["replication_key_value"] == first.records["run_costs"][0]["date"]  # not moved back
+    sandbox.clear_requests()
+    third = sync(config, state=second.state)
+    assert not third.records.get("run_costs")
+    assert billing_requests(sandbox, "agents") == []
 
 
 def test_a_transaction_at_the_bookmarks_instant_is_emitted_once(sandbox):
