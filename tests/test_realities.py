@@ -269,6 +269,41 @@ def test_a_restarted_run_synced_while_it_runs_again_gives_each_file_once(fresh, 
     assert [r["n"] for r in finished.records["retrying"]] == [2]  # not retrying_1.csv's row again
 
 
+def test_a_run_interrupted_then_restarted_keeps_what_it_gave_while_other_runs_go_out(fresh, tmp_path):
+    """A sync stops inside a watched run; before the next one, Sequentum restarts that run and another run
+    finishes. The other run is emitted meanwhile: what the restarted run gave must not be forgotten."""
+    agent = fresh.add_agent("Retrying")["id"]
+    run = fresh.add_run(
+        agent,
+        6,
+        "2026-04-01T00:00:00Z",
+        files=[("retrying_1.csv", b"n\n1\n"), ("retrying_2.csv", b"n\n2\n")],
+        waiting_retry=True,
+    )
+    config = config_for(fresh, agent_ids=[agent], max_retries=0)
+    config_path = write_json(tmp_path / "c.json", config)
+    catalog = json.loads(run_cli(["--config", str(config_path), "--discover"]).stdout)
+    second_file = max(
+        f["id"] for f in SequentumClient(fresh.api_key, fresh.base_url).list_files(agent, run["id"])
+    )
+    fresh.add_fault(rf"/file/{second_file}/download$", "503", times=1000)
+    proc = run_cli(["--config", str(config_path), "--catalog", str(write_json(tmp_path / "k.json", catalog))])
+    assert proc.returncode == 1
+    messages = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [m["record"]["n"] for m in messages if m["type"] == "RECORD" and m["stream"] == "retrying"] == [1]
+    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+
+    fresh.clear_faults()
+    fresh.restart_run(agent, run["id"])
+    fresh.add_run(agent, 9, "2026-04-02T00:00:00Z", files=[("retrying_3.csv", b"n\n3\n")])
+    meanwhile = sync(config, state=state, catalog=catalog)
+    assert [r["n"] for r in meanwhile.records["retrying"]] == [3]
+    fresh.set_run_status(agent, run["id"], 9, files=[("retrying_4.csv", b"n\n4\n")])
+    finished = sync(config, state=meanwhile.state, catalog=catalog)
+    assert [r["n"] for r in finished.records["retrying"]] == [2, 4]  # not retrying_1.csv's row again
+    assert not sync(config, state=finished.state, catalog=catalog).records.get("retrying")
+
+
 def test_a_run_visible_only_after_the_bookmark_passed_it_is_not_lost(fresh):
     agent = fresh.add_agent("Late runs")["id"]
     fresh.add_run(agent, 9, "2026-04-10T00:00:00Z", files=[("late_runs.csv", b"n\n10\n")])

@@ -46,7 +46,7 @@ from tap_sequentum.contents.records import RecordWriter
 from tap_sequentum.contents.schema import PRIMARY_KEYS, REPLICATION_KEY, build_schema, declared, merge_columns
 from tap_sequentum.contents.source import FileSource, Source
 from tap_sequentum.domain import parse_timestamp
-from tap_sequentum.incremental import finality, mark_handled
+from tap_sequentum.incremental import WATCHED, RunPlan, finality, mark_handled
 from tap_sequentum.streams import SequentumStream
 
 if TYPE_CHECKING:
@@ -175,6 +175,7 @@ class ContentStream(SequentumStream):
 
     def _agent_records(self, agent_id: int, state: dict) -> Iterator[Any]:
         plan = self.plan_runs(agent_id, state)
+        self._park_restarted(plan, state)
         # A run interrupted mid-way comes first, so its progress is used before anything replaces it;
         # then oldest first, so an interrupted sync has emitted a prefix of history.
         interrupted = (state.get("current") or {}).get("run_id")
@@ -201,6 +202,19 @@ class ContentStream(SequentumStream):
             del watched[run_id]
         if not watched:
             state.pop(WATCHED_FILES, None)
+
+    @staticmethod
+    def _park_restarted(plan: RunPlan, state: dict) -> None:
+        """A run interrupted mid-way that Sequentum restarted meanwhile is not emitted while it runs, and the
+        runs emitted meanwhile replace `current`: its files already done become its watched files, and it
+        stays watched (an empty fingerprint: whatever it ends as is a change) until it ends."""
+        run_id = (state.get("current") or {}).get("run_id")
+        if not any(int(run["id"]) == run_id and finality(run) == "active" for run in plan.handle):
+            return
+        done = state.setdefault(WATCHED_FILES, {}).setdefault(str(run_id), [])
+        done[:] = sorted({*done, *state.pop("current").get("files_done", [])})
+        state.setdefault(WATCHED, {}).setdefault(str(run_id), "")
+        plan.watched.setdefault(str(run_id), state[WATCHED][str(run_id)])
 
     def _groups(self, agent_id: int, runs: list[dict], state: dict) -> Iterator[list[_RunFiles]]:
         """The runs to handle with the files this stream takes, in groups of about `GROUP_BYTES`.
