@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 from singer_sdk import typing as th
 
+from tap_sequentum import errors
 from tap_sequentum.domain import (
     file_extension,
     file_type_name,
@@ -95,7 +96,14 @@ class SequentumStream(SeamStream):
         """List an agent's runs (one answer shared by every stream of the sync) and plan them."""
         max_records = int(self.config.get("runs_max_records", 1000))
         runs = self.client.list_runs(agent_id, max_records)
-        plan = plan_runs(runs, state, start_date=self.config.get("start_date"), max_records=max_records)
+        try:
+            plan = plan_runs(runs, state, start_date=self.config.get("start_date"), max_records=max_records)
+        except (TypeError, ValueError, AttributeError) as exc:  # a state this tap did not write
+            raise errors.ConfigurationError(
+                f"The state of stream {self.name} for agent {agent_id} is not what tap-sequentum writes "
+                f"({type(exc).__name__}: {exc}): give the state a sync wrote, or sync without it "
+                "(meltano: --full-refresh)."
+            ) from None
         if plan.gap:
             self.logger.warning(
                 "Agent %s: all %d listed runs are newer than the bookmark %s of stream %s, so older "

@@ -207,3 +207,20 @@ def test_the_log_holds_what_a_user_acts_on(demo_sandbox, tmp_path):
         assert chatter not in proc.stderr
     assert "Downloaded steam.csv" in proc.stderr  # what a user does want to see stays
     assert "Beginning sync of 'steam'" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "broken", [{"seen_run_ids": "abc"}, {"watched_runs": [1, 2]}, {"seen_run_ids": [None]}]
+)
+def test_a_state_this_tap_did_not_write_is_one_line(demo_sandbox, tmp_path, broken):
+    config = {"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url, "agent_ids": [1001]}
+    state = {"bookmarks": {"runs": {"partitions": [{"context": {"agent_id": 1001}, **broken}]}}}
+    args = [
+        "--config",
+        str(write_json(tmp_path / "c.json", config)),
+        "--state",
+        str(write_json(tmp_path / "s.json", state)),
+    ]
+    assert_one_clear_line(
+        run_cli(args), "The state of stream runs for agent 1001 is not what tap-sequentum writes"
+    )
