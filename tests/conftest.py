@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from meltano_support import installed_meltano
+from support import running
 
 from tap_sequentum.sandbox import DEFAULT_API_KEY, Sandbox
 
@@ -58,15 +59,13 @@ def meltano_installed() -> Path:
 @pytest.fixture(scope="session")
 def demo_sandbox():
     """A shared sandbox with the demo data; tests must not change it."""
-    with Sandbox(rate_limit=SHARED_RATE_LIMIT) as sandbox:
-        yield sandbox
+    yield from running(rate_limit=SHARED_RATE_LIMIT)
 
 
 @pytest.fixture
 def sandbox():
     """A fresh sandbox per test, free to mutate, fault and reconfigure."""
-    with Sandbox() as sandbox:
-        yield sandbox
+    yield from running()
 
 
 # -- the sandbox's own tests (test_sandbox*.py): raw HTTP to one demo sandbox per module -------------
@@ -75,8 +74,7 @@ def sandbox():
 @pytest.fixture(scope="module")
 def sb():
     """The demo sandbox a module's tests share; runs started through its API finish in 0.3 s."""
-    with Sandbox(run_duration=0.3) as sandbox:
-        yield sandbox
+    yield from running(run_duration=0.3)
 
 
 @pytest.fixture

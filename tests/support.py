@@ -10,12 +10,19 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from tap_sequentum.sandbox import Sandbox
 from tap_sequentum.tap import TapSequentum
+
+
+def running(**options) -> Iterator[Sandbox]:
+    """A sandbox started with these options for as long as the fixture that yields from this lives."""
+    with Sandbox(**options) as sandbox:
+        yield sandbox
 
 
 def config_for(sandbox, **extra) -> dict:

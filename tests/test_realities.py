@@ -12,11 +12,10 @@ import io
 import json
 
 import pytest
-from support import config_for, run_cli, sync, write_json
+from support import config_for, run_cli, running, sync, write_json
 
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.formats import unique_names
-from tap_sequentum.sandbox import Sandbox
 from tap_sequentum.sandbox.realities import shop_files
 from tap_sequentum.tap import FIXED_STREAM_TYPES
 
@@ -28,14 +27,12 @@ BAKERY_STREAM = "boulangerie_dupain_tarifs__tarifs"
 @pytest.fixture(scope="module")
 def realities():
     """The demo plus the reality agents; tests here must not change it."""
-    with Sandbox(realities=True) as sandbox:
-        yield sandbox
+    yield from running(realities=True)
 
 
 @pytest.fixture
 def fresh():
-    with Sandbox(realities=True) as sandbox:
-        yield sandbox
+    yield from running(realities=True)
 
 
 @pytest.fixture(scope="module")
