@@ -22,7 +22,7 @@ from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.dialect import ReadOptions, resolve
 from tap_sequentum.contents.fetch import RunFile, data_files, fetched
 from tap_sequentum.contents.formats import format_of, read_batches
-from tap_sequentum.contents.infer import Kind, infer_arrow, text_kind, widen
+from tap_sequentum.contents.infer import Kind, infer_batch
 from tap_sequentum.contents.naming import Router
 from tap_sequentum.incremental import finality
 
@@ -90,9 +90,7 @@ def _sample_into(sample: Sample, client: SequentumClient, item: RunFile, setting
     try:
         for batch in _sample_file(client, item, settings):
             sample.rows += batch.num_rows
-            for name, column in zip(batch.schema.names, batch.columns, strict=True):
-                kind = infer_arrow(column) if settings.infer_types else text_kind(column)
-                sample.columns[name] = widen(sample.columns.get(name, Kind.NULL), kind)
+            infer_batch(batch, sample.columns, infer_types=settings.infer_types)
     except (errors.NotFoundError, errors.DownloadError) as exc:
         logger.warning("Discovery skipped %s: %s", item.describe(), exc)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime
 import enum
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 
 import pyarrow as pa
@@ -34,6 +34,7 @@ __all__ = [
     "convert",
     "converter",
     "infer_arrow",
+    "infer_batch",
     "infer_values",
     "json_schema",
     "kind_from_json_schema",
@@ -143,6 +144,27 @@ def infer_arrow(array: pa.Array | pa.ChunkedArray) -> Kind:
         if kind is Kind.STRING:
             break
     return kind
+
+
+def infer_batch(
+    batch: pa.RecordBatch,
+    kinds: dict[str, Kind],
+    *,
+    infer_types: bool = True,
+    known: Mapping[str, Kind] | None = None,
+) -> None:
+    """Widen `kinds` in place with what one batch of text columns holds.
+
+    A column already a string (in `kinds`, or in `known`: what the stream declares) is not read again:
+    nothing can make it narrower. With `infer_types` off every column with a value is a string.
+    """
+    known = known or {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if kinds.get(name) is Kind.STRING or known.get(name) is Kind.STRING:
+            kinds[name] = Kind.STRING
+            continue
+        kind = infer_arrow(column) if infer_types else text_kind(column)
+        kinds[name] = widen(kinds.get(name, Kind.NULL), kind)
 
 
 def text_kind(array: pa.Array | pa.ChunkedArray) -> Kind:

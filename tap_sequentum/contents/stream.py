@@ -14,6 +14,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import metrics
@@ -40,7 +41,7 @@ from tap_sequentum.contents.fetch import (
     download_to_memory,
 )
 from tap_sequentum.contents.formats import format_of, read_batches
-from tap_sequentum.contents.infer import Kind, infer_arrow, text_kind, widen
+from tap_sequentum.contents.infer import Kind, infer_batch, widen
 from tap_sequentum.contents.naming import Router
 from tap_sequentum.contents.records import RecordWriter
 from tap_sequentum.contents.schema import PRIMARY_KEYS, REPLICATION_KEY, build_schema, declared, merge_columns
@@ -367,12 +368,7 @@ class ContentStream(SequentumStream):
 
     def _infer_into(self, seen: dict[str, Kind], source: Source, fmt: str, options: ReadOptions) -> None:
         for batch in read_batches(source, fmt, options):
-            for name, column in zip(batch.schema.names, batch.columns, strict=True):
-                if seen.get(name) is Kind.STRING or self.columns.get(name) is Kind.STRING:
-                    seen[name] = Kind.STRING
-                    continue
-                kind = infer_arrow(column) if self.settings.infer_types else text_kind(column)
-                seen[name] = widen(seen.get(name, Kind.NULL), kind)
+            infer_batch(batch, seen, infer_types=self.settings.infer_types, known=self.columns)
 
     def _emit_prepared(self, prepared: _Prepared, state: dict) -> Iterator[Any]:
         item = prepared.item
@@ -401,7 +397,7 @@ class ContentStream(SequentumStream):
             (state.get(WATCHED_FILES) or {}).pop(str(run_id), None)
         mark_handled(state, run.run)
         state.pop("current", None)
-        self._flush_state()
+        self.offer_state()  # held while singer-sdk's batcher still has records (SeamStream.get_batches)
 
     def _report_strays(self, agent_id: int, files: list[RunFile]) -> None:
         """Files no content stream of this run takes: named once, by one stream per agent."""
@@ -444,7 +440,7 @@ class ContentStream(SequentumStream):
         if self._parquet is not None:
             return (yield from emit_parquet(self._parquet, file, self._count))
         if self._fast_path():
-            return emit_fast(RecordWriter(self.name, meter=self.tap.output_meter), file, self._after_batch)
+            return emit_fast(self._writer, file, self._after_batch)
         return (yield from emit_records(file, lambda n: self._hand_over(progress, n)))
 
     def get_batches(self, batch_config: BatchConfig, context: Context | None = None) -> Iterable[Any]:
@@ -463,6 +459,11 @@ class ContentStream(SequentumStream):
             self._parquet = None
 
     # -- plumbing -----------------------------------------------------------------------------------
+
+    @cached_property
+    def _writer(self) -> RecordWriter:
+        """One fast writer per stream: it keeps its record structs from file to file."""
+        return RecordWriter(self.name, meter=self.tap.output_meter)
 
     def _is_selected(self, name: str) -> bool:
         return bool(self.mask[("properties", name)])
@@ -491,10 +492,3 @@ class ContentStream(SequentumStream):
     def _count(self, records: int) -> None:
         if self._record_counter is not None:
             self._record_counter.increment(records)
-
-    def _flush_state(self) -> None:
-        """Offer STATE, unless singer-sdk's batcher still holds records: it writes STATE itself right
-        after each BATCH, when the state matches what was sent."""
-        if self._parquet is None and self.get_batch_config(self.config):
-            return
-        self.offer_state()

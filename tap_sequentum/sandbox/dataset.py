@@ -378,9 +378,6 @@ class Dataset:
 
     # --- JSON shapes ----------------------------------------------------------------------------
 
-    def agent_summary(self, agent: Agent) -> dict[str, Any]:
-        return summarize(self.agent_detail(agent))
-
     def agent_detail(self, agent: Agent) -> dict[str, Any]:
         with self.lock:
             newest = agent.newest_run()

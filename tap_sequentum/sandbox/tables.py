@@ -611,12 +611,6 @@ def to_json(table: Table) -> bytes:
     return json.dumps(table.records(), ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def to_jsonl(table: Table) -> bytes:
-    """One JSON object per line."""
-    lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in table.records())
-    return "".join(lines).encode("utf-8")
-
-
 def with_bom_crlf(text: str) -> bytes:
     """UTF-8 with a byte-order mark and CRLF line ends, as Excel on Windows saves CSV.
 
