@@ -11,7 +11,7 @@ one-new-run incremental sync (one more finished run on one agent), each from the
     .venv/bin/python benchmarks/requests_per_sync.py --agents 1000   # 1000 agents x 2 runs
     .venv/bin/python benchmarks/requests_per_sync.py --profile       # cProfile of the 150 x 20 full sync
 
-Only public entry points are used: `python -m tap_sequentum.tap` and `tap_sequentum.sandbox.Sandbox`.
+Only public entry points are used: `python -m tap_sequentum.tap` and `sequentum_emulator.Sandbox`.
 The STATE is treated as an opaque JSON value: the last one emitted is passed back as `--state`.
 """
 
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from children import HERE, ROOT, load_average, median, package_versions, run_child, tap_argv
 
 if TYPE_CHECKING:
-    from tap_sequentum.sandbox import Sandbox
+    from sequentum_emulator import Sandbox
 
 RESULTS = HERE / "results-scale.json"
 LATENCY = 0.020  # seconds per request on the sandbox's API host
@@ -286,7 +286,7 @@ class Setup:
 
 def start_sandbox(setup: Setup) -> tuple[Sandbox, list[int]]:
     """A sandbox that never throttles: the tap paces itself from the X-RateLimit headers it announces."""
-    from tap_sequentum.sandbox import Sandbox  # after main() put the checkout on sys.path
+    from sequentum_emulator import Sandbox  # after main() put the checkout on sys.path
 
     sandbox = Sandbox(seed_demo=False, latency=setup.latency, rate_limit=1_000_000_000).start()
     ids = build_organisation(sandbox, setup.agents, setup.runs)

@@ -239,7 +239,7 @@ def discover(config: Path, directory: Path) -> tuple[Path, str]:
 
 def run_variants(path: Path, rows: int, sdk_path: bool, repeat: int) -> list[Result]:
     """Discovery first (it also warms the bytecode cache), then the baseline, the tap, the SDK path."""
-    from tap_sequentum.sandbox import Sandbox
+    from sequentum_emulator import Sandbox
 
     sandbox = Sandbox(seed_demo=False).start()
     try:

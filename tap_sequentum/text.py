@@ -1,4 +1,4 @@
-"""Text helpers shared by the tap and the sandbox (standard library only: the sandbox stays independent)."""
+"""Text helpers of the tap (standard library only)."""
 
 from __future__ import annotations
 

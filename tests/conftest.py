@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 from meltano_support import installed_meltano
 from support import running
 
-from tap_sequentum.sandbox import DEFAULT_API_KEY, Sandbox
+from sequentum_emulator import Sandbox
 
 #: Sandboxes shared by many tests: far above the 1000 a minute a real-size test session would hit, so no test
 #: waits for another's requests (tests of the rate limit set their own).
@@ -66,29 +65,3 @@ def demo_sandbox():
 def sandbox():
     """A fresh sandbox per test, free to mutate, fault and reconfigure."""
     yield from running()
-
-
-# -- the sandbox's own tests (test_sandbox*.py): raw HTTP to one demo sandbox per module -------------
-
-
-@pytest.fixture(scope="module")
-def sb():
-    """The demo sandbox a module's tests share; runs started through its API finish in 0.3 s."""
-    yield from running(run_duration=0.3)
-
-
-@pytest.fixture
-def http(sb):
-    """A requests session that sends the demo API key; afterwards `sb` gets back the settings and faults
-    a test may have changed."""
-    with requests.Session() as session:
-        session.headers["Authorization"] = f"ApiKey {DEFAULT_API_KEY}"
-        yield session
-    sb.clear_faults()
-    sb.redirect_downloads, sb.latency, sb.list_hints, sb.date_form = False, 0.0, True, "z"
-
-
-@pytest.fixture
-def api(sb) -> str:
-    """The root of `sb`'s API."""
-    return f"{sb.base_url}/api/v1"

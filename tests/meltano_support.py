@@ -17,7 +17,7 @@ import pytest
 import yaml
 from support import environment, run_process
 
-from tap_sequentum.sandbox import Sandbox
+from sequentum_emulator import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".meltano" / "venv" / "bin" / "meltano"

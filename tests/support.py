@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from tap_sequentum.sandbox import Sandbox
+from sequentum_emulator import Sandbox
 from tap_sequentum.tap import TapSequentum
 
 

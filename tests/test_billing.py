@@ -11,12 +11,12 @@ from decimal import Decimal
 import pytest
 from support import config_for, parse_messages, run_cli, sync, write_json
 
+from sequentum_emulator import NOBILLING_API_KEY, Sandbox
+from sequentum_emulator import billing as sandbox_billing
+from sequentum_emulator.billing import RUN_DEBIT_BASE
 from tap_sequentum import errors
 from tap_sequentum.billing import AT_BOOKMARK, SEEN, UNBILLED, Bookmark, is_new, new_transactions, plan_costs
 from tap_sequentum.client import SequentumClient
-from tap_sequentum.sandbox import NOBILLING_API_KEY, Sandbox
-from tap_sequentum.sandbox import billing as sandbox_billing
-from tap_sequentum.sandbox.billing import RUN_DEBIT_BASE
 
 BILLING_STREAMS = ("spaces", "run_costs", "credit_transactions")
 STEAM = 1001

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from support import environment, run_process
 
+from sequentum_emulator import READONLY_API_KEY, Sandbox
+from sequentum_emulator import api as sandbox_api
 from tap_sequentum import cli
 from tap_sequentum.cli import commands, output
 from tap_sequentum.client import SequentumClient
-from tap_sequentum.sandbox import READONLY_API_KEY, Sandbox
-from tap_sequentum.sandbox import api as sandbox_api
 
 STEAM = 1001  # demo agent with a running run (50005) and finished runs
 STEAM_RUN = 50001  # finished, delivered steam.csv (file 90001) and a log (90002)

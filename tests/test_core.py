@@ -12,7 +12,7 @@ import json
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_sequentum.sandbox import Sandbox
+from sequentum_emulator import Sandbox
 from tap_sequentum.tap import TapSequentum
 
 

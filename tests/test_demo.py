@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+from pathlib import Path
 
-from tap_sequentum import demo
+# scripts/demo.py is a script of this repository, not a module of the tap's wheel.
+_SPEC = importlib.util.spec_from_file_location("demo", Path(__file__).parents[1] / "scripts" / "demo.py")
+assert _SPEC is not None and _SPEC.loader is not None
+demo = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(demo)
 
 
 def test_demo_runs_a_full_then_an_incremental_sync(tmp_path, capsys, monkeypatch):

@@ -33,8 +33,8 @@ from support import (
     write_json,
 )
 
-from tap_sequentum.sandbox import DEFAULT_API_KEY, Sandbox
-from tap_sequentum.sandbox.__main__ import parse_args
+from sequentum_emulator import DEFAULT_API_KEY, Sandbox
+from sequentum_emulator.__main__ import parse_args
 from tap_sequentum.tap import FIXED_STREAM_TYPES, TapSequentum
 
 HUB_FILE = ROOT / "plugins" / "extractors" / "tap-sequentum--sequentum.yml"

@@ -1,4 +1,5 @@
-"""The built wheel carries everything the sandbox and the demo need (no editable-install luck)."""
+"""The built wheels: the tap's alone (no emulator inside), the emulator's with its data, both working from the
+wheel files alone (no editable-install luck)."""
 
 from __future__ import annotations
 
@@ -15,37 +16,58 @@ from support import environment, run_process
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def build_wheel(source: Path, out: Path, pattern: str) -> Path:
+    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+    cmd = [uv, "build", "--wheel", "--out-dir", str(out), str(source)]
+    if not Path(uv).exists():
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(source)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    return next(out.glob(pattern))
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
-    cmd = [uv, "build", "--wheel", "--out-dir", str(out), str(ROOT)]
-    if not Path(uv).exists():
-        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(ROOT)]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-    return next(out.glob("tap_sequentum-*.whl"))
+    return build_wheel(ROOT, tmp_path_factory.mktemp("wheel"), "tap_sequentum-*.whl")
 
 
-def test_wheel_contains_package_data_and_entry_points(wheel):
+@pytest.fixture(scope="module")
+def emulator_wheel(tmp_path_factory) -> Path:
+    return build_wheel(ROOT / "emulator", tmp_path_factory.mktemp("emulator"), "sequentum_emulator-*.whl")
+
+
+def entry_points(wheel: Path) -> str:
     names = zipfile.ZipFile(wheel).namelist()
-    data = [n for n in names if n.startswith("tap_sequentum/sandbox/data/")]
-    shipped = {p.name for p in (ROOT / "tap_sequentum/sandbox/data").iterdir() if p.is_file()}
-    assert {Path(n).name for n in data} >= shipped
-    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    return zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+
+
+def test_the_tap_wheel_holds_the_tap_only(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if "sandbox" in n or "emulator" in n or "demo" in n]
+    text = entry_points(wheel)
     assert "tap-sequentum = tap_sequentum.tap:main" in text
-    assert "tap-sequentum-sandbox = tap_sequentum.sandbox.__main__:main" in text
     assert "sequentum = tap_sequentum.cli:main" in text
+    assert "emulator" not in text
 
 
-def test_sandbox_and_tap_run_from_the_wheel_alone(wheel, tmp_path):
-    """Import the package from the wheel file only (not the checkout) and sync from its sandbox."""
+def test_the_emulator_wheel_holds_its_data_and_command(emulator_wheel):
+    names = zipfile.ZipFile(emulator_wheel).namelist()
+    data = [n for n in names if n.startswith("sequentum_emulator/data/")]
+    shipped = {p.name for p in (ROOT / "emulator/sequentum_emulator/data").iterdir() if p.is_file()}
+    assert shipped
+    assert {Path(n).name for n in data} >= shipped
+    assert "sequentum-emulator = sequentum_emulator.__main__:main" in entry_points(emulator_wheel)
+    assert not [n for n in names if n.startswith("tap_sequentum/")]
+
+
+def test_tap_syncs_from_the_emulator_both_from_their_wheels_alone(wheel, emulator_wheel, tmp_path):
+    """Import both packages from the wheel files only (not the checkout) and sync from the emulator."""
     script = (
         "import sys, json, io, contextlib\n"
-        "from tap_sequentum.sandbox import Sandbox\n"
+        "from sequentum_emulator import Sandbox\n"
         "from tap_sequentum.tap import TapSequentum\n"
-        "import tap_sequentum\n"
+        "import tap_sequentum, sequentum_emulator\n"
         "assert tap_sequentum.__file__.startswith(sys.argv[1]), tap_sequentum.__file__\n"
+        "assert sequentum_emulator.__file__.startswith(sys.argv[2]), sequentum_emulator.__file__\n"
         "with Sandbox() as sb:\n"
         "    out = io.StringIO()\n"
         "    with contextlib.redirect_stdout(out):\n"
@@ -53,8 +75,8 @@ def test_sandbox_and_tap_run_from_the_wheel_alone(wheel, tmp_path):
         "streams = {json.loads(l)['stream'] for l in out.getvalue().splitlines() if '\"RECORD\"' in l}\n"
         "print(json.dumps(sorted(streams)))\n"
     )
-    env = environment(PYTHONPATH=str(wheel))
-    proc = run_process([sys.executable, "-c", script, str(wheel)], env=env, cwd=tmp_path)
+    env = environment(PYTHONPATH=f"{wheel}:{emulator_wheel}")
+    proc = run_process([sys.executable, "-c", script, str(wheel), str(emulator_wheel)], env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     streams = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {"agents", "runs", "run_files", "agent_versions"} <= set(streams)

@@ -14,9 +14,9 @@ import json
 import pytest
 from support import config_for, run_cli, running, sync, write_json
 
+from sequentum_emulator.realities import shop_files
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.formats import unique_names
-from tap_sequentum.sandbox.realities import shop_files
 from tap_sequentum.tap import FIXED_STREAM_TYPES
 
 SHOP, BAKERY, FEED = 1007, 1008, 1009

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from support import config_for, environment, parse_messages, run_cli, write_json
 
-from tap_sequentum.sandbox import Sandbox
+from sequentum_emulator import Sandbox
 
 SHARDS = ([1001, 1002, 1003], [1004, 1005, 1006], [1007, 1008, 1009])
 KEYS = {

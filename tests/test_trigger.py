@@ -8,8 +8,8 @@ import logging
 import pytest
 from support import config_for, run_cli, sync, write_json
 
+from sequentum_emulator import Sandbox
 from tap_sequentum.errors import TriggerError
-from tap_sequentum.sandbox import Sandbox
 from tap_sequentum.trigger import run_triggers
 
 

@@ -22,7 +22,7 @@ import pytest
 from meltano_support import Meltano, record_counts
 from support import config_for, parse_messages, run_cli, write_json
 
-from tap_sequentum.sandbox import Sandbox
+from sequentum_emulator import Sandbox
 
 SCHEMA = "tap_sequentum"  # target-postgres' default_target_schema: the extractor's namespace
 TRAPS_CSV = (

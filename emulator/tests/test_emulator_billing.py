@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from tap_sequentum.sandbox import DEFAULT_API_KEY, NOBILLING_API_KEY, READONLY_API_KEY, Sandbox
+from sequentum_emulator import DEFAULT_API_KEY, NOBILLING_API_KEY, READONLY_API_KEY, Sandbox
 
 STEAM, SOCGEN, ACDELCO, LISTINGS, PRICE_TSV, PRICE_JSON = 1001, 1002, 1003, 1004, 1005, 1006
 PLACES = Decimal("0.0001")

@@ -15,8 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tap_sequentum.sandbox.api import DEFAULT_API_KEY
-from tap_sequentum.sandbox.dataset import (
+from sequentum_emulator.api import DEFAULT_API_KEY
+from sequentum_emulator.dataset import (
     COMPLETED,
     DATA_FILE,
     DATE_FORMS,
@@ -24,12 +24,12 @@ from tap_sequentum.sandbox.dataset import (
     Dataset,
     FileSpec,
 )
-from tap_sequentum.sandbox.demo import seed
-from tap_sequentum.sandbox.guards import Fault, Faults, RateLimiter
-from tap_sequentum.sandbox.messages import RequestLog
-from tap_sequentum.sandbox.realities import seed_realities
-from tap_sequentum.sandbox.server import SandboxServer
-from tap_sequentum.sandbox.storage import UrlSigner
+from sequentum_emulator.demo import seed
+from sequentum_emulator.faults import Fault, Faults, RateLimiter
+from sequentum_emulator.messages import RequestLog
+from sequentum_emulator.realities import seed_realities
+from sequentum_emulator.server import SandboxServer
+from sequentum_emulator.storage import UrlSigner
 
 
 def _url_host(host: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from tap_sequentum.sandbox.dataset import RunFile
+from sequentum_emulator.dataset import RunFile
 
 
 class RequestLog(NamedTuple):

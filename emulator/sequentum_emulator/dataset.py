@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tap_sequentum.sandbox import tables
+from sequentum_emulator import tables
 
 RUNNING, QUEUING, FAILURE, FAILED, STOPPED, COMPLETED, SUCCESS = 1, 4, 6, 7, 8, 9, 10
 ACTIVE = frozenset({1, 2, 3, 4, 5, 12, 13})

@@ -74,7 +74,7 @@ def summarize(messages: Iterable[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tap_sequentum.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
     parser.add_argument("--output-dir", default="output", help="where records and state go")
     args = parser.parse_args(argv)
     out_dir = Path(args.output_dir)
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if env.get("TAP_SEQUENTUM_API_KEY"):
             where = env.get("TAP_SEQUENTUM_BASE_URL", "Sequentum Cloud")
         else:
-            from tap_sequentum.sandbox import Sandbox
+            from sequentum_emulator import Sandbox
 
             sandbox = stack.enter_context(Sandbox(redirect_downloads=True, realities=True))
             env["TAP_SEQUENTUM_API_KEY"] = sandbox.api_key

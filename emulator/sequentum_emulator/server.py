@@ -18,10 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from tap_sequentum.sandbox import api, storage
-from tap_sequentum.sandbox.dataset import RunFile
-from tap_sequentum.sandbox.guards import Faults
-from tap_sequentum.sandbox.messages import Request, RequestLog, Response, problem, s3_error
+from sequentum_emulator import api, storage
+from sequentum_emulator.dataset import RunFile
+from sequentum_emulator.faults import Faults
+from sequentum_emulator.messages import Request, RequestLog, Response, problem, s3_error
 
 CHUNK = 64 * 1024
 MAX_BODY = 1024 * 1024

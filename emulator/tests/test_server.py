@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import run_process
 
-from tap_sequentum.sandbox import DEFAULT_API_KEY, READONLY_API_KEY, Sandbox
+from sequentum_emulator import DEFAULT_API_KEY, READONLY_API_KEY, Sandbox
 
 SENTINEL = "0001-01-01T00:00:00"
 STEAM, SOCGEN, ACDELCO, LISTINGS, PRICE_TSV, PRICE_JSON = 1001, 1002, 1003, 1004, 1005, 1006
@@ -335,7 +334,7 @@ def test_request_log_records_every_request(sb, http, api):
 
 def test_cli_prints_its_address_and_stops_on_sigterm():
     process = subprocess.Popen(
-        [sys.executable, "-m", "tap_sequentum.sandbox", "--port", "0", "--storage-port", "0", "--no-demo"],
+        [sys.executable, "-m", "sequentum_emulator", "--port", "0", "--storage-port", "0", "--no-demo"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -368,8 +367,8 @@ def test_a_taken_port_is_one_line_naming_the_options(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        command = [sys.executable, "-m", "tap_sequentum.sandbox", "--port", str(port), "--storage-port", "0"]
-        proc = run_process(command, timeout=30)
+        command = [sys.executable, "-m", "sequentum_emulator", "--port", str(port), "--storage-port", "0"]
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     line = proc.stderr.strip()

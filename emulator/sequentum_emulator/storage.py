@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from tap_sequentum.sandbox.dataset import Dataset, NotFound
-from tap_sequentum.sandbox.guards import Fault
-from tap_sequentum.sandbox.messages import (
+from sequentum_emulator.dataset import Dataset, NotFound
+from sequentum_emulator.faults import Fault
+from sequentum_emulator.messages import (
     RangeNotSatisfiable,
     Request,
     Response,

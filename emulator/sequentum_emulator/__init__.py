@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tap_sequentum.sandbox.api import DEFAULT_API_KEY, NOBILLING_API_KEY, READONLY_API_KEY
-from tap_sequentum.sandbox.app import Sandbox
-from tap_sequentum.sandbox.messages import RequestLog
+from sequentum_emulator.api import DEFAULT_API_KEY, NOBILLING_API_KEY, READONLY_API_KEY
+from sequentum_emulator.app import Sandbox
+from sequentum_emulator.messages import RequestLog
 
 __all__ = ["DEFAULT_API_KEY", "NOBILLING_API_KEY", "READONLY_API_KEY", "RequestLog", "Sandbox"]

@@ -1,7 +1,7 @@
 """Opt-in agents that deliver what real Sequentum agents deliver (issue 8), after the demo's 1001-1006.
 
 Not part of the default demo, whose counts many tests assert: enable with ``Sandbox(realities=True)``,
-``tap-sequentum-sandbox --realities`` or ``seed_realities(dataset)``. With the demo they are agents
+``sequentum-emulator --realities`` or ``seed_realities(dataset)``. With the demo they are agents
 1007-1009 (without it, 1001-1003), everything fixed and created in this order:
 
 - **Shop crawler** (1007): Sequentum's "Separate Export Table": every completed run delivers
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from tap_sequentum.sandbox import tables
-from tap_sequentum.sandbox.dataset import COMPLETED, FAILURE, Dataset, parse_time
-from tap_sequentum.sandbox.demo import DemoAgent, DemoRun, Output, generated, seed_agent
+from sequentum_emulator import tables
+from sequentum_emulator.dataset import COMPLETED, FAILURE, Dataset, parse_time
+from sequentum_emulator.demo import DemoAgent, DemoRun, Output, generated, seed_agent
 
 
 def shop_files(

@@ -15,8 +15,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from tap_sequentum.sandbox import tables
-from tap_sequentum.sandbox.dataset import (
+from sequentum_emulator import tables
+from sequentum_emulator.dataset import (
     COMPLETED,
     DATA_FILE,
     FAILED,

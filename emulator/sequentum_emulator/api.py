@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
-from tap_sequentum.sandbox import billing
-from tap_sequentum.sandbox.dataset import (
+from sequentum_emulator import billing
+from sequentum_emulator.dataset import (
     REMOVE_METHODS,
     Dataset,
     NotFound,
@@ -17,8 +17,8 @@ from tap_sequentum.sandbox.dataset import (
     StartOptions,
     summarize,
 )
-from tap_sequentum.sandbox.guards import Fault, RateLimiter
-from tap_sequentum.sandbox.messages import (
+from sequentum_emulator.faults import Fault, RateLimiter
+from sequentum_emulator.messages import (
     RangeNotSatisfiable,
     Request,
     Response,
@@ -27,7 +27,7 @@ from tap_sequentum.sandbox.messages import (
     problem,
     status_error,
 )
-from tap_sequentum.sandbox.storage import UrlSigner
+from sequentum_emulator.storage import UrlSigner
 
 DEFAULT_API_KEY = "sandbox-demo-key"
 READONLY_API_KEY = "sandbox-readonly-key"

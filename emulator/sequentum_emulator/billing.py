@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tap_sequentum.sandbox.dataset import FINISHED, Agent, Credit, Dataset, Run, iso, parse_time, runtime
+from sequentum_emulator.dataset import FINISHED, Agent, Credit, Dataset, Run, iso, parse_time, runtime
 
 PER_PAGE = Decimal("0.0025")
 PER_MINUTE = Decimal("0.0100")

@@ -1,4 +1,4 @@
-"""`python -m tap_sequentum.sandbox` / `tap-sequentum-sandbox`: serve the demo until interrupted."""
+"""`python -m sequentum_emulator` / `sequentum-emulator`: serve the demo until interrupted."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from tap_sequentum.sandbox.api import DEFAULT_API_KEY
-from tap_sequentum.sandbox.app import Sandbox
-from tap_sequentum.sandbox.dataset import DATE_FORMS
+from sequentum_emulator.api import DEFAULT_API_KEY
+from sequentum_emulator.app import Sandbox
+from sequentum_emulator.dataset import DATE_FORMS
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="tap-sequentum-sandbox",
+        prog="sequentum-emulator",
         description="Serve a Sequentum-compatible API with demo data on this machine.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default %(default)s)")
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sandbox.start()
     except OSError as exc:
         sys.stderr.write(
-            f"tap-sequentum-sandbox: cannot listen on {args.host} port {args.port} or {args.storage_port} "
+            f"sequentum-emulator: cannot listen on {args.host} port {args.port} or {args.storage_port} "
             f"({exc.strerror or exc}): stop the other process, or choose other ports with --port and "
             "--storage-port (0 picks free ones).\n"
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_sequentum.sandbox import DEFAULT_API_KEY, READONLY_API_KEY, Sandbox
+from sequentum_emulator import DEFAULT_API_KEY, READONLY_API_KEY, Sandbox
 
 SENTINEL = "0001-01-01T00:00:00"
 STEAM, SOCGEN, ACDELCO = 1001, 1002, 1003
@@ -327,7 +327,7 @@ def test_cli_flags_for_hints_realities_and_dates():
         [
             sys.executable,
             "-m",
-            "tap_sequentum.sandbox",
+            "sequentum_emulator",
             "--port",
             "0",
             "--storage-port",

@@ -11,6 +11,7 @@ import io
 import json
 import random
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,6 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
-
-from tap_sequentum.text import slugify as _slugify
 
 Cell = Any
 
@@ -621,12 +620,17 @@ def with_bom_crlf(text: str) -> bytes:
 
 def demo_file(name: str) -> bytes:
     """A hand-written trap file shipped as package data (works from an installed wheel)."""
-    return (resources.files("tap_sequentum.sandbox") / "data" / name).read_bytes()
+    return (resources.files("sequentum_emulator") / "data" / name).read_bytes()
 
 
 def slugify(name: str) -> str:
-    """File-name stem for an agent ("Price Monitor" -> "price_monitor"), with the tap's own slug rules."""
-    return _slugify(name) or "agent"
+    """File-name stem for an agent ("Price Monitor" -> "price_monitor"): accents dropped, ASCII only.
+
+    The emulator's own rule for the files it names, not the tap's: the tap must read whatever names a
+    server gives, so the two are kept apart on purpose.
+    """
+    ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_text).strip("_") or "agent"
 
 
 def decode_text(data: bytes) -> str:

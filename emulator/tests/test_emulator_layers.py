@@ -1,4 +1,4 @@
-"""The sandbox reads top-down and stands alone: no import circle, nothing from the tap's layers."""
+"""The emulator reads top-down and stands alone: no import circle, nothing but the standard library."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import ast
 import sys
 from pathlib import Path
 
-PACKAGE = "tap_sequentum.sandbox"
-SANDBOX = Path(__file__).resolve().parents[1] / "tap_sequentum" / "sandbox"
-# Outside the standard library, the sandbox may use only the tap's slug rules.
-ALLOWED_OUTSIDE = {"tap_sequentum.text"}
+PACKAGE = "sequentum_emulator"
+SANDBOX = Path(__file__).resolve().parents[1] / PACKAGE
 
 
 def modules() -> dict[str, Path]:
@@ -82,19 +80,17 @@ def test_layers_point_down():
     assert "server" in edges["app"]
     assert {"api", "storage"} <= edges["server"]
     top = {"app", "server", "__init__", "__main__"}
-    lower = ("api", "storage", "billing", "dataset", "messages", "guards", "tables", "demo", "realities")
+    lower = ("api", "storage", "billing", "dataset", "messages", "faults", "tables", "demo", "realities")
     for name in lower:
         assert name in edges
         assert not edges[name] & top, name
 
 
-def test_sandbox_imports_only_the_standard_library_and_text():
+def test_emulator_imports_only_the_standard_library():
     for name, path in modules().items():
         for imported in imports_of(path):
             top = imported.split(".")[0]
             if top in sys.stdlib_module_names or top == "__future__":
                 continue
             inside = imported == PACKAGE or imported.startswith(f"{PACKAGE}.")
-            allowed = inside or any(imported.startswith(a) for a in ALLOWED_OUTSIDE)
-            # `from tap_sequentum.text import slugify` also yields "tap_sequentum.text.slugify".
-            assert allowed, f"{name}.py imports {imported}"
+            assert inside, f"{name}.py imports {imported}"
