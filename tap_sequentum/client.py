@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import metadata
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -151,6 +151,31 @@ def problem_detail(response: requests.Response) -> str:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return ""
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where a download writes. `restart` comes before every attempt: a transfer that broke starts again
+    from the first byte, so whatever the broken attempt wrote must be forgotten (and whoever reads the
+    sink as it fills must start over: `contents.fetch.Transfer`)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def restart(self) -> None: ...
+
+
+class FileSink:
+    """A seekable binary file as a `Sink`: rewound and emptied on every restart."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+
+    def write(self, data: bytes, /) -> int:
+        return self.handle.write(data)
+
+    def restart(self) -> None:
+        self.handle.seek(0)
+        self.handle.truncate()
 
 
 @dataclass(frozen=True)
@@ -614,12 +639,12 @@ class SequentumClient:
         agent_id: int,
         run_id: int,
         file_id: int,
-        dest: IO[bytes],
+        dest: Sink | IO[bytes],
         *,
         name: str | None = None,
         max_bytes: int | None = None,
     ) -> DownloadResult:
-        """Write a run file into `dest` (rewound and truncated on every attempt).
+        """Write a run file into `dest`, a `Sink` or a seekable file (restarted before every attempt).
 
         The whole transfer is retried from scratch when it breaks, so callers never see half a file. A
         redirect to a signed storage URL is followed at once and without the API key. With `max_bytes`
@@ -629,20 +654,21 @@ class SequentumClient:
         url = self.url(f"agent/{int(agent_id)}/run/{int(run_id)}/file/{int(file_id)}/download")
         started = time.monotonic()
         attempts = 0
+        sink = dest if isinstance(dest, Sink) else FileSink(dest)
 
         def attempt() -> DownloadResult:
             nonlocal attempts
             attempts += 1
-            dest.seek(0)
-            dest.truncate()
-            size, redirected, complete = self._download_once(url, dest, what, max_bytes)
-            dest.flush()
+            sink.restart()
+            size, redirected, complete = self._download_once(url, sink, what, max_bytes)
+            if hasattr(dest, "flush"):
+                dest.flush()
             return DownloadResult(size, time.monotonic() - started, attempts, redirected, complete)
 
         return self._with_retries(what, attempt)
 
     def _download_once(
-        self, url: str, dest: IO[bytes], what: str, max_bytes: int | None
+        self, url: str, dest: Sink, what: str, max_bytes: int | None
     ) -> tuple[int, bool, bool]:
         ranged = {"Range": f"bytes=0-{max_bytes - 1}"} if max_bytes else None
         response = self._send("GET", url, what=what, stream=True, headers=ranged)

@@ -13,9 +13,7 @@ window, not by its `created` alone:
 
 State per agent: `seen_run_ids` (final runs handled, within the listing window, so it stays bounded),
 `watched_runs` (id -> fingerprint) and the bookmark (`replication_key_value`: the `created` of the oldest
-active run, else of the newest run), kept as the replication key and for the gap warning. State written
-before `seen_run_ids` existed (a bookmark plus `finished_run_ids`/`done_run_ids`) is read as "every run
-created before the bookmark was handled".
+active run, else of the newest run), kept as the replication key and for the gap warning.
 """
 
 from __future__ import annotations
@@ -30,8 +28,6 @@ from tap_sequentum.domain import format_timestamp, is_finished, parse_timestamp,
 SEEN = "seen_run_ids"
 WATCHED = "watched_runs"
 BOOKMARK = "replication_key_value"
-#: Keys of state written by tap-sequentum 0.1 (read once, then replaced by SEEN).
-LEGACY_IDS = ("finished_run_ids", "done_run_ids")
 FAILURE = 6
 
 Finality = Literal["active", "watched", "final"]
@@ -70,8 +66,6 @@ class RunPlan:
 
     def save(self, state: dict, replication_key: str) -> None:
         """Write the plan's state; call it once everything the plan handles was emitted."""
-        for key in LEGACY_IDS:
-            state.pop(key, None)
         state[SEEN] = self.seen
         if self.watched:
             state[WATCHED] = self.watched
@@ -103,59 +97,17 @@ def plan_runs(
 ) -> RunPlan:
     """Decide, from one agent's run listing and its state, which runs to handle and what to keep."""
     state = state or {}
-    start = parse_timestamp(start_date)
     bookmark = parse_timestamp(state.get(BOOKMARK))
     seen = {int(i) for i in state.get(SEEN) or ()}
-    legacy = SEEN not in state and bookmark is not None
-    legacy_ids = {int(i) for key in LEGACY_IDS for i in state.get(key) or ()}
     watched = {str(k): str(v) for k, v in (state.get(WATCHED) or {}).items()}
-
     plan = RunPlan()
-    dated: list[tuple[dt.datetime, dict]] = []
-    for run in runs:
-        created = parse_timestamp(run.get("created"))
-        if created is None:
-            plan.skipped_no_date += 1
-            continue
-        if start is not None and created < start:
-            continue
-        dated.append((created, run))
-
+    dated = _dated(runs, parse_timestamp(start_date), plan)
     for created, run in dated:
-        run_id = int(run["id"])
-        kind = finality(run)
-        previous = watched.get(str(run_id))
-        if kind == "active":
-            plan.handle.append(run)
-            if previous is not None:
-                # A watched run restarted: it stays watched, so what it delivered before the restart
-                # (`watched_files` of content streams) is not taken again when it ends.
-                plan.watched[str(run_id)] = previous
-        elif kind == "watched":
-            if previous != fingerprint(run) and run_id not in seen:
-                plan.handle.append(run)
-            plan.watched[str(run_id)] = fingerprint(run)
-        else:
-            handled_before = run_id in seen or (
-                legacy and bookmark is not None and (created < bookmark or run_id in legacy_ids)
-            )
-            if not handled_before or (previous is not None and previous != fingerprint(run)):
-                plan.handle.append(run)
-                if bookmark is not None and created < bookmark and previous is None:
-                    plan.late.append(run_id)
-            plan.seen.append(run_id)
+        _plan_one(plan, run, created, seen, watched, bookmark)
     plan.seen.sort()
-
-    active = [created for created, run in dated if finality(run) == "active"]
-    if active:
-        plan.bookmark = format_timestamp(min(active))
-    elif dated:
-        plan.bookmark = format_timestamp(max(created for created, _ in dated))
-    elif bookmark is not None:
-        plan.bookmark = format_timestamp(bookmark)
-
+    plan.bookmark = _next_bookmark(dated, bookmark)
     oldest = min((created for created, _ in dated), default=None)
-    floor = bookmark or start
+    floor = bookmark or parse_timestamp(start_date)
     plan.gap = bool(
         floor is not None
         and max_records
@@ -164,3 +116,55 @@ def plan_runs(
         and oldest > floor
     )
     return plan
+
+
+def _dated(runs: Sequence[dict], start: dt.datetime | None, plan: RunPlan) -> list[tuple[dt.datetime, dict]]:
+    """The listed runs with their `created`, from `start_date` on (runs without a date are counted)."""
+    dated: list[tuple[dt.datetime, dict]] = []
+    for run in runs:
+        created = parse_timestamp(run.get("created"))
+        if created is None:
+            plan.skipped_no_date += 1
+        elif start is None or created >= start:
+            dated.append((created, run))
+    return dated
+
+
+def _plan_one(
+    plan: RunPlan,
+    run: dict,
+    created: dt.datetime,
+    seen: set[int],
+    watched: dict[str, str],
+    bookmark: dt.datetime | None,
+) -> None:
+    """Whether one listed run is handled now, and what the state keeps of it."""
+    run_id = int(run["id"])
+    kind = finality(run)
+    previous = watched.get(str(run_id))
+    if kind == "active":
+        plan.handle.append(run)
+        if previous is not None:
+            # A watched run restarted: it stays watched, so what it delivered before the restart
+            # (`watched_files` of content streams) is not taken again when it ends.
+            plan.watched[str(run_id)] = previous
+    elif kind == "watched":
+        if previous != fingerprint(run) and run_id not in seen:
+            plan.handle.append(run)
+        plan.watched[str(run_id)] = fingerprint(run)
+    else:
+        if run_id not in seen or (previous is not None and previous != fingerprint(run)):
+            plan.handle.append(run)
+            if bookmark is not None and created < bookmark and previous is None:
+                plan.late.append(run_id)
+        plan.seen.append(run_id)
+
+
+def _next_bookmark(dated: list[tuple[dt.datetime, dict]], bookmark: dt.datetime | None) -> str | None:
+    """The `created` of the oldest active run, else of the newest run, else the bookmark kept."""
+    active = [created for created, run in dated if finality(run) == "active"]
+    if active:
+        return format_timestamp(min(active))
+    if dated:
+        return format_timestamp(max(created for created, _ in dated))
+    return format_timestamp(bookmark) if bookmark is not None else None

@@ -13,7 +13,7 @@ from singer_sdk import typing as th
 from tap_sequentum import errors
 from tap_sequentum.client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT
 from tap_sequentum.contents.dialect import AUTO
-from tap_sequentum.contents.stream import SKIP, STOP
+from tap_sequentum.contents.runs import SKIP, STOP
 from tap_sequentum.domain import parse_timestamp
 
 SETTINGS_SCHEMA: dict = th.PropertiesList(

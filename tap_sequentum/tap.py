@@ -19,8 +19,10 @@ from tap_sequentum.contents.dialect import AUTO, ReadOptions
 from tap_sequentum.contents.discovery import Sample, SampleSettings, discover_agent
 from tap_sequentum.contents.infer import Kind, widen
 from tap_sequentum.contents.naming import Router
+from tap_sequentum.contents.parse import ParseSettings
+from tap_sequentum.contents.runs import SKIP, ContentSettings, FileProblem
 from tap_sequentum.contents.schema import columns_of
-from tap_sequentum.contents.stream import SKIP, ContentSettings, ContentStream, FileProblem
+from tap_sequentum.contents.stream import ContentStream
 from tap_sequentum.domain import format_timestamp
 from tap_sequentum.sdk import SeamTap
 from tap_sequentum.settings import (
@@ -171,13 +173,16 @@ class TapSequentum(SeamTap):
         config = self.config
         return ContentSettings(
             router=self.router,
-            options=ReadOptions(
-                encoding=config.get("csv_encoding") or AUTO, delimiter=delimiter(config.get("csv_delimiter"))
+            parse=ParseSettings(
+                options=ReadOptions(
+                    encoding=config.get("csv_encoding") or AUTO,
+                    delimiter=delimiter(config.get("csv_delimiter")),
+                ),
+                infer_types=bool(config.get("infer_types", True)),
+                temp_dir=config.get("temp_dir") or None,
             ),
             on_bad_file=config.get("on_bad_file") or SKIP,
-            infer_types=bool(config.get("infer_types", True)),
             fast_path=bool(config.get("content_fast_path", True)),
-            temp_dir=config.get("temp_dir") or None,
             report=self._report_file_problem,
         )
 
@@ -226,7 +231,7 @@ class TapSequentum(SeamTap):
             runs_max_records=int(config.get("runs_max_records", 1000)),
             sample_runs=int(config.get("discovery_sample_runs", 1)),
             sample_bytes=int(config.get("discovery_sample_bytes", 4 * 1024 * 1024)),
-            options=self.content_settings.options,
+            options=self.content_settings.parse.options,
             infer_types=bool(config.get("infer_types", True)),
             temp_dir=config.get("temp_dir") or None,
         )

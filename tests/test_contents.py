@@ -7,13 +7,13 @@ import csv
 import io
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from support import config_for, run_cli, sync, write_json
 
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.formats import unique_names
-from tap_sequentum.contents.infer import Kind, classify
 from tap_sequentum.tap import FIXED_STREAM_TYPES
 
 METADATA_STREAMS = {stream_type.name for stream_type in FIXED_STREAM_TYPES}
@@ -43,13 +43,14 @@ def test_every_cell_of_every_demo_csv_arrives_exactly(demo_sandbox):
     result = sync(config_for(demo_sandbox))
     client = SequentumClient(demo_sandbox.api_key, demo_sandbox.base_url)
     rows = [r for rows in content(result).values() for r in rows]
+    names_of = {f["id"]: f["name"] for f in result.records["run_files"]}  # joined on _sdc_file_id
     by_file: dict[int, list[dict]] = {}
     for row in rows:
         by_file.setdefault(row["_sdc_file_id"], []).append(row)
     checked = 0
     for file_id, records in by_file.items():
         first = records[0]
-        name = first["_sdc_file_name"]
+        name = names_of[file_id]
         if not name.endswith((".csv", ".tsv")):
             continue
         buffer = io.BytesIO()
@@ -294,12 +295,19 @@ def test_a_given_catalog_means_no_discovery_downloads(demo_sandbox, tmp_path):
     assert len(downloads) == len(emitted_files)
 
 
-def test_sampled_kinds_match_classify(demo_sandbox, tmp_path):
-    config = write_json(tmp_path / "c.json", config_for(demo_sandbox))
+def test_discovery_types_columns_as_the_sampled_cells_say(demo_sandbox, tmp_path):
+    """Discovery's kinds are those of the cells it read: steam's rank is integers, its app id text."""
+    config = write_json(tmp_path / "c.json", config_for(demo_sandbox, agent_ids=[1001]))
     catalog = json.loads(run_cli(["--config", str(config), "--discover"]).stdout)
-    steam = next(s for s in catalog["streams"] if s["tap_stream_id"] == "steam")
-    assert steam["schema"]["properties"]["rank"]["type"] == ["integer", "null"]
-    assert classify("007") is Kind.STRING
+    steam = next(s for s in catalog["streams"] if s["tap_stream_id"] == "steam")["schema"]["properties"]
+    rows = sync(config_for(demo_sandbox, agent_ids=[1001])).records["steam"]
+    for column, schema in steam.items():
+        if column.startswith("_sdc_"):
+            continue
+        cells = {row[column] for row in rows} - {None}
+        expected = {"integer": (int,), "number": (int, Decimal), "boolean": (bool,), "string": (str,)}
+        assert all(type(cell) in expected[schema["type"][0]] for cell in cells), (column, schema, cells)
+    assert steam["rank"]["type"] == ["integer", "null"]
 
 
 def test_parquet_batches_hold_the_same_typed_rows(demo_sandbox, tmp_path):
@@ -371,23 +379,48 @@ def test_an_older_run_finishing_meanwhile_does_not_reset_an_interrupted_run(sand
     assert sorted(r["n"] for r in second.records["trap_shop"]) == [0, 4, 5]
 
 
+def batch_run_ids(message: dict) -> set[int]:
+    """The `_sdc_run_id`s of the rows of a BATCH message's files (JSON Lines, gzipped or not, or Parquet)."""
+    import gzip
+    from urllib.parse import urlparse
+
+    import pyarrow.parquet as pq
+
+    found: set[int] = set()
+    for url in message["manifest"]:
+        path = urlparse(url).path
+        if ".parquet" in path:
+            found |= set(pq.read_table(path).column("_sdc_run_id").to_pylist())
+            continue
+        data = Path(path).read_bytes()
+        text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode()
+        found |= {json.loads(line)["_sdc_run_id"] for line in text.splitlines() if line.strip()}
+    return found
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_batch_state_never_runs_ahead_of_the_batches(sandbox, tmp_path, fmt):
+    """Every STATE that counts a run as handled comes after a BATCH that holds that run's rows."""
     agent = add_agent(sandbox)
-    sandbox.add_run(
+    first = sandbox.add_run(
         agent, status=9, created="2026-05-01T00:00:00Z", files=[("trap_shop_1.csv", b"n\n1\n2\n")]
     )
     sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("trap_shop_2.csv", b"a,b\n1\n")])
     batch_config = {"encoding": {"format": fmt}, "storage": {"root": f"file://{tmp_path}"}}
+    # With a stream map, Parquet goes the SDK's way (records into its batches), not straight from Arrow.
     extra = {"stream_maps": {"trap_shop": {"n2": "n"}}} if fmt == "parquet" else {}
     config = config_for(sandbox, agent_ids=[agent], batch_config=batch_config, on_bad_file="stop", **extra)
     proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
-    assert proc.returncode == 1
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
-    batches = [m for m in lines if m["type"] == "BATCH" and m["stream"] == "trap_shop"]
-    states = [m["value"]["bookmarks"].get("trap_shop", {}) for m in lines if m["type"] == "STATE"]
-    # No batch of the stream went out, so no state may claim its first run is done.
-    assert batches or not any(s.get("seen_run_ids") for s in states)
+    assert proc.returncode == 1  # the second run's file stops the stream
+    delivered: set[int] = set()
+    claimed: set[int] = set()
+    for message in map(json.loads, proc.stdout.splitlines()):
+        if message["type"] == "BATCH" and message["stream"] == "trap_shop":
+            delivered |= batch_run_ids(message)
+        elif message["type"] == "STATE":
+            claimed = set(message["value"]["bookmarks"].get("trap_shop", {}).get("seen_run_ids") or ())
+            assert claimed <= delivered, (claimed, delivered)
+    assert claimed == delivered == {first["id"]}  # the first run was delivered and then counted
 
 
 def test_widened_schema_keeps_deselected_columns_out(sandbox):
@@ -404,7 +437,7 @@ def test_widened_schema_keeps_deselected_columns_out(sandbox):
     for entry in catalog["streams"]:
         entry["metadata"][0]["metadata"]["selected"] = entry["tap_stream_id"] == "trap_shop"
         for item in entry["metadata"]:
-            if item["breadcrumb"] in (["properties", "price"], ["properties", "_sdc_file_name"]):
+            if item["breadcrumb"] in (["properties", "price"], ["properties", "_sdc_agent_id"]):
                 item["metadata"]["selected"] = False
     sandbox.add_run(
         agent,
@@ -416,10 +449,10 @@ def test_widened_schema_keeps_deselected_columns_out(sandbox):
         result = sync({**config, "content_fast_path": fast}, catalog=json.loads(json.dumps(catalog)))
         for schema in schemas(result, "trap_shop"):
             assert "price" not in schema["properties"]
-            assert "_sdc_file_name" not in schema["properties"]
+            assert "_sdc_agent_id" not in schema["properties"]
         for record in result.records["trap_shop"]:
             assert "price" not in record
-            assert "_sdc_file_name" not in record
+            assert "_sdc_agent_id" not in record
             # Both files are read before either is emitted: one schema, code a string from the start.
         assert [r["code"] for r in result.records["trap_shop"]] == ["1", "007"]
 
@@ -473,10 +506,13 @@ def test_a_signal_stops_between_whole_messages_and_the_state_resumes_exactly(san
 
 
 def test_a_group_of_small_files_past_the_memory_budget_goes_through_temp_dir(sandbox, tmp_path, monkeypatch):
-    """A group's files are all read before any is emitted: past GROUP_MEMORY they wait on disk, not in RAM."""
+    """A group's files are all parsed before any is emitted: past GROUP_MEMORY their rows wait on disk (Arrow
+    IPC files in temp_dir), not in RAM, and nothing is left there afterwards."""
+    import pyarrow as pa
+
     from tap_sequentum.contents import stream
 
-    monkeypatch.setattr(stream, "GROUP_MEMORY", 1)  # byte: the first file fits, the others spill
+    monkeypatch.setattr(stream, "GROUP_MEMORY", 1)  # byte: every file's rows spill
     agent = add_agent(sandbox)
     for day in range(1, 6):
         body = f"n\n{day}\n{day}\n".encode()
@@ -484,16 +520,16 @@ def test_a_group_of_small_files_past_the_memory_budget_goes_through_temp_dir(san
             agent, status=9, created=f"2026-05-0{day}T00:00:00Z", files=[(f"trap_shop_{day}.csv", body)]
         )
     spilled = []
-    real = stream.Transfer.__init__
+    real = pa.ipc.new_stream
 
-    def counting(self, *args, **kwargs):
-        spilled.append(1)
-        real(self, *args, **kwargs)
+    def counting(sink, schema):
+        spilled.append(schema)
+        return real(sink, schema)
 
-    monkeypatch.setattr(stream.Transfer, "__init__", counting)
+    monkeypatch.setattr(pa.ipc, "new_stream", counting)
     result = sync(config_for(sandbox, agent_ids=[agent], temp_dir=str(tmp_path)))
     assert [r["n"] for r in result.records["trap_shop"]] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    assert len(spilled) == 4
+    assert len(spilled) == 5
     assert not list(tmp_path.iterdir())  # temporary files are removed
 
 

@@ -8,12 +8,14 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tap_sequentum.contents.convert import json_values, python_values
 from tap_sequentum.contents.formats import (
     ReadOptions,
     format_of,
@@ -21,7 +23,7 @@ from tap_sequentum.contents.formats import (
     unique_names,
 )
 from tap_sequentum.contents.infer import Kind, infer_arrow, render, widen
-from tap_sequentum.contents.records import RecordWriter, column_values
+from tap_sequentum.contents.records import RecordWriter
 from tap_sequentum.errors import MalformedFileError
 
 
@@ -34,7 +36,7 @@ def pipeline(path: Path, fmt: str, options: ReadOptions | None = None) -> tuple[
     rows: list[dict] = []
     for batch in read_batches(path, fmt, options):
         names = batch.schema.names
-        values = [column_values(batch.column(n), kinds[n], batch.num_rows) for n in names]
+        values = [python_values(batch.column(n), kinds[n], batch.num_rows) for n in names]
         rows.extend(dict(zip(names, row, strict=True)) for row in zip(*values, strict=True))
     return kinds, rows
 
@@ -252,6 +254,33 @@ def test_record_writer_writes_exact_numbers():
         "time_extracted": "2025-01-01T00:00:00Z",
     }
     assert lines[1]["record"] == {"k": 1, "a": None, "b": "x"}
+
+
+def test_the_fast_writer_writes_a_number_with_the_digits_of_its_cell():
+    texts = ["12.50", "-0.0", "1e5", "12345678901234567890.123456789", None, "7"]
+    values = json_values(pa.array(texts), Kind.NUMBER, len(texts))
+    out = io.StringIO()
+    RecordWriter("s", out).write({}, ["n"], [values], "t")
+    written = [line.split('"record":{"n":')[1].split("}")[0] for line in out.getvalue().splitlines()]
+    assert written == ["12.50", "-0.0", "1e5", "12345678901234567890.123456789", "null", "7"]
+    assert json_values(None, Kind.NUMBER, 2) == [msgspec.Raw(b"null")] * 2
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_fast_and_sdk_values_are_equal_numbers_and_the_same_text(kind):
+    texts = {
+        Kind.NULL: [None, None],
+        Kind.BOOLEAN: ["TRUE", "false"],
+        Kind.INTEGER: ["-9223372036854775808", "0"],
+        Kind.NUMBER: ["1.50", "-2e-7"],
+        Kind.DATE: ["2025-01-31", None],
+        Kind.DATETIME: ["2025-01-31T10:00:00+02:00", None],
+        Kind.STRING: ["007", 'a "b"\n'],
+    }[kind]
+    out = io.StringIO()
+    RecordWriter("s", out).write({}, ["c"], [json_values(pa.array(texts, pa.string()), kind, 2)], "t")
+    fast = [json.loads(line, parse_float=Decimal)["record"]["c"] for line in out.getvalue().splitlines()]
+    assert fast == python_values(pa.array(texts, pa.string()), kind, 2)
 
 
 @pytest.mark.parametrize("names", [["a", "b"], ['we"ird', "b"], ["a\nb", "é"]])

@@ -129,15 +129,6 @@ def test_state_keeps_only_ids_still_listed():
     assert state["seen_run_ids"] == [3, 4, 5]
 
 
-@pytest.mark.parametrize("key", ["finished_run_ids", "done_run_ids"])
-def test_state_from_version_0_1_is_read_as_everything_before_the_bookmark_handled(key):
-    old = {"replication_key_value": ts(3), key: [3]}
-    handled, state = sync([run(4, 4), run(3, 3), run(2, 2), run(1, 1)], old)
-    assert handled == [4]
-    assert key not in state
-    assert state["seen_run_ids"] == [1, 2, 3, 4]
-
-
 def test_start_date_filters_old_runs():
     handled, _ = sync([run(3, 3), run(2, 2), run(1, 1)], start_date="2025-01-02T00:00:00Z")
     assert handled == [3, 2]

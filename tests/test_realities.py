@@ -136,9 +136,8 @@ def test_a_setting_maps_irregular_file_names_to_tables(fresh):
     )
     config = config_for(fresh, agent_ids=[SHOP], export_table_names={"prod-export*": "Products"})
     result = sync(config)
-    assert [
-        r["title"] for r in result.records[PRODUCTS] if r["_sdc_file_name"] == "prod-export-final.csv"
-    ] == ["x"]
+    file_id = next(f["id"] for f in result.records["run_files"] if f["name"] == "prod-export-final.csv")
+    assert [r["title"] for r in result.records[PRODUCTS] if r["_sdc_file_id"] == file_id] == ["x"]
 
 
 def test_an_agent_gaining_a_table_keeps_its_streams_names(fresh):
@@ -206,7 +205,8 @@ def test_xml_records_are_rows_with_leaves_attributes_and_nested_json(realities, 
     first = rows[0]
     assert {"id", "remote", "tags"} <= set(first)
     assert json.loads(first["tags"])["tag"]  # nested element kept as JSON
-    assert all(r["_sdc_file_name"] == "feed.xml" for r in rows)
+    feeds = {f["id"] for f in synced.records["run_files"] if f["name"] == "feed.xml"}
+    assert {r["_sdc_file_id"] for r in rows} == feeds
     assert "Acme <Data> Ltd" in {r["company"] for r in rows}  # escaped characters arrive unescaped
     assert {r["note"] for r in rows} >= {None, "Hybrid, 2 days on site"}  # an empty element is empty
 

@@ -187,13 +187,11 @@ class ProgressWriter:
         self.err.write("\r" + progress_bar(self.written, self.total) + "\x1b[K" + end)
         self.err.flush()
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.handle.seek(offset, whence)
-
-    def truncate(self, size: int | None = None) -> int:
-        # The client rewinds and truncates before every attempt: the bar starts over with it.
+    def restart(self) -> None:
+        """Before every attempt of the download (a `client.Sink`): the file and the bar start over."""
         self.written = 0
-        return self.handle.truncate(size)
+        self.handle.seek(0)
+        self.handle.truncate()
 
     def flush(self) -> None:
         self.handle.flush()

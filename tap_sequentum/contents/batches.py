@@ -1,64 +1,18 @@
-"""BATCH output: content rows written as Parquet straight from Arrow, typed, without per-row objects.
-
-Integers become int64, booleans bool, numbers exact decimals (decimal128, or decimal256 when 38
-digits are not enough), dates, date-times and text stay strings, as the JSON schema declares them.
+"""BATCH output: content rows written as Parquet straight from Arrow, typed (`convert.arrow_values`),
+without per-row objects: integers int64, booleans bool, numbers exact decimals (decimal128, or decimal256
+when 38 digits are not enough), dates, date-times and text strings, as the JSON schema declares them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tap_sequentum.contents.infer import Kind
-
-_EXPONENT = r"[eE]"
-
-
-def typed_column(array: pa.Array | None, kind: Kind, length: int) -> pa.Array:
-    """One text column as the Arrow type of its kind (the caller guarantees every cell fits)."""
-    if array is None:
-        return pa.nulls(length, _ARROW_TYPES.get(kind, pa.string()))
-    if kind is Kind.INTEGER:
-        return pc.cast(array, pa.int64())
-    if kind is Kind.BOOLEAN:
-        return pc.equal(pc.utf8_lower(array), "true")
-    if kind is Kind.NUMBER:
-        return decimal_column(array)
-    return array.cast(pa.string())
-
-
-def decimal_column(array: pa.Array) -> pa.Array:
-    """Exact decimals: scale is the longest fraction, precision the widest whole part plus that.
-
-    Beyond 76 digits (decimal256's limit, e.g. `1e9999`) the column stays text, which is exact too.
-    """
-    if pc.any(pc.match_substring_regex(array, _EXPONENT)).as_py():
-        values = [None if text is None else Decimal(text) for text in array.to_pylist()]
-        shapes = [v.as_tuple() for v in values if v is not None]
-        scale = max((max(0, -int(t.exponent)) for t in shapes), default=0)
-        whole = max((max(1, len(t.digits) + int(t.exponent)) for t in shapes), default=1)
-        if whole + scale > 76:
-            return array.cast(pa.string())
-        return pa.array(values, type=_decimal_type(whole + scale, scale))
-    fraction = pc.utf8_length(pc.replace_substring_regex(array, r"^[^.]*\.?", ""))
-    integer = pc.utf8_length(pc.replace_substring_regex(array, r"^-|\..*$", ""))
-    scale = pc.max(fraction).as_py() or 0
-    precision = (pc.max(integer).as_py() or 1) + scale
-    if precision > 76:
-        return array.cast(pa.string())
-    return pc.cast(array, _decimal_type(precision, scale))
-
-
-def _decimal_type(precision: int, scale: int) -> pa.DataType:
-    if precision <= 38:
-        return pa.decimal128(max(precision, 1), scale)
-    return pa.decimal256(precision, scale)
+from tap_sequentum.contents.convert import decimal_type
 
 
 def common_type(types: set[pa.DataType]) -> pa.DataType:
@@ -71,11 +25,8 @@ def common_type(types: set[pa.DataType]) -> pa.DataType:
     if decimals:
         scale = max(t.scale for t in decimals)
         whole = max(t.precision - t.scale for t in decimals)
-        return _decimal_type(whole + scale, scale) if whole + scale <= 76 else pa.string()
+        return decimal_type(whole + scale, scale) if whole + scale <= 76 else pa.string()
     return next(iter(types))
-
-
-_ARROW_TYPES = {Kind.INTEGER: pa.int64(), Kind.BOOLEAN: pa.bool_(), Kind.NUMBER: pa.decimal128(38, 0)}
 
 
 class ParquetBatchWriter:

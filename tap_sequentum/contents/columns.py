@@ -15,10 +15,10 @@ from typing import Any
 import pyarrow as pa
 import simplejson
 
-from tap_sequentum.contents.schema import METADATA
+from tap_sequentum.contents.schema import METADATA, RETIRED
 
-#: Names our own metadata columns use; a data column with one of these names is renamed.
-RESERVED = tuple(METADATA)
+#: Names our own metadata columns use (or used); a data column with one of these names is renamed.
+RESERVED = (*METADATA, *RETIRED)
 ROWS_PER_BATCH = 50_000
 
 

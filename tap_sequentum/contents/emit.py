@@ -1,9 +1,9 @@
-"""Pass 2 of a content file: rows after the resume point, converted and written one of three ways.
+"""Pass 2 of a content file: its kept rows after the resume point, converted and written one of three ways.
 
-`resume_slices` owns resume logic (a file interrupted after row n continues at n + 1); the three
-emitters own output: Parquet BATCH files straight from Arrow, the fast RECORD writer, or plain records
-handed to singer-sdk when a stream map needs them. Each sets `progress["rows"]` to the last row it
-has written, which is what the state records.
+The way is chosen once per stream and sync (`choose`): Parquet BATCH files straight from Arrow when the
+sync writes Parquet BATCH messages and no stream map applies; the fast RECORD writer when no stream map
+applies; else plain records handed to singer-sdk, which applies the maps. Each emitter calls
+`FileRows.out(n)` once row `n` and every row before it are out, which is what the STATE records.
 """
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
-from tap_sequentum.contents.batches import ParquetBatchWriter, typed_column
+from tap_sequentum.contents.batches import ParquetBatchWriter
+from tap_sequentum.contents.convert import arrow_values, json_values, python_values
 from tap_sequentum.contents.fetch import RunFile
 from tap_sequentum.contents.infer import Kind
-from tap_sequentum.contents.records import RecordWriter, column_values
+from tap_sequentum.contents.records import RecordWriter
 from tap_sequentum.contents.schema import METADATA
 
 META_NAMES = list(METADATA)
 ROW_NUMBER = "_sdc_row_number"
-Slices = Iterator[tuple[pa.RecordBatch, int]]
 
 
 @dataclass(frozen=True)
@@ -33,123 +33,125 @@ class Manifest:
     urls: list[str]
 
 
-def resume_slices(batches: Iterable[pa.RecordBatch], skip: int) -> Slices:
-    """The batches of a file after its first `skip` rows, each with the 1-based number of its first row.
-
-    Resume logic in one place: a sync interrupted after row `skip` of a file continues at `skip + 1`.
-    """
-    row = 0
-    for batch in batches:
-        first = row + 1
-        row += batch.num_rows
-        if row <= skip or batch.num_rows == 0:
-            continue
-        if first <= skip:
-            batch = batch.slice(skip - first + 1)
-            first = skip + 1
-        yield batch, first
-
-
-def _meta_constants(item: RunFile) -> dict[str, Any]:
-    """The metadata columns that are the same for every row of a file (all but the row number)."""
-    return {
-        "_sdc_agent_id": item.agent_id,
-        "_sdc_run_id": item.run_id,
-        "_sdc_run_created": item.run_created,
-        "_sdc_file_id": item.file_id,
-        "_sdc_file_name": item.name,
-    }
-
-
-def _meta_arrays(item: RunFile, first: int, count: int) -> list[pa.Array]:
-    constants = _meta_constants(item)
-    types = [pa.int64(), pa.int64(), pa.string(), pa.int64(), pa.string()]
-    arrays = [
-        pa.array([value] * count, type=kind) for value, kind in zip(constants.values(), types, strict=True)
-    ]
-    return [*arrays, pa.array(range(first, first + count), type=pa.int64())]
-
-
-def _typed(batch: pa.RecordBatch, names: list[str], kinds: list[Kind]) -> list[pa.Array]:
-    present = set(batch.schema.names)
-    return [
-        typed_column(batch.column(name) if name in present else None, kind, batch.num_rows)
-        for name, kind in zip(names, kinds, strict=True)
-    ]
-
-
-def _columns(batch: pa.RecordBatch, names: list[str], kinds: list[Kind]) -> list[list[Any]]:
-    present = set(batch.schema.names)
-    count = batch.num_rows
-    return [
-        column_values(batch.column(name) if name in present else None, kind, count)
-        for name, kind in zip(names, kinds, strict=True)
-    ]
-
-
 @dataclass(frozen=True)
 class FileRows:
-    """What every emitter takes: a file's rows after its resume point, its columns and which are selected,
-    and the progress the state records (`progress["rows"]`: the last row written)."""
+    """What every emitter takes: a file's rows after its resume point (batches with the number of their
+    first row), its columns, which columns are selected, and `out(n)`: rows up to `n` are out."""
 
     item: RunFile
-    slices: Slices
+    slices: Iterable[tuple[pa.RecordBatch, int]]
     columns: dict[str, Kind]
     selected: Callable[[str], bool]
-    progress: dict
+    out: Callable[[int], None]
 
     def selection(self) -> tuple[list[str], list[Kind], list[str]]:
         """The selected columns, their kinds, and the selected metadata columns."""
         names = [n for n in self.columns if self.selected(n)]
         return names, [self.columns[n] for n in names], [n for n in META_NAMES if self.selected(n)]
 
-
-def emit_parquet(
-    parquet: ParquetBatchWriter, file: FileRows, count: Callable[[int], None]
-) -> Iterator[Manifest]:
-    """Typed Arrow columns into Parquet BATCH files; yields the manifest once the file is done."""
-    names, kinds, meta_names = file.selection()
-    rows = 0
-    for batch, first in file.slices:
-        meta = dict(zip(META_NAMES, _meta_arrays(file.item, first, batch.num_rows), strict=True))
-        parquet.write(meta_names + names, [meta[n] for n in meta_names] + _typed(batch, names, kinds))
-        count(batch.num_rows)
-        rows += batch.num_rows
-        file.progress["rows"] = first + batch.num_rows - 1
-    manifest = parquet.take_manifest()
-    if manifest:
-        yield Manifest(manifest)  # the SDK writes the BATCH message, then the state
-    return rows
+    def constants(self) -> dict[str, Any]:
+        """The metadata values that are the same for every row of the file (all but the row number)."""
+        item = self.item
+        return {
+            "_sdc_agent_id": item.agent_id,
+            "_sdc_run_id": item.run_id,
+            "_sdc_run_created": item.run_created,
+            "_sdc_file_id": item.file_id,
+        }
 
 
-def emit_fast(writer: RecordWriter, file: FileRows, after_batch: Callable[[int], None]) -> int:
+class Emitter(Protocol):
+    def emit(self, file: FileRows) -> Iterator[Any]:
+        """Write the file's rows; yields what `get_records` hands singer-sdk; returns the rows written."""
+        ...
+
+
+def _columns(batch: pa.RecordBatch, names: list[str], kinds: list[Kind], convert: Callable) -> list:
+    present = set(batch.schema.names)
+    count = batch.num_rows
+    return [
+        convert(batch.column(name) if name in present else None, kind, count)
+        for name, kind in zip(names, kinds, strict=True)
+    ]
+
+
+@dataclass
+class RecordEmitter:
     """RECORD lines encoded in batches straight to stdout; `after_batch(rows)` follows every batch."""
-    names, kinds, meta_names = file.selection()
-    constants = {k: v for k, v in _meta_constants(file.item).items() if k in meta_names}
-    row_numbers = [n for n in meta_names if n == ROW_NUMBER]
-    extracted = dt.datetime.now(dt.UTC).isoformat()
-    rows = 0
-    for batch, first in file.slices:
-        numbers = [range(first, first + batch.num_rows)] if row_numbers else []
-        writer.write(constants, row_numbers + names, numbers + _columns(batch, names, kinds), extracted)
-        rows += batch.num_rows
-        file.progress["rows"] = first + batch.num_rows - 1
-        after_batch(batch.num_rows)
-    return rows
+
+    writer: RecordWriter
+    after_batch: Callable[[int], None]
+
+    def emit(self, file: FileRows) -> Iterator[Any]:
+        yield from ()  # the rows go to stdout: nothing for singer-sdk
+        names, kinds, meta_names = file.selection()
+        constants = {k: v for k, v in file.constants().items() if k in meta_names}
+        numbered = ROW_NUMBER in meta_names
+        extracted = dt.datetime.now(dt.UTC).isoformat()
+        rows = 0
+        for batch, first in file.slices:
+            numbers = [range(first, first + batch.num_rows)] if numbered else []
+            columns = numbers + _columns(batch, names, kinds, json_values)
+            self.writer.write(constants, [ROW_NUMBER] * numbered + names, columns, extracted)
+            rows += batch.num_rows
+            file.out(first + batch.num_rows - 1)
+            self.after_batch(batch.num_rows)
+        return rows
 
 
-def emit_records(file: FileRows, pending: Callable[[int | None], None]) -> Iterator[dict]:
-    """One dict per row, every column (singer-sdk applies the selection); `pending(n)` names the row being
-    handed over (None after)."""
-    names = list(file.columns)
-    kinds = [file.columns[n] for n in names]
-    constants = _meta_constants(file.item)
-    keys = [*constants, ROW_NUMBER, *names]
-    rows = 0
-    for batch, first in file.slices:
-        for number, values in enumerate(zip(*_columns(batch, names, kinds), strict=True), start=first):
-            pending(number)  # counted once singer-sdk wrote it (ContentStream.record_written)
-            yield dict(zip(keys, (*constants.values(), number, *values), strict=True))
-        pending(None)
-        rows += batch.num_rows
-    return rows
+@dataclass
+class SdkEmitter:
+    """One dict per row, every column (singer-sdk applies the selection and the stream maps). A row is out
+    once singer-sdk asks for the next: it writes each record before that. `after_batch(0)` follows every
+    batch (the SDK counts its records itself)."""
+
+    after_batch: Callable[[int], None]
+
+    def emit(self, file: FileRows) -> Iterator[dict]:
+        names = list(file.columns)
+        kinds = [file.columns[n] for n in names]
+        constants = file.constants()
+        keys = [*constants, ROW_NUMBER, *names]
+        rows = 0
+        for batch, first in file.slices:
+            values = _columns(batch, names, kinds, python_values)
+            for number, row in enumerate(zip(*values, strict=True), start=first):
+                yield dict(zip(keys, (*constants.values(), number, *row), strict=True))
+                file.out(number)
+            rows += batch.num_rows
+            self.after_batch(0)
+        return rows
+
+
+@dataclass
+class ParquetEmitter:
+    """Typed Arrow columns into Parquet BATCH files; yields the manifest once the file is done. No STATE
+    goes out before the BATCH message (singer-sdk writes it after)."""
+
+    parquet: ParquetBatchWriter
+    count: Callable[[int], None]
+
+    def emit(self, file: FileRows) -> Iterator[Manifest]:
+        names, kinds, meta_names = file.selection()
+        constants = file.constants()
+        rows = 0
+        for batch, first in file.slices:
+            count = batch.num_rows
+            meta = {
+                name: pa.array([value] * count, type=_META_TYPES[name]) for name, value in constants.items()
+            }
+            meta[ROW_NUMBER] = pa.array(range(first, first + count), type=pa.int64())
+            typed = _columns(batch, names, kinds, arrow_values)
+            self.parquet.write(meta_names + names, [meta[n] for n in meta_names] + typed)
+            self.count(count)
+            rows += count
+            file.out(first + count - 1)
+        manifest = self.parquet.take_manifest()
+        if manifest:
+            yield Manifest(manifest)  # the SDK writes the BATCH message, then the state
+        return rows
+
+
+_META_TYPES = {
+    name: pa.string() if schema["type"][0] == "string" else pa.int64() for name, schema in METADATA.items()
+}

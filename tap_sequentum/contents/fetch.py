@@ -99,9 +99,11 @@ class TransferFailed(Exception):
 class Transfer:
     """A download running in a thread into a temporary file that readers can follow while it grows.
 
-    Pass 1 (inference) reads the file as it arrives, so a big file is inferred while it downloads
-    instead of after. Readers block until the bytes they ask for have arrived; when the download
-    breaks and restarts from scratch, they raise `TransferRestarted`.
+    A big file is parsed as it arrives, so it is read while it downloads instead of after. Readers
+    block until the bytes they ask for have arrived. The contract of a broken transfer, in one place:
+    the client calls `restart` on its sink (`client.Sink`) before every attempt; the sink here empties
+    the file and starts a new generation; every reader of the old generation raises `TransferRestarted`
+    at its next read, and whoever parsed it starts over from `open()`.
     """
 
     def __init__(self, client: SequentumClient, item: RunFile, *, temp_dir: str | None = None) -> None:
@@ -164,7 +166,7 @@ class Transfer:
 
 
 class _Sink:
-    """What the client writes into: the temporary file, announcing every chunk to the readers."""
+    """What the client writes into (a `client.Sink`): the temporary file, announcing every chunk."""
 
     def __init__(self, handle: IO[bytes], transfer: Transfer) -> None:
         self._handle = handle
@@ -180,15 +182,13 @@ class _Sink:
         self._transfer._grew(self._size)
         return written
 
-    def seek(self, offset: int) -> int:
-        return self._handle.seek(offset)
-
-    def truncate(self) -> int:
-        result = self._handle.truncate()
+    def restart(self) -> None:
+        """The client starts the transfer again: empty the file; readers of what it held start over."""
+        self._handle.seek(0)
+        self._handle.truncate()
         if self._size:
             self._size = 0
             self._transfer._grew(0, restarted=True)
-        return result
 
     def flush(self) -> None:
         self._handle.flush()

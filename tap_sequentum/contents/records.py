@@ -1,8 +1,7 @@
-"""Arrow batches -> record values, and the fast RECORD writer.
+"""The fast RECORD writer: content records encoded with msgspec straight to stdout.
 
-Conversion is per column (Arrow kernels, then one `to_pylist`), never per cell with a branch on the
-kind. The fast writer encodes RECORD messages with msgspec straight to stdout; it is used when no
-stream map or selection needs singer-sdk's per-record machinery.
+It is used when no stream map needs singer-sdk's per-record machinery (`emit.choose`); its values come
+from `convert.json_values`.
 """
 
 from __future__ import annotations
@@ -10,14 +9,9 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from tap_sequentum.contents.infer import Kind
 
 if TYPE_CHECKING:
     from tap_sequentum.sdk import OutputMeter
@@ -26,29 +20,12 @@ if TYPE_CHECKING:
 _UNSAFE_NAME = re.compile(r'["\\\x00-\x1f]')
 
 
-def column_values(array: pa.Array | None, kind: Kind, length: int) -> list[Any]:
-    """The record values of one text column of a `kind` column (None for empty cells).
-
-    The caller guarantees every cell fits `kind` (the file was inferred before emission).
-    """
-    if array is None:
-        return [None] * length
-    if kind is Kind.INTEGER:
-        return pc.cast(array, pa.int64()).to_pylist()
-    if kind is Kind.BOOLEAN:
-        # Every cell is true/false in some letter case, so the first letter decides.
-        return pc.starts_with(array, pattern="t", ignore_case=True).to_pylist()
-    if kind is Kind.NUMBER:
-        return [None if text is None else Decimal(text) for text in array.to_pylist()]
-    return array.to_pylist()
-
-
 class RecordWriter:
     """Writes RECORD messages for one stream as JSON lines, ten times faster than the SDK path.
 
     A batch is encoded in one msgspec call over structs made for its columns; the values that are the
-    same for the whole batch (which file, which run) are encoded once into each line's head. Decimals
-    are written as JSON numbers with their exact digits, like singer-sdk's own writer.
+    same for the whole batch (which file, which run) are encoded once into each line's head. Numbers
+    arrive as their own text (`msgspec.Raw`), so their digits are exactly the file's.
     """
 
     def __init__(
@@ -75,17 +52,19 @@ class RecordWriter:
             return 0
         fixed = self._encoder.encode(dict(constants))[1:-1]
         head = self._start + fixed + (b"," if fixed else b"")
-        tail = b'},"time_extracted":"' + time_extracted.encode() + b'"}'
+        tail = b'},"time_extracted":"' + time_extracted.encode() + b'"}\n'
         row_type = self._row_type(names)
         if row_type is not None:
             body = self._encoder.encode_lines(list(map(row_type, *columns)))
-            # msgspec never writes a raw newline inside JSON, so every b"\n{" starts a record.
-            data = head + body[1:-2].replace(b"}\n{", tail + b"\n" + head) + tail + b"\n"
+            # msgspec never writes a raw newline inside JSON, so every b"}\n{" joins two records: each
+            # record's own braces become the envelope's tail and the next one's head.
+            joined = body.replace(b"}\n{", tail + head)
+            self._emit([head, memoryview(joined)[1:-2], tail])
         else:
             data = bytearray()
             for row in zip(*columns, strict=True):
-                data += head + self._encoder.encode(dict(zip(names, row, strict=True)))[1:-1] + tail + b"\n"
-        self._emit(data)
+                data += head + self._encoder.encode(dict(zip(names, row, strict=True)))[1:-1] + tail
+            self._emit([data])
         self.rows += count
         return count
 
@@ -104,20 +83,21 @@ class RecordWriter:
                 )
         return self._struct
 
-    def _emit(self, data: bytes | bytearray) -> None:
+    def _emit(self, parts: list[bytes | bytearray | memoryview]) -> None:
         if self._meter is not None:
-            self._meter.add(len(data))
+            self._meter.add(sum(len(part) for part in parts))
         out = self._out or sys.stdout
         out.flush()  # keep order with messages singer-sdk wrote through the text layer
         binary = getattr(out, "buffer", None)
         if binary is not None:
             # A signal can cut a blocking write short (a slow target fills the pipe): finish the batch, so
             # no message is ever left half-written.
-            view = memoryview(data)
-            while view:
-                written = binary.write(view)
-                view = view[written if written is not None else len(view) :]
+            for part in parts:
+                view = memoryview(part)
+                while view:
+                    written = binary.write(view)
+                    view = view[written if written is not None else len(view) :]
             binary.flush()
         else:  # a text stream without a byte layer (tests redirecting stdout to StringIO)
-            out.write(bytes(data).decode("utf-8"))
+            out.write(b"".join(parts).decode("utf-8"))
             out.flush()

@@ -6,15 +6,20 @@ from collections.abc import Mapping
 
 from tap_sequentum.contents.infer import Kind, json_schema, kind_from_json_schema, widen
 
-#: Metadata columns every content record carries, in order, with their schemas.
+#: Metadata columns every content record carries, in order, with their schemas. Each earns its bytes on
+#: every row: the key (`_sdc_file_id`, `_sdc_row_number`), the replication key (`_sdc_run_created`), the
+#: join to `runs` (`_sdc_run_id`) and the agent of a merged or unioned table (`_sdc_agent_id`). The file's
+#: name is not repeated on every row: `run_files` has it, joined on `_sdc_file_id`.
 METADATA: dict[str, dict] = {
     "_sdc_agent_id": {"type": ["integer"]},
     "_sdc_run_id": {"type": ["integer"]},
     "_sdc_run_created": {"type": ["string", "null"], "format": "date-time"},
     "_sdc_file_id": {"type": ["integer"]},
-    "_sdc_file_name": {"type": ["string", "null"]},
     "_sdc_row_number": {"type": ["integer"]},
 }
+#: Metadata names no longer emitted (`_sdc_file_name` until 0.1): a catalog that lists them is read without
+#: them, and data columns never take them.
+RETIRED = ("_sdc_file_name",)
 PRIMARY_KEYS = ("_sdc_file_id", "_sdc_row_number")
 REPLICATION_KEY = "_sdc_run_created"
 
@@ -33,7 +38,7 @@ def columns_of(schema: Mapping) -> dict[str, Kind]:
     return {
         name: kind_from_json_schema(prop if isinstance(prop, dict) else {})
         for name, prop in properties.items()
-        if name not in METADATA
+        if name not in METADATA and name not in RETIRED
     }
 
 
