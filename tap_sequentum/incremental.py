@@ -88,6 +88,17 @@ def mark_handled(state: dict, run: Mapping[str, Any]) -> None:
         state.setdefault(WATCHED, {})[str(run_id)] = fingerprint(run)
 
 
+def active_runs(plan: RunPlan) -> list[dict]:
+    """The planned runs that are running (handled again on every sync until they finish)."""
+    return [run for run in plan.handle if finality(run) == "active"]
+
+
+def keep_watching(plan: RunPlan, state: dict, run_id: int) -> None:
+    """A run that was interrupted mid-way and runs again stays watched until it ends (an empty fingerprint:
+    whatever it ends as is a change), so what it delivered before is not taken again."""
+    plan.watched.setdefault(str(run_id), state.setdefault(WATCHED, {}).setdefault(str(run_id), ""))
+
+
 def plan_runs(
     runs: Sequence[dict],
     state: Mapping[str, Any] | None = None,

@@ -39,8 +39,14 @@ def same_cell(text: str, value: object) -> bool:
     return value == text
 
 
-def test_every_cell_of_every_demo_csv_arrives_exactly(demo_sandbox):
-    result = sync(config_for(demo_sandbox))
+@pytest.fixture(scope="module")
+def demo_sync(demo_sandbox):
+    """One full sync of the demo (fast path), shared by the tests that only read it."""
+    return sync(config_for(demo_sandbox))
+
+
+def test_every_cell_of_every_demo_csv_arrives_exactly(demo_sandbox, demo_sync):
+    result = demo_sync
     client = SequentumClient(demo_sandbox.api_key, demo_sandbox.base_url)
     rows = [r for rows in content(result).values() for r in rows]
     names_of = {f["id"]: f["name"] for f in result.records["run_files"]}  # joined on _sdc_file_id
@@ -71,8 +77,8 @@ def test_every_cell_of_every_demo_csv_arrives_exactly(demo_sandbox):
     assert checked > 1000
 
 
-def test_demo_traps_keep_leading_zeros_and_big_ids(demo_sandbox):
-    result = sync(config_for(demo_sandbox))
+def test_demo_traps_keep_leading_zeros_and_big_ids(demo_sync):
+    result = demo_sync
     streams = content(result)
     assert {"steam", "societe_generale_prix__prix", "acdelco_parts", "real_estate_listings__listings"} <= set(
         streams
@@ -87,8 +93,8 @@ def test_demo_traps_keep_leading_zeros_and_big_ids(demo_sandbox):
         assert len(keys) == len(set(keys))
 
 
-def test_only_finished_runs_and_only_data_files(demo_sandbox):
-    result = sync(config_for(demo_sandbox))
+def test_only_finished_runs_and_only_data_files(demo_sync):
+    result = demo_sync
     runs = {r["id"]: r for r in result.records["runs"]}
     files = {f["id"]: f for f in result.records["run_files"]}
     for rows in content(result).values():
@@ -231,8 +237,8 @@ def test_resume_inside_a_file_skips_the_rows_already_written(sandbox):
         assert [r["n"] for r in rows] == list(range(4, 10))
 
 
-def test_fast_and_sdk_paths_write_the_same_records(demo_sandbox):
-    fast = sync(config_for(demo_sandbox))
+def test_fast_and_sdk_paths_write_the_same_records(demo_sandbox, demo_sync):
+    fast = demo_sync
     slow = sync(config_for(demo_sandbox, content_fast_path=False))
     assert content(fast) == content(slow)
     assert content(fast)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -21,6 +21,9 @@ from tap_sequentum.contents.fetch import RunFile
 from tap_sequentum.contents.infer import Kind
 from tap_sequentum.contents.records import RecordWriter
 from tap_sequentum.contents.schema import METADATA
+
+if TYPE_CHECKING:
+    from tap_sequentum.sdk import BatchConfig
 
 META_NAMES = list(METADATA)
 ROW_NUMBER = "_sdc_row_number"
@@ -64,6 +67,28 @@ class Emitter(Protocol):
     def emit(self, file: FileRows) -> Iterator[Any]:
         """Write the file's rows; yields what `get_records` hands singer-sdk; returns the rows written."""
         ...
+
+
+def choose(
+    *,
+    plain: bool,
+    batch_config: BatchConfig | None,
+    fast_path: bool,
+    parquet: Callable[[BatchConfig], ParquetBatchWriter],
+    writer: Callable[[], RecordWriter],
+    after_batch: Callable[[int], None],
+    count: Callable[[int], None],
+) -> Emitter:
+    """The emitter for a stream: `plain` when no stream map applies to it; Parquet only for Parquet
+    BATCH messages; the fast writer unless `content_fast_path` is off; else singer-sdk's records."""
+    if batch_config is not None:
+        encoding = str(getattr(batch_config.encoding.format, "value", batch_config.encoding.format))
+        if plain and encoding == "parquet":
+            return ParquetEmitter(parquet(batch_config), count)
+        return SdkEmitter(after_batch)
+    if plain and fast_path:
+        return RecordEmitter(writer(), after_batch)
+    return SdkEmitter(after_batch)
 
 
 def _columns(batch: pa.RecordBatch, names: list[str], kinds: list[Kind], convert: Callable) -> list:

@@ -63,8 +63,8 @@ class ParseSettings:
 class KeptRows:
     """A file's text batches in file order, in memory or spilled to Arrow IPC files, until emitted."""
 
-    def __init__(self, budget: Budget) -> None:
-        self._budget = budget
+    def __init__(self, budget: Budget | None) -> None:
+        self._budget = budget or Budget(0)
         self._parts: list[list[pa.RecordBatch] | Path] = []
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._writer_schema: pa.Schema | None = None
@@ -97,13 +97,14 @@ class KeptRows:
         self._writer.write_batch(batch)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        """Every batch, in order (spilled ones mapped from disk, not read into memory)."""
+        """Every batch, in order (spilled ones read back one at a time)."""
         self._close_writer()
         for part in self._parts:
             if isinstance(part, list):
                 yield from part
             else:
-                with pa.memory_map(str(part)) as source:
+                # Read, not memory-mapped: mapped pages would stay resident (and counted) until the end.
+                with pa.OSFile(str(part)) as source:
                     yield from pa.ipc.open_stream(source)
 
     def close(self) -> None:
@@ -149,10 +150,10 @@ def parse_file(
     `known` are the kinds the stream declares: a column already text is not inferred again.
     """
     started = time.monotonic()
-    reader = _Reader(settings, budget, known)
     if item.size is not None and item.size <= min(IN_MEMORY_BYTES, budget.memory):
         memory, result = download_to_memory(client, item)
-        return reader.parsed(item, fmt, memory, result.size, started)
+        return _Reader(settings, budget, known).parsed(item, fmt, memory, result.size, started)
+    reader = _Reader(settings, None, known)  # a big file's rows go to disk: memory stays flat
     with contextlib.closing(Transfer(client, item, temp_dir=settings.temp_dir)) as transfer:
         on_disk = FileSource(transfer.path)
         if fmt not in STREAMABLE:
@@ -178,7 +179,7 @@ def parse_file(
 @dataclass
 class _Reader:
     settings: ParseSettings
-    budget: Budget
+    budget: Budget | None
     known: Mapping[str, Kind]
 
     def parsed(

@@ -80,6 +80,18 @@ class Progress:
             state.pop(WATCHED_FILES, None)
 
 
+class Ledger:
+    """A partition's `Progress`, stored into its STATE after every transition (the one impure bit)."""
+
+    def __init__(self, state: MutableMapping[str, Any]) -> None:
+        self.state = state
+        self.value = Progress.load(state)
+
+    def set(self, value: Progress) -> None:
+        self.value = value
+        value.store(self.state)
+
+
 # -- transitions ----------------------------------------------------------------------------------
 
 

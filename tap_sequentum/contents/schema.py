@@ -57,3 +57,12 @@ def merge_columns(current: Mapping[str, Kind], seen: Mapping[str, Kind]) -> dict
 def declared(kind: Kind) -> Kind:
     """The kind a column is declared with: an all-empty column is a string column."""
     return Kind.STRING if kind is Kind.NULL else kind
+
+
+def widening(before: Mapping[str, Kind], after: Mapping[str, Kind]) -> str:
+    """What `merge_columns` changed, for the log: `price: integer -> number; note: new (string)`."""
+    return "; ".join(
+        f"{name}: {before[name].value} -> {kind.value}" if name in before else f"{name}: new ({kind.value})"
+        for name, kind in after.items()
+        if before.get(name) is not kind
+    )

@@ -17,16 +17,16 @@ from singer_sdk import metrics
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_sequentum.contents import progress as p
+from tap_sequentum.contents import schema as sc
 from tap_sequentum.contents.batches import ParquetBatchWriter
-from tap_sequentum.contents.emit import Emitter, FileRows, Manifest, ParquetEmitter, RecordEmitter, SdkEmitter
+from tap_sequentum.contents.emit import Emitter, FileRows, Manifest, ParquetEmitter, choose
 from tap_sequentum.contents.fetch import RunFile, data_files
 from tap_sequentum.contents.formats import format_of
 from tap_sequentum.contents.infer import Kind
 from tap_sequentum.contents.parse import Budget, ParsedFile, parse_file
 from tap_sequentum.contents.records import RecordWriter
 from tap_sequentum.contents.runs import GROUP_MEMORY, ContentSettings, GroupReader, groups, strays
-from tap_sequentum.contents.schema import PRIMARY_KEYS, REPLICATION_KEY, build_schema, declared, merge_columns
-from tap_sequentum.incremental import WATCHED, finality, mark_handled
+from tap_sequentum.incremental import active_runs, keep_watching, mark_handled
 from tap_sequentum.streams import SequentumStream
 
 if TYPE_CHECKING:
@@ -38,23 +38,11 @@ if TYPE_CHECKING:
 AGENT_KEY = "_sdc_agent_id"
 
 
-class Ledger:
-    """A partition's `progress.Progress`, stored into its STATE after every transition."""
-
-    def __init__(self, state: dict) -> None:
-        self.state = state
-        self.value = p.Progress.load(state)
-
-    def set(self, value: p.Progress) -> None:
-        self.value = value
-        value.store(self.state)
-
-
 class ContentStream(SequentumStream):
     """Rows of delivered data files, with `_sdc_` columns naming their origin."""
 
-    primary_keys = PRIMARY_KEYS
-    replication_key = REPLICATION_KEY
+    primary_keys = sc.PRIMARY_KEYS
+    replication_key = sc.REPLICATION_KEY
     is_sorted = False
     state_partitioning_keys: ClassVar[list[str]] = []
     defer_schema = True  # SCHEMA goes out once the first files were read, with what they hold
@@ -70,8 +58,8 @@ class ContentStream(SequentumStream):
     ) -> None:
         self.agent_ids = sorted(agent_ids)
         self.settings = settings
-        self.columns = {column: declared(kind) for column, kind in columns.items()}
-        super().__init__(tap=tap, name=name, schema=build_schema(self.columns))
+        self.columns = {column: sc.declared(kind) for column, kind in columns.items()}
+        super().__init__(tap=tap, name=name, schema=sc.build_schema(self.columns))
         if settings.router.merge:
             self.state_partitioning_keys = [AGENT_KEY]  # one stream, several agents: one partition each
         self._record_counter: metrics.Counter | None = None
@@ -103,27 +91,19 @@ class ContentStream(SequentumStream):
             if isinstance(item, Manifest):
                 yield batch_config.encoding, item.urls
 
-    # -- runs ---------------------------------------------------------------------------------------
-
     def _agent_records(self, agent_id: int, state: dict) -> Iterator[Any]:
         plan = self.plan_runs(agent_id, state)
-        ledger = Ledger(state)
-        active = [int(run["id"]) for run in plan.handle if finality(run) == "active"]
-        parked_progress, parked = p.park_restarted(ledger.value, active)
+        ledger = p.Ledger(state)
+        parked_progress, parked = p.park_restarted(ledger.value, [int(r["id"]) for r in active_runs(plan)])
         if parked is not None:
             ledger.set(parked_progress)
-            # It stays watched (an empty fingerprint: whatever it ends as is a change) until it ends.
-            plan.watched.setdefault(str(parked), state.setdefault(WATCHED, {}).setdefault(str(parked), ""))
+            keep_watching(plan, state, parked)
         runs = p.emission_order(plan.handle, ledger.value)
         for group in groups(runs, lambda run: self._files_to_take(agent_id, run, ledger)):
             budget = Budget(GROUP_MEMORY, self.settings.parse.temp_dir)
             read = self._reader.read(group, partial(self._parse, budget=budget))
             try:
-                if files := read.files():
-                    self._widen(
-                        read.kinds, files[0].item.describe() if len(files) == 1 else f"{len(files)} files"
-                    )
-                    self.release_schema()
+                self._widen(read.kinds, read.files())
                 for run, files, complete in read.ready:
                     for parsed in files:
                         yield from self._emit(parsed, ledger)
@@ -138,10 +118,10 @@ class ContentStream(SequentumStream):
             if read.stopped is not None:
                 self.settings.stopped.append(f"{self.name} at {read.stopped}")
                 return  # the state stays before this file; every other stream goes on
-        plan.save(state, REPLICATION_KEY)
+        plan.save(state, sc.REPLICATION_KEY)
         ledger.set(p.keep_watched(ledger.value, map(int, plan.watched)))
 
-    def _files_to_take(self, agent_id: int, run: dict, ledger: Ledger) -> list[RunFile]:
+    def _files_to_take(self, agent_id: int, run: dict, ledger: p.Ledger) -> list[RunFile]:
         """The run's data files routed to this stream and not out yet; strays reported by one stream."""
         files = data_files(self.client, agent_id, run)
         if self.settings.reporters.get(agent_id) == self.name:
@@ -158,7 +138,7 @@ class ContentStream(SequentumStream):
     def _parse(self, item: RunFile, fmt: str, *, budget: Budget) -> ParsedFile:
         return parse_file(self.client, item, fmt, self.settings.parse, budget, self.columns)
 
-    def _emit(self, parsed: ParsedFile, ledger: Ledger) -> Iterator[Any]:
+    def _emit(self, parsed: ParsedFile, ledger: p.Ledger) -> Iterator[Any]:
         item = parsed.item
         progress, resume = p.begin_file(ledger.value, item.run_id, item.file_id)
         ledger.set(progress)
@@ -173,39 +153,34 @@ class ContentStream(SequentumStream):
             "Downloaded %s: %d bytes, %d rows emitted in %.2f s", item.describe(), parsed.size, rows, seconds
         )
 
-    def _widen(self, seen: dict[str, Kind], where: str) -> None:
+    def _widen(self, seen: dict[str, Kind], files: list[ParsedFile]) -> None:
         """Widen the schema for what the files hold and announce it before any of their records."""
-        merged = merge_columns(self.columns, seen)
-        if merged == self.columns:
-            return
-        changes = [
-            f"{name}: {self.columns[name].value} -> {kind.value}"
-            if name in self.columns
-            else f"{name}: new ({kind.value})"
-            for name, kind in merged.items()
-            if self.columns.get(name) is not kind
-        ]
-        self.logger.info("Stream %s widened for %s: %s", self.name, where, "; ".join(changes))
-        self.columns = merged
-        self.replace_schema(build_schema(merged))
+        merged = sc.merge_columns(self.columns, seen)
+        if merged != self.columns:
+            where = files[0].item.describe() if len(files) == 1 else f"{len(files)} files"
+            self.logger.info(
+                "Stream %s widened for %s: %s", self.name, where, sc.widening(self.columns, merged)
+            )
+            self.columns = merged
+            self.replace_schema(sc.build_schema(merged))
+        if files:
+            self.release_schema()
 
     # -- plumbing -----------------------------------------------------------------------------------
 
     @cached_property
     def emitter(self) -> Emitter:
-        """How rows go out, chosen once per sync: Parquet BATCH straight from Arrow, the fast writer, or
-        singer-sdk's records when a stream map applies (or the BATCH encoding is not Parquet)."""
+        """How rows go out, chosen once per sync (`emit.choose`)."""
         maps = self.stream_maps
-        plain = len(maps) == 1 and type(maps[0]) is SameRecordTransform
-        batch = self._batch_config or self.get_batch_config(self.config)
-        if batch is not None:
-            encoding = str(getattr(batch.encoding.format, "value", batch.encoding.format))
-            if plain and encoding == "parquet":
-                return ParquetEmitter(ParquetBatchWriter(batch, self.tap_name, self.name), self._count)
-            return SdkEmitter(self._after_batch)
-        if plain and self.settings.fast_path:
-            return RecordEmitter(RecordWriter(self.name, meter=self.tap.output_meter), self._after_batch)
-        return SdkEmitter(self._after_batch)
+        return choose(
+            plain=len(maps) == 1 and type(maps[0]) is SameRecordTransform,
+            batch_config=self._batch_config or self.get_batch_config(self.config),
+            fast_path=self.settings.fast_path,
+            parquet=lambda batch: ParquetBatchWriter(batch, self.tap_name, self.name),
+            writer=lambda: RecordWriter(self.name, meter=self.tap.output_meter),
+            after_batch=self._after_batch,
+            count=self._count,
+        )
 
     @cached_property
     def _reader(self) -> GroupReader:
