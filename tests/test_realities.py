@@ -14,7 +14,7 @@ import json
 import pytest
 from support import config_for, run_cli, running, sync, write_json
 
-from sequentum_emulator.realities import shop_files
+from sequentum_emulator.demo import shop_files
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.formats import unique_names
 from tap_sequentum.tap import FIXED_STREAM_TYPES

@@ -24,10 +24,9 @@ from sequentum_emulator.dataset import (
     Dataset,
     FileSpec,
 )
-from sequentum_emulator.demo import seed
+from sequentum_emulator.demo import seed, seed_realities
 from sequentum_emulator.faults import Fault, Faults, RateLimiter
 from sequentum_emulator.messages import RequestLog
-from sequentum_emulator.realities import seed_realities
 from sequentum_emulator.server import SandboxServer
 from sequentum_emulator.storage import UrlSigner
 
@@ -47,9 +46,9 @@ class Sandbox:
     """Start with ``start()`` or ``with Sandbox() as sb:``; settings below may change while running.
 
     list_hints=False gives agent/all the reference page's shape (lastActivity and status null);
-    realities=True adds the opt-in agents of realities.py after the demo; date_form writes run and
-    file timestamps as "z" (default, 2026-09-01T00:00:00.000000Z), "naive" (2026-09-01T00:00:00)
-    or "7digit" (2026-09-01T00:00:00.0000000Z).
+    realities=True adds the opt-in agents of data/demo.json's "realities" after the demo; date_form
+    writes run and file timestamps as "z" (default, 2026-09-01T00:00:00.000000Z), "naive"
+    (2026-09-01T00:00:00) or "7digit" (2026-09-01T00:00:00.0000000Z).
     """
 
     def __init__(

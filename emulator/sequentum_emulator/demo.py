@@ -1,55 +1,103 @@
-"""The seeded demo dataset: six agents whose files hold the traps a lossless loader must survive.
+"""The seeded demo: ``data/demo.json`` says what it holds, this module how it is made.
 
-Everything is fixed (dates, rows, ids in creation order), so tests can name runs and files. Seeded
-runs keep their status; only runs started through the API advance with time. The demo also has
-its two spaces (7 and 12) and a credit history of more than 100 transactions.
+The file has two sections of ``{"spaces": [...], "agents": [...]}``: "demo", seeded by default (spaces 7
+and 12, agents 1001-1006 and their runs and files), and "realities", opt-in agents with what Sequentum
+really delivers (issue 8: ``Sandbox(realities=True)``, ``sequentum-emulator --realities``). Everything is
+fixed (dates, rows, ids in creation order), so tests can name runs and files; seeded runs keep their
+status, only runs started through the API advance with time.
+
+Its vocabulary ("?" marks an optional key). Any other key, a missing one, a value of the wrong type or
+a name this module does not know fails when the file is loaded, naming the place (a typo must not
+silently change the demo); ``notes`` is allowed on every object and ignored.
+
+- space: ``id``, ``name``, ``description``, ``created``, ``initiated_by``, ``run_retention_hours``?
+- agent: ``name``, ``kind`` (one of ``tables.GENERATORS``: the rows its API-started runs deliver),
+  ``description``, ``start_url``, ``fields``? (further API fields, camelCase), ``versions`` (``created``,
+  ``user``, ``comment``; the first creates the agent), ``first_sequence`` (its first run's), ``runs``.
+- run: ``created``, ``status`` (its API name: "Completed", "Failure"...), ``message``?,
+  ``waiting_retry``? (a Failure Sequentum will retry), ``outputs``? (a final run also gets its log).
+- output: ``name`` (``{run}`` becomes the run's id), ``file_type``? (its API name, default
+  "DeliveredFile"), and how its bytes are made, one of:
+
+  - ``table`` (a kind) and ``rows``: generated, seeded and dated by the run's creation time; ``head``?
+    keeps the first rows (what a stopped run exported); ``render``? is "csv" (the default; options
+    ``quote_strings``, ``delimiter``, ``encoding``, ``newline``, ``bom``), "tsv", "json" or "xml"
+    (options ``root``, ``record``, ``attributes``, ``item_names``, ``encoding``), as ``tables.to_*``;
+  - ``shipped``: a hand-written file of ``data/``; ``bom_crlf``? saves it as Excel on Windows does;
+  - ``opaque``: "sqlite", bytes standing in for an export database, to be skipped, not parsed;
+  - ``made_by``: a function of ``MAKERS`` that makes several files at once (``shop_files``, a Shop
+    crawler's two export tables), without ``name``; ``names``? renames them in order.
+
+The credit history stays a rule in code (``_credits``): it is made week by week with seeded random
+amounts, so its numbers are the parameters of one rule, read best beside it, not records to list.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
+from importlib import resources
 from typing import Any
 
 from sequentum_emulator import tables
 from sequentum_emulator.dataset import (
-    COMPLETED,
+    AGENT_FIELDS,
     DATA_FILE,
-    FAILED,
-    FAILURE,
     FINISHED,
-    INTERNAL_EXPORT_FILE,
-    INTERNAL_RUNTIME_FILE,
     LOG_FILE,
-    QUEUING,
     RUNNING,
-    STOPPED,
-    SUCCESS,
     Agent,
     Dataset,
     Run,
     parse_time,
 )
 
-#: A delivered file's bytes, or how to make them from the run's creation time.
-Content = bytes | Callable[[str], bytes]
-QUOTED_CSV = partial(tables.to_csv, quote_strings=True)  # strings quoted, numbers bare
+DATA = resources.files("sequentum_emulator") / "data"
+DEMO_FILE = "demo.json"
+
+# API facts: run statuses and file types by the names the data file uses.
+RUN_STATUSES = {
+    "Invalid": 0,
+    "Running": 1,
+    "Exporting": 2,
+    "Starting": 3,
+    "Queuing": 4,
+    "Stopping": 5,
+    "Failure": 6,
+    "Failed": 7,
+    "Stopped": 8,
+    "Completed": 9,
+    "Success": 10,
+    "Skipped": 11,
+    "Waiting": 12,
+    "UpdatingDataSet": 13,
+}
+FILE_TYPES = {
+    "DeliveredFile": 1,
+    "ExtractedFiles": 2,
+    "InternalExportFiles": 3,
+    "InternalRuntimeFiles": 4,
+    "InternalTrackingDb": 5,
+    "LogText": 6,
+    "LogHtml": 7,
+    "InternalContentCache": 8,
+}
+
+#: The files an output makes, as (name, content), from the run's creation time.
+Files = Callable[[str], list[tuple[str, bytes]]]
 
 
 @dataclass(frozen=True)
 class Output:
-    """One file a seeded run delivers; "{run}" in the name becomes the run's id."""
+    """Files a seeded run delivers; "{run}" in a name becomes the run's id."""
 
-    name: str
-    content: Content
+    files: Files
     file_type: int = DATA_FILE
-
-    def data(self, created: str) -> bytes:
-        return self.content(created) if callable(self.content) else self.content
 
 
 @dataclass(frozen=True)
@@ -76,6 +124,284 @@ class DemoAgent:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DemoSpace:
+    id: int
+    name: str
+    description: str
+    created: str
+    initiated_by: str
+    run_retention_hours: int | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the data file: spaces first, then agents in creation order."""
+
+    spaces: Sequence[DemoSpace]
+    agents: Sequence[DemoAgent]
+
+
+@dataclass(frozen=True)
+class DemoData:
+    demo: Section
+    realities: Section
+
+
+class DemoDataError(ValueError):
+    """The data file says something this module does not understand."""
+
+
+# --- how bytes are made ----------------------------------------------------------------------
+
+
+def generated(
+    kind: str, rows: int, render: Callable[[tables.Table], bytes] = tables.to_csv, *, head: int | None = None
+) -> Callable[[str], bytes]:
+    """A table of `kind` seeded and dated by the run's creation time, rendered as delivered; `head` keeps
+    the rows a stopped run exported."""
+
+    def content(created: str) -> bytes:
+        table = tables.generate(kind, created, rows, parse_time(created))
+        return render(table if head is None else table.head(head))
+
+    return content
+
+
+def demo_file(name: str) -> bytes:
+    """A hand-written trap file shipped as package data (works from an installed wheel)."""
+    return (DATA / name).read_bytes()
+
+
+def shipped(name: str, *, bom_crlf: bool = False) -> Callable[[str], bytes]:
+    """A hand-written file from data/; bom_crlf saves it as Excel on Windows does."""
+
+    def content(_created: str) -> bytes:
+        data = demo_file(name)
+        return tables.with_bom_crlf(data.decode()) if bom_crlf else data
+
+    return content
+
+
+def _internal_db(seed: str) -> bytes:
+    """Opaque bytes standing in for an export database: a loader must skip, not parse, these."""
+    return b"SQLite format 3\x00" + bytes((i * 37 + len(seed)) % 256 for i in range(2048))
+
+
+def shop_files(
+    created: str, products_name: str = "Products.csv", reviews_name: str = "Reviews.csv"
+) -> list[tuple[str, bytes]]:
+    """The two export tables a Shop crawler run delivers, as of its creation time (name, content)."""
+    products = tables.generate("shop", created, 24, parse_time(created))
+    reviews = tables.shop_reviews(products, created, 36)
+    return [(products_name, tables.to_csv(products)), (reviews_name, tables.to_csv(reviews))]
+
+
+# Renderers by name with the options (and their types) each takes.
+RENDERERS: dict[str, tuple[Callable[..., bytes], dict[str, type]]] = {
+    "csv": (
+        tables.to_csv,
+        {"quote_strings": bool, "delimiter": str, "encoding": str, "newline": str, "bom": bool},
+    ),
+    "tsv": (tables.to_tsv, {}),
+    "json": (tables.to_json, {}),
+    "xml": (
+        tables.to_xml,
+        {"root": str, "record": str, "attributes": list, "item_names": dict, "encoding": str},
+    ),
+}
+OPAQUE: dict[str, Callable[[str], bytes]] = {"sqlite": _internal_db}
+MAKERS: dict[str, Callable[..., list[tuple[str, bytes]]]] = {"shop_files": shop_files}
+
+
+# --- reading the data file ---------------------------------------------------------------------
+
+
+def _object(
+    value: Any, where: str, required: Mapping[str, type], optional: Mapping[str, type] | None = None
+) -> dict[str, Any]:
+    """`value` as an object with exactly these keys (and `notes`), each of its type."""
+    if not isinstance(value, dict):
+        raise DemoDataError(f"{where}: expected an object, not {value!r}")
+    known = {**required, **(optional or {}), "notes": str}
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise DemoDataError(f"{where}: unknown key(s) {unknown}; known here: {', '.join(sorted(known))}")
+    missing = sorted(set(required) - set(value))
+    if missing:
+        raise DemoDataError(f"{where}: missing key(s) {missing}")
+    for key, item in value.items():
+        expected = known[key]
+        if not isinstance(item, expected) or (expected is int and isinstance(item, bool)):
+            raise DemoDataError(f"{where}.{key}: expected {expected.__name__}, not {item!r}")
+    return value
+
+
+def _strings(value: list[Any] | dict[str, Any], where: str) -> None:
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    if not all(isinstance(item, str) for item in items):
+        raise DemoDataError(f"{where}: expected strings only, not {value!r}")
+
+
+def _named(table: Mapping[str, Any], name: str, where: str) -> Any:
+    if not isinstance(name, str) or name not in table:
+        raise DemoDataError(f"{where}: {name!r} is none of {', '.join(table)}")
+    return table[name]
+
+
+SOURCES = ("table", "shipped", "opaque", "made_by")
+
+
+def _output(value: Any, where: str) -> Output:
+    """One output: its one source key (how the bytes are made) decides which other keys it may have."""
+    if not isinstance(value, dict):
+        raise DemoDataError(f"{where}: expected an object, not {value!r}")
+    sources = [key for key in SOURCES if key in value]
+    if len(sources) != 1:
+        raise DemoDataError(f"{where}: needs exactly one of {', '.join(SOURCES)}, has {sources or 'none'}")
+    source = sources[0]
+    common: dict[str, type] = {"file_type": str}
+    files: Files
+    if source == "table":
+        render_name = value.get("render", "csv")
+        render, options = _named(RENDERERS, render_name, f"{where}.render")
+        spec = _object(
+            value,
+            where,
+            {"name": str, "table": str, "rows": int},
+            {**common, "head": int, "render": str, **options},
+        )
+        _named(tables.GENERATORS, spec["table"], f"{where}.table")
+        kwargs = {key: spec[key] for key in options if key in spec}
+        for key in ("attributes", "item_names"):
+            if key in kwargs:
+                _strings(kwargs[key], f"{where}.{key}")
+        make = generated(spec["table"], spec["rows"], partial(render, **kwargs), head=spec.get("head"))
+        files = _single(spec["name"], make)
+    elif source == "shipped":
+        spec = _object(value, where, {"name": str, "shipped": str}, {**common, "bom_crlf": bool})
+        if not (DATA / spec["shipped"]).is_file():
+            raise DemoDataError(f"{where}.shipped: no file {spec['shipped']!r} in sequentum_emulator/data")
+        files = _single(spec["name"], shipped(spec["shipped"], bom_crlf=spec.get("bom_crlf", False)))
+    elif source == "opaque":
+        spec = _object(value, where, {"name": str, "opaque": str}, common)
+        files = _single(spec["name"], _named(OPAQUE, spec["opaque"], f"{where}.opaque"))
+    else:
+        spec = _object(value, where, {"made_by": str}, {**common, "names": list})
+        maker = _named(MAKERS, spec["made_by"], f"{where}.made_by")
+        names = spec.get("names", [])
+        _strings(names, f"{where}.names")
+        files = _made(maker, names)
+    file_type = _named(FILE_TYPES, spec.get("file_type", "DeliveredFile"), f"{where}.file_type")
+    return Output(files, file_type)
+
+
+def _single(name: str, content: Callable[[str], bytes]) -> Files:
+    return lambda created: [(name, content(created))]
+
+
+def _made(maker: Callable[..., list[tuple[str, bytes]]], names: Sequence[str]) -> Files:
+    return lambda created: maker(created, *names)
+
+
+def _run(value: Any, where: str) -> DemoRun:
+    spec = _object(
+        value,
+        where,
+        {"created": str, "status": str},
+        {"message": str, "waiting_retry": bool, "outputs": list},
+    )
+    outputs = [_output(o, f"{where}.outputs[{i}]") for i, o in enumerate(spec.get("outputs", []))]
+    return DemoRun(
+        spec["created"],
+        _named(RUN_STATUSES, spec["status"], f"{where}.status"),
+        outputs,
+        spec.get("message"),
+        spec.get("waiting_retry", False),
+    )
+
+
+# API fields the data may set under "fields"; description and startUrl have keys of their own, and the
+# version history decides version, created and updated.
+SETTABLE_FIELDS = sorted(set(AGENT_FIELDS) - {"description", "startUrl"})
+
+
+def _agent(value: Any, where: str) -> DemoAgent:
+    spec = _object(
+        value,
+        where,
+        {
+            "name": str,
+            "kind": str,
+            "description": str,
+            "start_url": str,
+            "versions": list,
+            "first_sequence": int,
+            "runs": list,
+        },
+        {"fields": dict},
+    )
+    where = f"{where} ({spec['name']})"
+    _named(tables.GENERATORS, spec["kind"], f"{where}.kind")
+    fields = spec.get("fields", {})
+    for key in fields:
+        _named(dict.fromkeys(SETTABLE_FIELDS), key, f"{where}.fields")
+    versions = [
+        _object(v, f"{where}.versions[{i}]", {"created": str, "user": str, "comment": str})
+        for i, v in enumerate(spec["versions"])
+    ]
+    if not versions:
+        raise DemoDataError(f"{where}.versions: the first version creates the agent, none is given")
+    return DemoAgent(
+        spec["name"],
+        kind=spec["kind"],
+        description=spec["description"],
+        start_url=spec["start_url"],
+        versions=[(v["created"], v["user"], v["comment"]) for v in versions],
+        first_sequence=spec["first_sequence"],
+        runs=[_run(r, f"{where}.runs[{i}]") for i, r in enumerate(spec["runs"])],
+        fields=fields,
+    )
+
+
+def _space(value: Any, where: str) -> DemoSpace:
+    spec = _object(
+        value,
+        where,
+        {"id": int, "name": str, "description": str, "created": str, "initiated_by": str},
+        {"run_retention_hours": int},
+    )
+    return DemoSpace(**{key: item for key, item in spec.items() if key != "notes"})
+
+
+def _section(value: Any, where: str) -> Section:
+    spec = _object(value, where, {"agents": list}, {"spaces": list})
+    return Section(
+        spaces=[_space(s, f"{where}.spaces[{i}]") for i, s in enumerate(spec.get("spaces", []))],
+        agents=[_agent(a, f"{where}.agents[{i}]") for i, a in enumerate(spec["agents"])],
+    )
+
+
+def load(text: str | None = None) -> DemoData:
+    """The data file (or `text` in its form), checked: anything it does not understand raises
+    DemoDataError naming the place."""
+    raw = json.loads(text if text is not None else (DATA / DEMO_FILE).read_text(encoding="utf-8"))
+    spec = _object(raw, DEMO_FILE, {"demo": dict, "realities": dict})
+    return DemoData(
+        demo=_section(spec["demo"], f"{DEMO_FILE}: demo"),
+        realities=_section(spec["realities"], f"{DEMO_FILE}: realities"),
+    )
+
+
+@cache
+def demo_data() -> DemoData:
+    """The shipped data file, read and checked once."""
+    return load()
+
+
+# --- seeding ---------------------------------------------------------------------------------
+
+
 def seed_agent(ds: Dataset, spec: DemoAgent) -> Agent:
     """Add the agent, its written version history, then its runs and their files."""
     agent = ds.add_agent(
@@ -99,7 +425,7 @@ def set_versions(ds: Dataset, agent: Agent, history: Sequence[tuple[str, str, st
 
 
 def seed_runs(ds: Dataset, agent: Agent, first_sequence: int, runs: Sequence[DemoRun]) -> list[Run]:
-    """Add the runs in order with their data files, then a log for each final one."""
+    """Add the runs in order with their data files, then a log for each final one, then internal files."""
     added = []
     for index, spec in enumerate(runs):
         run = ds.add_run(
@@ -113,7 +439,9 @@ def seed_runs(ds: Dataset, agent: Agent, first_sequence: int, runs: Sequence[Dem
         if spec.status == RUNNING:
             run.counts["dataCount"] = 37  # scraped so far, nothing exported yet
         files = [
-            (o.name.replace("{run}", str(run.id)), o.data(spec.created), o.file_type) for o in spec.outputs
+            (name.replace("{run}", str(run.id)), content, output.file_type)
+            for output in spec.outputs
+            for name, content in output.files(spec.created)
         ]
         data = [file for file in files if file[2] == DATA_FILE]
         for name, content, file_type in data:
@@ -139,247 +467,19 @@ def _log(ds: Dataset, run: Run) -> bytes:
     return ds.run_log(run, exported)
 
 
-def generated(
-    kind: str, rows: int, render: Callable[[tables.Table], bytes] = tables.to_csv, *, head: int | None = None
-) -> Callable[[str], bytes]:
-    """A table of `kind` seeded and dated by the run's creation time, rendered as delivered; `head` keeps
-    the rows a stopped run exported."""
-
-    def content(created: str) -> bytes:
-        table = tables.generate(kind, created, rows, parse_time(created))
-        return render(table if head is None else table.head(head))
-
-    return content
-
-
-def shipped(name: str, *, bom_crlf: bool = False) -> Callable[[str], bytes]:
-    """A hand-written file from sandbox/data; bom_crlf saves it as Excel on Windows does."""
-
-    def content(_created: str) -> bytes:
-        data = tables.demo_file(name)
-        return tables.with_bom_crlf(data.decode()) if bom_crlf else data
-
-    return content
-
-
-def _internal_db(seed: str) -> bytes:
-    """Opaque bytes standing in for an export database: a loader must skip, not parse, these."""
-    return b"SQLite format 3\x00" + bytes((i * 37 + len(seed)) % 256 for i in range(2048))
-
-
-EXPORT_DB = Output("export.db", _internal_db, INTERNAL_EXPORT_FILE)
-RUNTIME_BIN = Output("runtime.bin", _internal_db, INTERNAL_RUNTIME_FILE)
-
-DEMO_AGENTS = (
-    DemoAgent(
-        "steam",
-        kind="steam",
-        description="Most played games on Steam, snapshot at the top of the hour.",
-        start_url="https://store.steampowered.com/charts/mostplayed",
-        fields={"proxyPoolId": 5},
-        versions=[
-            ("2025-01-20T09:14:03.118204Z", "Alex Smith", "Initial version"),
-            ("2025-06-03T10:02:41.550912Z", "Jeremy Jones", "Rotate proxies on 403"),
-            ("2025-09-10T15:27:08.004417Z", "Alex Smith", "Capture peak players and price"),
-        ],
-        first_sequence=37,
-        runs=[
-            DemoRun("2025-03-14T08:00:12.345678Z", COMPLETED, [Output("steam.csv", generated("steam", 50))]),
-            DemoRun(
-                "2025-06-02T08:00:09.120331Z",
-                FAILED,
-                message="Proxy pool 5 exhausted: 403 Forbidden from the start URL.",
-            ),
-            DemoRun(
-                "2025-09-18T08:00:11.902144Z",
-                SUCCESS,
-                [Output("steam.csv", generated("steam", 50)), EXPORT_DB],
-            ),
-            DemoRun("2025-11-03T08:00:12.345678Z", COMPLETED, [Output("steam.csv", generated("steam", 48))]),
-            DemoRun("2026-02-16T08:00:10.551023Z", RUNNING),
-        ],
-    ),
-    DemoAgent(
-        "Société Générale \u2013 prix",
-        kind="prices",
-        description="Cours de clôture, export pour la trésorerie.",
-        start_url="https://www.societegenerale.com/fr/investisseurs/action-societe-generale",
-        fields={"spaceId": 12, "inputParameters": {"market": "XPAR"}},
-        versions=[
-            ("2025-04-02T16:20:44.901230Z", "Zoë Dubois", "Version initiale"),
-            ("2025-08-01T09:12:30.660013Z", "Zoë Dubois", "Attendre le tableau des cours"),
-        ],
-        first_sequence=1,
-        runs=[
-            DemoRun("2025-04-30T17:45:02.004512Z", COMPLETED, [Output("prix.csv", generated("prices", 18))]),
-            DemoRun(
-                "2025-07-31T17:45:01.771230Z", FAILURE, message="Timeout after 300 s waiting for table.cours."
-            ),
-            DemoRun(
-                "2025-10-31T17:45:03.250019Z",
-                COMPLETED,
-                [Output("prix_2025-10-31.csv", shipped("societe_generale_prix.csv", bom_crlf=True))],
-            ),
-            DemoRun(
-                "2026-01-30T17:45:02.618447Z",
-                SUCCESS,
-                [Output("prix.csv", generated("prices", 21)), RUNTIME_BIN],
-            ),
-        ],
-    ),
-    DemoAgent(
-        "ACDelco parts",
-        kind="parts",
-        description="Brake and ignition parts with stock levels.",
-        start_url="https://www.acdelco.com/parts",
-        fields={"proxyPoolId": 3},
-        versions=[
-            ("2025-01-28T11:05:19.772301Z", "Jeremy Jones", "Initial version"),
-            ("2025-05-20T08:44:12.300512Z", "Priya Natarajan", "Separate export for reviews"),
-        ],
-        first_sequence=5,
-        runs=[
-            DemoRun(
-                "2025-02-10T14:21:37.228190Z",
-                COMPLETED,
-                [Output("acdelco_parts.csv", generated("parts", 60, QUOTED_CSV))],
-            ),
-            DemoRun(
-                "2025-05-21T14:20:58.660402Z",
-                COMPLETED,
-                [
-                    Output("products.csv", generated("parts", 40, QUOTED_CSV)),
-                    Output("products_reviews.csv", generated("reviews", 30)),
-                ],
-            ),
-            DemoRun(
-                "2025-08-08T14:22:10.031877Z",
-                STOPPED,
-                [Output("acdelco_parts.csv", generated("parts", 60, QUOTED_CSV, head=12))],
-                "Stopped by user.",
-            ),
-            DemoRun(
-                "2025-12-01T14:21:44.517396Z",
-                COMPLETED,
-                [Output("acdelco_parts.csv", shipped("acdelco_parts.csv")), EXPORT_DB],
-            ),
-            DemoRun("2026-03-02T14:21:40.090713Z", QUEUING),
-        ],
-    ),
-    DemoAgent(
-        "real-estate listings",
-        kind="listings",
-        description="New listings in New England (and a few in Paris).",
-        start_url="https://www.example-realty.com/search?state=MA",
-        fields={"spaceId": 12},
-        versions=[("2025-02-20T19:40:05.118822Z", "Priya Natarajan", "Initial version")],
-        first_sequence=1,
-        runs=[
-            DemoRun(
-                "2025-03-01T06:30:00.412003Z", COMPLETED, [Output("listings.csv", generated("listings", 80))]
-            ),
-            DemoRun("2025-06-15T06:30:01.007761Z", FAILED, message="Login wall: the session cookie expired."),
-            DemoRun(
-                "2025-09-01T06:30:00.880154Z",
-                COMPLETED,
-                [Output("listings.csv", shipped("real_estate_listings.csv"))],
-            ),
-            DemoRun(
-                "2025-12-15T06:30:02.145678Z",
-                SUCCESS,
-                [Output("listings.csv", generated("listings", 120)), RUNTIME_BIN],
-            ),
-        ],
-    ),
-    DemoAgent(
-        "Price Monitor",
-        kind="monitor",
-        description="Competitor prices, delivered as TSV for the pricing team.",
-        start_url="https://www.example-shop.com/electronics",
-        fields={"spaceId": 7},
-        versions=[
-            ("2025-04-25T13:00:00.250117Z", "Alex Smith", "Initial version"),
-            ("2025-07-14T09:30:22.817465Z", "Alex Smith", "Add EUR retailers"),
-            ("2025-10-20T17:05:53.120904Z", "Jeremy Jones", "Export TSV instead of CSV"),
-        ],
-        first_sequence=12,
-        runs=[
-            DemoRun(
-                "2025-05-05T12:00:04.556677Z",
-                COMPLETED,
-                [Output("price_monitor.tsv", generated("monitor", 30, tables.to_tsv))],
-            ),
-            DemoRun(
-                "2025-08-05T12:00:03.118822Z",
-                SUCCESS,
-                [Output("price_monitor.tsv", generated("monitor", 35, tables.to_tsv))],
-            ),
-            DemoRun(
-                "2025-11-05T12:00:05.903412Z",
-                FAILURE,
-                message="Selector div.price matched nothing on 14 pages.",
-            ),
-            DemoRun(
-                "2026-02-05T12:00:04.227019Z",
-                COMPLETED,
-                [Output("price_monitor.tsv", generated("monitor", 40, tables.to_tsv))],
-            ),
-        ],
-    ),
-    DemoAgent(
-        "price-monitor",
-        kind="monitor",
-        description="Same sources as Price Monitor, JSON for the data team.",
-        start_url="https://www.example-shop.com/electronics",
-        fields={"spaceId": 7},
-        versions=[
-            ("2025-04-26T08:15:31.640288Z", "Priya Natarajan", "Initial version"),
-            ("2025-08-01T11:11:11.111111Z", "Priya Natarajan", "Also export JSON Lines"),
-        ],
-        first_sequence=3,
-        runs=[
-            DemoRun(
-                "2025-05-06T12:00:02.781455Z",
-                COMPLETED,
-                [Output("price_monitor.json", generated("monitor", 25, tables.to_json))],
-            ),
-            DemoRun(
-                "2025-08-06T12:00:01.993120Z",
-                COMPLETED,
-                [Output("price_monitor.jsonl", shipped("price_monitor.jsonl"))],
-            ),
-            DemoRun(
-                "2025-10-06T12:00:02.350817Z",
-                STOPPED,
-                [Output("price_monitor.json", generated("monitor", 30, tables.to_json, head=8))],
-                "Stopped by user.",
-            ),
-            DemoRun(
-                "2026-01-06T12:00:03.004471Z",
-                SUCCESS,
-                [Output("price_monitor.json", generated("monitor", 30, tables.to_json)), EXPORT_DB],
-            ),
-        ],
-    ),
-)
-
-
-def _spaces(ds: Dataset) -> None:
-    ds.add_space(
-        "Pricing",
-        space_id=7,
-        description="Competitor prices for the pricing team.",
-        created="2025-04-25T12:41:09.500122Z",
-        initiated_by="Alex Smith",
-    )
-    ds.add_space(
-        "Research",
-        space_id=12,
-        description="Market and real-estate data for analysts.",
-        created="2025-02-20T19:02:55.804316Z",
-        initiated_by="Priya Natarajan",
-        run_retention_hours=8760,
-    )
+def seed_section(ds: Dataset, section: Section) -> None:
+    """Add a section's spaces, then its agents in order."""
+    for space in section.spaces:
+        ds.add_space(
+            space.name,
+            space_id=space.id,
+            description=space.description,
+            created=space.created,
+            initiated_by=space.initiated_by,
+            run_retention_hours=space.run_retention_hours,
+        )
+    for agent in section.agents:
+        seed_agent(ds, agent)
 
 
 def _month_starts(first: date, last: date) -> list[date]:
@@ -427,7 +527,11 @@ def _credits(ds: Dataset) -> None:
 
 def seed(ds: Dataset) -> None:
     """Fill an empty dataset with the demo: spaces 7 and 12, agents 1001-1006 in this order, credits."""
-    _spaces(ds)
-    for agent in DEMO_AGENTS:
-        seed_agent(ds, agent)
+    seed_section(ds, demo_data().demo)
     _credits(ds)
+
+
+def seed_realities(ds: Dataset) -> None:
+    """Add the reality agents (Shop crawler, the European export, the XML feed) in this order: 1007-1009
+    after the demo, 1001-1003 without it."""
+    seed_section(ds, demo_data().realities)

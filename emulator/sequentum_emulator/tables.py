@@ -16,7 +16,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib import resources
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -616,11 +615,6 @@ def with_bom_crlf(text: str) -> bytes:
     Done in code rather than stored so that no checkout setting can normalise the trap away.
     """
     return b"\xef\xbb\xbf" + text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
-
-
-def demo_file(name: str) -> bytes:
-    """A hand-written trap file shipped as package data (works from an installed wheel)."""
-    return (resources.files("sequentum_emulator") / "data" / name).read_bytes()
 
 
 def slugify(name: str) -> str:

@@ -80,7 +80,7 @@ def test_layers_point_down():
     assert "server" in edges["app"]
     assert {"api", "storage"} <= edges["server"]
     top = {"app", "server", "__init__", "__main__"}
-    lower = ("api", "storage", "billing", "dataset", "messages", "faults", "tables", "demo", "realities")
+    lower = ("api", "storage", "billing", "dataset", "messages", "faults", "tables", "demo")
     for name in lower:
         assert name in edges
         assert not edges[name] & top, name

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from sequentum_emulator import Sandbox, tables
 from sequentum_emulator.dataset import Dataset
+from sequentum_emulator.demo import seed_realities, shop_files
 from sequentum_emulator.messages import RangeNotSatisfiable, byte_range
-from sequentum_emulator.realities import seed_realities, shop_files
 
 SHOP, BAKERY, FEED = 1007, 1008, 1009
 BAKERY_HEADER = "Produit;Catégorie;Prix (€);Quantité;Mis à jour"
