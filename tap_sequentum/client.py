@@ -55,7 +55,9 @@ class RateLimiter:
     """Sliding-window pacer: at most `limit` requests in any `window` seconds.
 
     Sequentum allows 100 requests per 60 s per key. A sync that paces itself never sees a 429 on its own,
-    while small syncs pay no delay at all (unlike a fixed interval between requests).
+    while small syncs pay no delay at all (unlike a fixed interval between requests). A request counts a
+    little longer than the window (`margin`: 2 % of it, at least 0.1 s): the server stamps a request when it
+    arrives, not when it was sent, and transit times vary.
     """
 
     def __init__(
@@ -79,14 +81,19 @@ class RateLimiter:
         with self._lock:
             while True:
                 now = self._clock()
-                while self._sent and self._sent[0] <= now - self.window:
+                span = self.window + self.margin
+                while self._sent and self._sent[0] <= now - span:
                     self._sent.popleft()
                 if len(self._sent) < max(self.limit, 1):
                     self._sent.append(now)
                     return
-                pause = self._sent[0] + self.window - now
+                pause = self._sent[0] + span - now
                 self.waited += pause
                 self._sleep(pause)
+
+    @property
+    def margin(self) -> float:
+        return max(0.02 * self.window, 0.1)
 
     def update(self, headers: Mapping[str, str]) -> None:
         """Adopt the limit the server announces, so the pacer follows plan changes."""
