@@ -24,6 +24,7 @@ from tap_sequentum.domain import (
     status_name,
 )
 from tap_sequentum.incremental import RunPlan, mark_handled, plan_runs
+from tap_sequentum.listings import by_key, newest_first
 from tap_sequentum.sdk import SeamStream
 
 if TYPE_CHECKING:
@@ -201,7 +202,8 @@ class AgentsStream(SequentumStream):
         if summary.get("lastActivity") is None:
             # No hint in the list (the reference page's shape): the runs list, fetched anyway, tells.
             runs = self.client.list_runs(int(summary["id"]), int(self.config.get("runs_max_records", 1000)))
-            basis["_newest_run"] = [[r.get("id"), r.get("status"), r.get("tableType")] for r in runs[:1]]
+            newest = newest_first(runs)[:1]
+            basis["_newest_run"] = [[r.get("id"), r.get("status"), r.get("tableType")] for r in newest]
         text = json.dumps(basis, sort_keys=True, default=str)
         return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
 
@@ -258,7 +260,7 @@ class AgentVersionsStream(SequentumStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict]:
         agent_id = context["agent_id"] if context else None
-        for version in self.client.list_versions(agent_id):
+        for version in by_key(self.client.list_versions(agent_id), "version", reverse=True):
             yield self.normalize({**version, "agent_id": agent_id})
 
 
@@ -337,7 +339,7 @@ class RunFilesStream(SequentumStream):
     def get_records(self, context: Context | None) -> Iterable[dict]:
         assert context is not None
         agent_id, run_id = int(context["agent_id"]), int(context["run_id"])
-        for item in self.client.list_files(agent_id, run_id, gone_ok=True):
+        for item in by_key(self.client.list_files(agent_id, run_id, gone_ok=True)):
             yield self.normalize(
                 {
                     **item,
