@@ -296,9 +296,9 @@ class RunCostsStream(PerAgentStream, ScopedStream):
     def scoped_records(self, context: Context | None) -> Iterator[dict]:
         agent_id = self.agent_of(context)
         state = self.get_context_state(context)
-        max_records = int(self.config.get("runs_max_records", 1000))
+        max_records = self.services.settings.runs_max_records
         runs = self.client.list_runs(agent_id, max_records)  # one answer shared by every stream
-        start = parse_timestamp(self.config.get("start_date"))
+        start = self.services.settings.start_date
         plan = plan_costs(runs, state, start_date=start, max_records=max_records)
         emitted: set[int] = set()
         if plan.unbilled or plan.late:
@@ -351,7 +351,7 @@ class CreditTransactionsStream(ScopedStream):
     def scoped_records(self, context: Context | None) -> Iterator[dict]:
         state = self.stream_state
         bookmark = Bookmark.of(state)
-        start = parse_timestamp(self.config.get("start_date"))
+        start = self.services.settings.start_date
         listing = self.client.list_credit_transactions(PAGE_SIZE)
         found = new_transactions(listing, bookmark, start=start, page_size=PAGE_SIZE)
         if found.unordered:

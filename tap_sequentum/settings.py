@@ -1,20 +1,27 @@
-"""The tap's settings: their schema, how values typed slightly off are read, and the checks a JSON schema
-cannot express, each failing with one line that names the setting (before any request)."""
+"""The tap's settings: their schema, how values typed slightly off are read, and `Settings`, the one typed
+object the tap, its streams and the `sequentum` command read them from, built and checked once (the checks a
+JSON schema cannot express fail with one line that names the setting, before any request)."""
 
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from singer_sdk import typing as th
 
 from tap_sequentum import errors
 from tap_sequentum.client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT
-from tap_sequentum.contents.dialect import AUTO
-from tap_sequentum.contents.stream import SKIP, STOP
 from tap_sequentum.domain import parse_timestamp
+
+#: `on_bad_file`: a file that cannot be read is recorded and skipped, or stops its stream there.
+SKIP, STOP = "skip", "stop"
+#: `csv_encoding` and `csv_delimiter`: decided per file.
+AUTO = "auto"
 
 SETTINGS_SCHEMA: dict = th.PropertiesList(
     th.Property(
@@ -93,7 +100,7 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "csv_encoding",
         th.StringType,
-        default="auto",
+        default=AUTO,
         title="Text encoding",
         description="Encoding of CSV/TSV/JSON/JSON Lines files. auto (default): a byte order mark "
         "decides (UTF-8, UTF-16), else valid UTF-8 is UTF-8, else it is detected (Windows-1252 "
@@ -103,7 +110,7 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "csv_delimiter",
         th.StringType,
-        default="auto",
+        default=AUTO,
         title="CSV delimiter",
         description="Delimiter of .csv files. auto (default): sniffed per file among , ; tab | "
         "(outside quotes). One character (or tab, semicolon, comma, pipe) forces it. TSV files "
@@ -129,8 +136,8 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "on_bad_file",
         th.StringType,
-        default="skip",
-        allowed_values=["skip", "stop"],
+        default=SKIP,
+        allowed_values=[SKIP, STOP],
         title="On a bad file",
         description="What a content stream does with a file it cannot read: skip (default: it is "
         "recorded in file_errors and the stream goes on) or stop (the stream stops at that file, "
@@ -215,6 +222,15 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
 ).to_dict()
 
 
+#: The tap's own settings (singer-sdk adds its capabilities' settings to the schema object it is given).
+OWN_SETTINGS = frozenset(SETTINGS_SCHEMA["properties"])
+
+
+def default(name: str) -> Any:
+    """A setting's default, as the schema (and so `--about` and docs/settings.md) states it."""
+    return SETTINGS_SCHEMA["properties"][name].get("default")
+
+
 def delimiter(value: Any) -> str:
     """The csv_delimiter setting: "auto", one character, or a name (tab, semicolon, comma, pipe)."""
     names = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
@@ -240,37 +256,106 @@ def agent_id_list(value: Any) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def check_settings(config: Mapping[str, Any]) -> None:
-    """Settings the JSON schema cannot check, as one actionable line each (before any request)."""
-    problems = []
-    if not isinstance(config.get("api_key"), str) or not config["api_key"].strip():
-        raise errors.ConfigurationError(errors.MISSING_API_KEY)
-    runs_max = int(config.get("runs_max_records", 1000))
-    if not 1 <= runs_max <= 1000:
-        problems.append(f"runs_max_records must be between 1 and 1000, not {runs_max}")
-    for name in ("agents_page_size", "discovery_sample_runs", "discovery_sample_bytes"):
-        if name in config and int(config[name]) < 1:
-            problems.append(f"{name} must be at least 1, not {config[name]}")
-    if float(config.get("trigger_poll_interval", 10)) <= 0:
-        problems.append("trigger_poll_interval must be a positive number of seconds")
-    if config.get("start_date") and parse_timestamp(config["start_date"]) is None:
-        problems.append(f"start_date must be an ISO 8601 date or date-time, not {config['start_date']!r}")
-    encoding = config.get("csv_encoding") or AUTO
-    try:
-        if encoding != AUTO:
-            codecs.lookup(encoding)
-    except LookupError:
-        problems.append(f"csv_encoding {encoding!r} is not a known text encoding (or auto)")
-    separator = delimiter(config.get("csv_delimiter"))
-    if separator != AUTO and (len(separator) != 1 or separator in '"\r\n'):
-        problems.append(f"csv_delimiter must be auto or one character, not {config.get('csv_delimiter')!r}")
-    if (config.get("on_bad_file") or SKIP) not in (SKIP, STOP):
-        problems.append(f"on_bad_file must be skip or stop, not {config.get('on_bad_file')!r}")
-    temp_dir = config.get("temp_dir")
-    if temp_dir and not os.path.isdir(temp_dir):
-        problems.append(f"temp_dir {temp_dir!r} is not an existing directory")
-    if problems:
-        raise errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, typed, with the schema's defaults: built once per tap run (`of`) and read by the tap,
+    its streams and the `sequentum` command instead of the raw config."""
+
+    api_key: str
+    base_url: str = default("base_url")
+    start_date: dt.datetime | None = None
+    agent_ids: tuple[int, ...] = ()
+    request_timeout: float = default("request_timeout")
+    max_retries: int = default("max_retries")
+    runs_max_records: int = default("runs_max_records")
+    agents_page_size: int = default("agents_page_size")
+    content_streams: bool = default("content_streams")
+    infer_types: bool = default("infer_types")
+    csv_encoding: str = default("csv_encoding")
+    #: AUTO or the one character (a name such as "tab" is resolved).
+    csv_delimiter: str = default("csv_delimiter")
+    export_table_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    merge_export_tables: bool = default("merge_export_tables")
+    on_bad_file: str = default("on_bad_file")
+    emit_unchanged_agents: bool = default("emit_unchanged_agents")
+    discovery_sample_runs: int = default("discovery_sample_runs")
+    discovery_sample_bytes: int = default("discovery_sample_bytes")
+    temp_dir: str | None = None
+    content_fast_path: bool = default("content_fast_path")
+    trigger: tuple[Mapping[str, Any], ...] = ()
+    trigger_fail_on_error: bool = default("trigger_fail_on_error")
+    trigger_poll_interval: float = default("trigger_poll_interval")
+    user_agent: str = default("user_agent")
+    #: singer-sdk's own setting, read here too so streams need not reach into the config.
+    batch_config: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> Settings:
+        """The settings of a config already checked against the schema; a value the schema cannot rule out
+        but that cannot work is one line naming every such setting."""
+
+        def given(name: str) -> Any:
+            value = config.get(name)
+            return default(name) if value is None or value == "" else value
+
+        settings = cls(
+            api_key=str(config.get("api_key") or "").strip(),
+            base_url=str(given("base_url")),
+            start_date=parse_timestamp(config.get("start_date")) if config.get("start_date") else None,
+            agent_ids=tuple(agent_id_list(config.get("agent_ids"))),
+            request_timeout=float(given("request_timeout")),
+            max_retries=int(given("max_retries")),
+            runs_max_records=int(given("runs_max_records")),
+            agents_page_size=int(given("agents_page_size")),
+            content_streams=bool(given("content_streams")),
+            infer_types=bool(given("infer_types")),
+            csv_encoding=str(given("csv_encoding")),
+            csv_delimiter=delimiter(given("csv_delimiter")),
+            export_table_names=MappingProxyType(dict(config.get("export_table_names") or {})),
+            merge_export_tables=bool(given("merge_export_tables")),
+            on_bad_file=str(given("on_bad_file")),
+            emit_unchanged_agents=bool(given("emit_unchanged_agents")),
+            discovery_sample_runs=int(given("discovery_sample_runs")),
+            discovery_sample_bytes=int(given("discovery_sample_bytes")),
+            temp_dir=str(config["temp_dir"]) if config.get("temp_dir") else None,
+            content_fast_path=bool(given("content_fast_path")),
+            trigger=tuple(config.get("trigger") or ()),
+            trigger_fail_on_error=bool(given("trigger_fail_on_error")),
+            trigger_poll_interval=float(given("trigger_poll_interval")),
+            user_agent=str(given("user_agent")),
+            batch_config=config.get("batch_config") or None,
+        )
+        problems = settings.problems(
+            start_date=config.get("start_date"), delimiter=config.get("csv_delimiter")
+        )
+        if problems:
+            raise errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
+        return settings
+
+    def problems(self, *, start_date: Any = None, delimiter: Any = None) -> list[str]:
+        """What the JSON schema cannot check (ranges, codecs, folders), as they were given."""
+        problems = []
+        if not 1 <= self.runs_max_records <= 1000:
+            problems.append(f"runs_max_records must be between 1 and 1000, not {self.runs_max_records}")
+        for name in ("agents_page_size", "discovery_sample_runs", "discovery_sample_bytes"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.trigger_poll_interval <= 0:
+            problems.append("trigger_poll_interval must be a positive number of seconds")
+        if start_date and self.start_date is None:
+            problems.append(f"start_date must be an ISO 8601 date or date-time, not {start_date!r}")
+        try:
+            if self.csv_encoding != AUTO:
+                codecs.lookup(self.csv_encoding)
+        except LookupError:
+            problems.append(f"csv_encoding {self.csv_encoding!r} is not a known text encoding (or auto)")
+        if self.csv_delimiter != AUTO and (len(self.csv_delimiter) != 1 or self.csv_delimiter in '"\r\n'):
+            problems.append(f"csv_delimiter must be auto or one character, not {delimiter!r}")
+        if self.on_bad_file not in (SKIP, STOP):
+            problems.append(f"on_bad_file must be skip or stop, not {self.on_bad_file!r}")
+        if self.temp_dir and not os.path.isdir(self.temp_dir):
+            problems.append(f"temp_dir {self.temp_dir!r} is not an existing directory")
+        return problems
 
 
 def normalize_settings(config: dict[str, Any]) -> None:

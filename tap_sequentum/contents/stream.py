@@ -48,6 +48,7 @@ from tap_sequentum.contents.schema import PRIMARY_KEYS, REPLICATION_KEY, build_s
 from tap_sequentum.contents.source import FileSource, Source
 from tap_sequentum.domain import parse_timestamp
 from tap_sequentum.incremental import WATCHED, RunPlan, finality, mark_handled
+from tap_sequentum.settings import SKIP, STOP
 from tap_sequentum.streams import SequentumStream
 
 if TYPE_CHECKING:
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 
 AGENT_KEY = "_sdc_agent_id"
 WATCHED_FILES = "watched_files"
-SKIP, STOP = "skip", "stop"
 
 
 @dataclass(frozen=True)
