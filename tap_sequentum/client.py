@@ -180,8 +180,15 @@ class SequentumClient:
         user_agent: str | None = None,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
+        api_key = api_key.strip() if isinstance(api_key, str) else api_key
         if not api_key:
             raise errors.ConfigurationError(errors.MISSING_API_KEY)
+        if not isinstance(api_key, str) or any(ch.isspace() or not ch.isprintable() for ch in api_key):
+            # It could not travel in a header (requests would quote it in its error), and no key has one.
+            raise errors.ConfigurationError(
+                "The API key (api_key / TAP_SEQUENTUM_API_KEY) holds a line break, a space or another "
+                "character no key has: copy it again; its value is not shown."
+            )
         base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if base.endswith(API_PREFIX):
             base = base[: -len(API_PREFIX)]

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import singer_sdk.configuration
+from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from tap_sequentum import errors
@@ -224,11 +228,98 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
 
 #: The tap's own settings (singer-sdk adds its capabilities' settings to the schema object it is given).
 OWN_SETTINGS = frozenset(SETTINGS_SCHEMA["properties"])
+#: Settings whose value is never shown, in any message: those the schema marks secret.
+SECRET_SETTINGS = tuple(name for name, spec in SETTINGS_SCHEMA["properties"].items() if spec.get("secret"))
 
 
 def default(name: str) -> Any:
     """A setting's default, as the schema (and so `--about` and docs/settings.md) states it."""
     return SETTINGS_SCHEMA["properties"][name].get("default")
+
+
+#: The prefix of every setting's environment variable (TAP_SEQUENTUM_API_KEY for api_key).
+ENV_PREFIX = "TAP_SEQUENTUM_"
+#: Where the search for `.env` starts: singer-sdk's folder that reads it (python-dotenv's find_dotenv starts
+#: at its caller's folder), so the tap and the `sequentum` command find the same file.
+DOTENV_START = Path(singer_sdk.configuration.__file__).parent
+
+
+def dotenv_file(start: Path = DOTENV_START) -> Path | None:
+    """The `.env` file `tap-sequentum --config ENV` and `sequentum` read: the first from `start` upwards (in a
+    checkout whose .venv holds the tap, the checkout's; in a Meltano project, the project's), or None."""
+    for folder in (start, *start.parents):
+        if (folder / ".env").is_file():
+            return folder / ".env"
+    return None
+
+
+def known_settings(plugin: type[Tap] = Tap) -> frozenset[str]:
+    """The tap's settings and those singer-sdk accepts for the plugin's capabilities (stream maps, flattening,
+    batch, faker...), as the SDK itself adds them to a settings schema."""
+    schema: dict[str, Any] = {"properties": {}}
+    plugin.append_builtin_config(schema)
+    return OWN_SETTINGS | frozenset(schema["properties"])
+
+
+def unknown_settings(config: Mapping[str, Any], known: Collection[str]) -> list[str]:
+    """One warning per setting the tap does not know, naming the nearest known one: a typo (`start_dat`)
+    would otherwise be ignored without a word. Keys starting with `_` are a runner's own."""
+    lines = []
+    for key in sorted(k for k in config if k not in known and not str(k).startswith("_")):
+        near = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]}?" if near else "tap-sequentum --about lists the settings"
+        lines.append(f"Unknown setting {key!r} is ignored ({hint})")
+    return lines
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
+    "null": (type(None),),
+}
+_KINDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+          "array": "a list", "object": "an object", "null": "null"}  # fmt: skip
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return next((name for name, types in _JSON_TYPES.items() if isinstance(value, types)), "object")
+
+
+def check_secrets(config: Mapping[str, Any]) -> None:
+    """Every secret setting given is of its schema's type: checked before the JSON schema, whose messages
+    print the value. The error names the setting and what is wrong with it, never the value."""
+    for name in SECRET_SETTINGS:
+        value = config.get(name)
+        if value is None:
+            continue
+        declared = SETTINGS_SCHEMA["properties"][name].get("type") or []
+        declared = [declared] if isinstance(declared, str) else declared
+        given = _json_type(value)
+        if given not in declared and not (given == "integer" and "number" in declared):
+            wanted = " or ".join(_KINDS[t] for t in declared if t != "null")
+            quoted = " (in quotes, in a JSON file)" if "string" in declared else ""
+            kind = "a number" if given in ("integer", "number") else _KINDS[given]
+            raise errors.ConfigurationError(
+                f"{name} must be {wanted}{quoted}, not {kind}; its value is not shown."
+            )
+
+
+def hide_secrets(problems: list[str]) -> list[str]:
+    """Schema problems (singer-sdk's `... in config['name']`) with those about a secret setting reduced to its
+    name: the JSON schema's messages begin with the value."""
+    hidden = []
+    for problem in problems:
+        name = next((n for n in SECRET_SETTINGS if f"config[{n!r}]" in problem), None)
+        hidden.append(f"{name} is not valid (its value is not shown)" if name else problem)
+    return hidden
 
 
 def delimiter(value: Any) -> str:

@@ -23,7 +23,17 @@ from tap_sequentum.contents.schema import columns_of
 from tap_sequentum.contents.stream import ContentSettings, ContentStream, FileProblem
 from tap_sequentum.domain import format_timestamp
 from tap_sequentum.sdk import SeamTap
-from tap_sequentum.settings import SETTINGS_SCHEMA, Settings, normalize_settings
+from tap_sequentum.settings import (
+    DOTENV_START,
+    SETTINGS_SCHEMA,
+    Settings,
+    check_secrets,
+    dotenv_file,
+    hide_secrets,
+    known_settings,
+    normalize_settings,
+    unknown_settings,
+)
 from tap_sequentum.streams import STREAM_TYPES, FileErrorsStream
 from tap_sequentum.trigger import run_triggers
 
@@ -39,13 +49,34 @@ class TapSequentum(SeamTap):
     config_jsonschema = SETTINGS_SCHEMA
 
     def prepare_config(self, config: dict) -> None:
-        """Values typed slightly off are read as meant; what cannot be read is one line, before requests."""
+        """Before the schema sees them: secrets checked without showing them, a setting the tap does not know
+        said once (Meltano passes extras: a warning, not an error), values typed slightly off read as meant;
+        what cannot be read is one line, before any request."""
+        check_secrets(config)
         if not str(config.get("api_key") or "").strip():
-            raise errors.ConfigurationError(errors.MISSING_API_KEY)
+            raise errors.ConfigurationError(errors.missing_api_key(self._where_keys_are_read()))
+        for line in unknown_settings(config, known_settings(type(self))):
+            self.logger.warning("%s.", line)
         normalize_settings(config)
 
+    @classmethod
+    def env_file(cls) -> pathlib.Path | None:
+        """`--config ENV` reads the same .env as the `sequentum` command, below the environment."""
+        return dotenv_file()
+
+    def _where_keys_are_read(self) -> str:
+        """Where this run looked for api_key: the config, and the environment and .env with --config ENV."""
+        if not self.reads_environment:
+            return (
+                "the config has no api_key; give it in the --config file, or as TAP_SEQUENTUM_API_KEY in the "
+                "environment or .env together with --config ENV"
+            )
+        found = dotenv_file()
+        dotenv = str(found) if found else f"a .env file (none from {DOTENV_START} upwards)"
+        return f"no api_key in the config, nor TAP_SEQUENTUM_API_KEY in the environment or in {dotenv}"
+
     def invalid_config(self, problems: list[str]) -> Exception:
-        return errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
+        return errors.ConfigurationError("Invalid settings: " + "; ".join(hide_secrets(problems)) + ".")
 
     @cached_property
     def settings(self) -> Settings:

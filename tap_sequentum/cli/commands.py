@@ -216,9 +216,7 @@ def start(
     if wait and sync:
         raise click.UsageError("--sync is not allowed with --wait.")
     body = operations.start_body(params, synchronous=sync, **options)
-    timeout = (
-        (wait_timeout or max(session.settings["request_timeout"], SYNC_ANSWER_TIMEOUT)) if sync else None
-    )
+    timeout = (wait_timeout or max(session.settings.request_timeout, SYNC_ANSWER_TIMEOUT)) if sync else None
     client, output = session.client(timeout), session.output
     with sent(
         f"the start of agent {agent_id}", f"It may have queued a run: see `sequentum runs {agent_id}`."
