@@ -178,7 +178,7 @@ def cost(run_id: int, date: str | None) -> dict:
     return {"runId": run_id, "date": date, "cost": Decimal("0.0125")}
 
 
-DAY = [f"2026-03-0{d}T08:00:00Z" for d in range(10)]  # DAY[1] .. DAY[9]
+DAY = {d: f"2026-03-0{d}T08:00:00Z" for d in range(1, 10)}
 OLDEST_FIRST = [cost(1, DAY[1]), cost(2, DAY[2]), cost(3, DAY[3]), cost(4, DAY[3]), cost(5, DAY[5])]
 
 
