@@ -2,8 +2,10 @@
 
 Their endpoints need scopes that not every key has (billing:read): a 403 skips the stream with one
 warning and every other stream syncs. The bookkeeping (an inclusive bookmark, which agents need a billing
-request at all) is pure functions and a small value class at the top, tested as tables; the streams are
-declarations over the client below them.
+request at all, which costs and transactions to emit and in which order) is pure functions and a small value
+class at the top, tested as tables; the streams are declarations over the client below them. Nothing
+documents the order of the billing listings, so none is relied on (docs/http.md): costs are read whole and
+emitted in date order, and the credit history's early stop is taken only while it shows itself newest first.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from singer_sdk import typing as th
 from tap_sequentum import errors
 from tap_sequentum.domain import format_timestamp, parse_timestamp
 from tap_sequentum.incremental import SEEN, finality
+from tap_sequentum.listings import by_key, dated_key, order_of
 from tap_sequentum.streams import JSON_ANY, TIMESTAMP, PerAgentStream, SequentumStream, properties
 
 if TYPE_CHECKING:
@@ -96,7 +99,7 @@ def plan_costs(
     start_date: Any = None,
     max_records: int | None = None,
 ) -> CostPlan:
-    """Decide from an agent's runs list (newest first) whether its run costs must be asked for.
+    """Decide from an agent's runs list (in any order) whether its run costs must be asked for.
 
     A run is billed once final, dated by its end: only a final run that ends after the bookmark is new.
     A run that was not final when the bookmark passed its end (a failure waiting to be retried) can be
@@ -134,7 +137,7 @@ def plan_costs(
         ):
             plan.late.add(run_id)  # never seen, ended before the bookmark: it became visible late
     floor = bookmark.value or start
-    oldest = parse_timestamp(runs[-1].get("created")) if runs else None
+    oldest = min(filter(None, (parse_timestamp(r.get("created")) for r in runs)), default=None)
     if max_records and len(runs) >= max_records and (floor is None or oldest is None or oldest > floor):
         plan.ask = True  # older runs are not listed: only billing can tell
     plan.ask = plan.ask or bool(plan.late)
@@ -148,28 +151,66 @@ def plan_costs(
     return plan
 
 
-def new_transactions(
-    newest_first: Iterable[dict], bookmark: Bookmark, *, start: dt.datetime | None, page_size: int
-) -> list[dict]:
-    """The transactions after the bookmark, oldest first, from a newest-first listing read one page at a
-    time until a page reaches below the bookmark (or `start_date`): the pages after it are older still.
+def costs_to_emit(
+    listing: Iterable[Mapping[str, Any]], plan: CostPlan, bookmark: Bookmark, *, start: dt.datetime | None
+) -> list[Mapping[str, Any]]:
+    """The costs to emit from an agent's whole billing listing (asked from `plan.start`), in date order,
+    then run id, whatever order the listing came in: those after the bookmark, and the runs `plan.late`
+    names (billed or seen after the bookmark passed their date). Each run once: a listing that shifted while
+    it was paged through repeats one.
 
-    Every transaction of the last page is checked, so the ones at the bookmark's very instant are never
-    skipped. A listing that shifted while being read (a new transaction pushes the others down a page)
-    only repeats a transaction, so they are kept by id.
+    Emitted in this order with the bookmark advanced over each, every STATE written on the way is a place to
+    resume from: what is dated before the bookmark was emitted (late runs are kept in the state until out).
+    """
+    found: dict[int, Mapping[str, Any]] = {}
+    for entry in listing:
+        run_id = int(entry["runId"])
+        if run_id in plan.late or is_new(bookmark, parse_timestamp(entry.get("date")), run_id, start):
+            found.setdefault(run_id, entry)
+    return sorted(found.values(), key=dated_key("date", "runId"))
+
+
+@dataclass
+class Transactions:
+    """What `new_transactions` found: the new transactions oldest first, the pages read, and whether the
+    listing showed itself not newest first (it was then read whole)."""
+
+    items: list[Mapping[str, Any]]
+    pages: int = 0
+    unordered: bool = False
+
+
+def new_transactions(
+    listing: Iterable[Mapping[str, Any]], bookmark: Bookmark, *, start: dt.datetime | None, page_size: int
+) -> Transactions:
+    """The transactions after the bookmark (or from `start_date`), oldest first.
+
+    Sequentum's lists are newest first (nothing documents this one's order), so once a page reaches below the
+    bookmark the pages after it would be older still and are not read. That stop is taken only once the
+    listing has shown itself newest first (a step down in `created`, none up): a listing that steps up is read
+    whole and said so (`unordered`), so a server that lists oldest first or shuffled loses nothing. Every
+    transaction of the last page is checked, so the ones at the bookmark's very instant are never skipped; a
+    listing that shifted while being read repeats a transaction, so they are kept by id.
     """
     floor = bookmark.value or start
-    found: dict[Any, dict] = {}
-    items = iter(newest_first)
+    found: dict[Any, Mapping[str, Any]] = {}
+    dates: list[dt.datetime | None] = []
+    pages = 0
+    items = iter(listing)
     while page := list(islice(items, page_size)):
-        dates = [parse_timestamp(item.get("created")) for item in page]
-        for item, when in zip(page, dates, strict=True):
+        pages += 1
+        page_dates = [parse_timestamp(item.get("created")) for item in page]
+        dates += page_dates
+        for item, when in zip(page, page_dates, strict=True):
             if is_new(bookmark, when, item.get("id"), start):
                 found.setdefault(item.get("id"), item)
-        if floor is not None and any(when is not None and when < floor for when in dates):
+        below = floor is not None and any(when is not None and when < floor for when in page_dates)
+        if below and order_of(dates) == "newest first":
             break
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    return sorted(found.values(), key=lambda i: (parse_timestamp(i.get("created")) or epoch, str(i["id"])))
+    order = order_of(dates)
+    return Transactions(
+        sorted(found.values(), key=dated_key("created")), pages, order in ("oldest first", "unordered")
+    )
 
 
 # -- streams ------------------------------------------------------------------------------------------
@@ -225,7 +266,7 @@ class SpacesStream(ScopedStream):
     ).to_dict()
 
     def scoped_records(self, context: Context | None) -> Iterator[dict]:
-        for space in self.client.list_spaces():
+        for space in by_key(self.client.list_spaces()):
             yield self.normalize(dict(space))
 
 
@@ -255,9 +296,9 @@ class RunCostsStream(PerAgentStream, ScopedStream):
     def scoped_records(self, context: Context | None) -> Iterator[dict]:
         agent_id = self.agent_of(context)
         state = self.get_context_state(context)
-        max_records = int(self.config.get("runs_max_records", 1000))
+        max_records = self.services.settings.runs_max_records
         runs = self.client.list_runs(agent_id, max_records)  # one answer shared by every stream
-        start = parse_timestamp(self.config.get("start_date"))
+        start = self.services.settings.start_date
         plan = plan_costs(runs, state, start_date=start, max_records=max_records)
         emitted: set[int] = set()
         if plan.unbilled or plan.late:
@@ -266,16 +307,18 @@ class RunCostsStream(PerAgentStream, ScopedStream):
             state[UNBILLED] = sorted({*plan.unbilled, *plan.late})
         if plan.ask:
             bookmark = Bookmark.of(state)
-            for entry in self.client.list_run_costs(agent_id, plan.start, PAGE_SIZE):
-                run_id, when = int(entry["runId"]), parse_timestamp(entry.get("date"))
-                if run_id not in plan.late and not is_new(bookmark, when, run_id, start):
-                    continue
+            listing = self.client.list_run_costs(agent_id, plan.start, PAGE_SIZE)
+            for entry in costs_to_emit(listing, plan, bookmark, start=start):
+                run_id = int(entry["runId"])
                 yield self.normalize({**entry, "agentId": agent_id})
                 emitted.add(run_id)
-                bookmark.advance(when, run_id)
+                bookmark.advance(parse_timestamp(entry.get("date")), run_id)
                 bookmark.save(state, self.replication_key)
                 if run_id in plan.late:
+                    # Out: a resumed sync must not take it as late again.
                     state[UNBILLED] = [i for i in state.get(UNBILLED) or () if i != run_id]
+                    if SEEN in state and run_id not in state[SEEN]:
+                        state[SEEN] = sorted([*state[SEEN], run_id])
         unbilled = [run_id for run_id in plan.unbilled if run_id not in emitted]
         if unbilled:
             state[UNBILLED] = unbilled
@@ -285,8 +328,8 @@ class RunCostsStream(PerAgentStream, ScopedStream):
 
 
 class CreditTransactionsStream(ScopedStream):
-    """The organisation's credit history, incremental on `created`, emitted oldest first. The list is
-    newest first: it is read until a page holds only transactions older than the bookmark."""
+    """The organisation's credit history, incremental on `created`, emitted oldest first. Read until a page
+    reaches below the bookmark while the listing is newest first, else whole (`new_transactions`)."""
 
     name = "credit_transactions"
     primary_keys = ("id",)
@@ -308,9 +351,16 @@ class CreditTransactionsStream(ScopedStream):
     def scoped_records(self, context: Context | None) -> Iterator[dict]:
         state = self.stream_state
         bookmark = Bookmark.of(state)
-        start = parse_timestamp(self.config.get("start_date"))
+        start = self.services.settings.start_date
         listing = self.client.list_credit_transactions(PAGE_SIZE)
-        for item in new_transactions(listing, bookmark, start=start, page_size=PAGE_SIZE):
+        found = new_transactions(listing, bookmark, start=start, page_size=PAGE_SIZE)
+        if found.unordered:
+            self.logger.warning(
+                "The credit history (billing/history) is not listed newest first: it was read whole (%d "
+                "page(s)) instead of up to the bookmark, so no transaction is skipped.",
+                found.pages,
+            )
+        for item in found.items:
             yield self.normalize(dict(item))
             bookmark.advance(parse_timestamp(item.get("created")), item.get("id"))
             bookmark.save(state, self.replication_key)

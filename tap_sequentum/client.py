@@ -31,6 +31,8 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from tap_sequentum import errors
+from tap_sequentum.domain import parse_timestamp
+from tap_sequentum.listings import by_key, each_once, order_of
 
 DEFAULT_BASE_URL = "https://dashboard.sequentum.com"
 API_PREFIX = "/api/v1"
@@ -210,8 +212,15 @@ class SequentumClient:
         user_agent: str | None = None,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
+        api_key = api_key.strip() if isinstance(api_key, str) else api_key
         if not api_key:
             raise errors.ConfigurationError(errors.MISSING_API_KEY)
+        if not isinstance(api_key, str) or any(ch.isspace() or not ch.isprintable() for ch in api_key):
+            # It could not travel in a header (requests would quote it in its error), and no key has one.
+            raise errors.ConfigurationError(
+                "The API key (api_key / TAP_SEQUENTUM_API_KEY) holds a line break, a space or another "
+                "character no key has: copy it again; its value is not shown."
+            )
         base = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if base.endswith(API_PREFIX):
             base = base[: -len(API_PREFIX)]
@@ -256,6 +265,7 @@ class SequentumClient:
         self._cache: dict[str, Any] = {}
         self._cache_lock = threading.Lock()
         self._gone_runs: set[tuple[int, int]] = set()
+        self._unordered_runs: set[int] = set()
         self._proxies: dict[str, dict[str, str]] = {}
         headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT, "Accept": "application/json"}
         self._session = _new_session(headers)
@@ -538,23 +548,41 @@ class SequentumClient:
 
     # -- Sequentum endpoints ------------------------------------------------------------------------
 
-    def list_agents(self, page_size: int = 100, **filters: Any) -> Iterator[dict]:
-        """Every agent the key can see (organisation and personal space)."""
-        return self.iter_pages(
+    def list_agents(self, page_size: int = 100, **filters: Any) -> list[dict]:
+        """Every agent the key can see (organisation and personal space), each once, by id: the listing's own
+        order is not documented, and a listing that shifts while it is paged repeats an agent."""
+        pages = self.iter_pages(
             "agent/all", "agents", what="the agent list", page_size=page_size, params=filters
         )
+        return by_key(each_once(pages))
 
     def get_agent(self, agent_id: int) -> dict:
         return self.get_json(f"agent/{int(agent_id)}", what=f"agent {agent_id}")
 
     def list_runs(self, agent_id: int, max_records: int = 1000) -> list[dict]:
-        """Runs of an agent, newest first; only the newest `max_records` can be listed at all."""
+        """Runs of an agent as listed; only the newest `max_records` can be listed at all.
+
+        Callers do not rely on the order, but the cut does: Sequentum keeps the newest runs and lists them
+        newest first. A full list that is not newest first may have kept others: said once per agent.
+        """
         data = self.get_json(
             f"agent/{int(agent_id)}/runs",
             {"maxRecords": int(max_records)},
             what=f"runs of agent {agent_id}",
         )
-        return unpack_page(data, "runs")[0]
+        runs = unpack_page(data, "runs")[0]
+        if len(runs) >= max_records and agent_id not in self._unordered_runs:
+            order = order_of(parse_timestamp(run.get("created")) for run in runs if isinstance(run, dict))
+            if order in ("oldest first", "unordered"):
+                self._unordered_runs.add(agent_id)
+                logger.warning(
+                    "The runs list of agent %s is full (%d runs) and not newest first (%s): it may hold "
+                    "other runs than the newest, whose cut Sequentum documents. Check base_url's server.",
+                    agent_id,
+                    len(runs),
+                    order,
+                )
+        return runs
 
     def get_run(self, agent_id: int, run_id: int) -> dict:
         """The current state of one run (never cached: callers poll it)."""
@@ -621,8 +649,8 @@ class SequentumClient:
     def list_run_costs(
         self, agent_id: int, start_date: str | None = None, page_size: int = 100
     ) -> Iterator[dict]:
-        """What each final run of an agent cost, oldest first, from `start_date` (inclusive); needs the
-        billing:read scope. Costs are exact `Decimal`s."""
+        """What each final run of an agent cost, from `start_date` (inclusive), in the server's order (not
+        documented); needs the billing:read scope. Costs are exact `Decimal`s."""
         return self.iter_pages(
             f"billing/agents/{int(agent_id)}/runs",
             "runs",
@@ -633,8 +661,8 @@ class SequentumClient:
         )
 
     def list_credit_transactions(self, page_size: int = 100) -> Iterator[dict]:
-        """The organisation's credit history, newest first; needs the billing:read scope. Amounts and
-        balances are exact `Decimal`s."""
+        """The organisation's credit history, in the server's order (newest first, though not documented);
+        needs the billing:read scope. Amounts and balances are exact `Decimal`s."""
         return self.iter_pages(
             "billing/history", "transactions", what="the credit history", page_size=page_size, exact=True
         )

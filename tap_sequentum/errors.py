@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import re
 
-#: The one message for a missing key, whichever entry point finds it missing.
-MISSING_API_KEY = (
-    "No Sequentum API key: set TAP_SEQUENTUM_API_KEY (in the environment or .env), or api_key in the "
-    "config file given with --config."
-)
+
+def missing_api_key(looked: str) -> str:
+    """The one message for a missing key; `looked` says where the entry point that found it missing looked
+    (the tap and the `sequentum` command look in different places), and only that."""
+    return f"No Sequentum API key: {looked}."
+
+
+#: For code that builds a client itself.
+MISSING_API_KEY = missing_api_key("the client was given none")
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -1,9 +1,10 @@
 """Which runs a sync handles, and what it keeps in state: pure functions, tested as tables.
 
-The runs endpoint answers newest first, without offsets, for the newest `maxRecords` runs only, and runs
-change after they are listed: they finish, a run in Failure (6) is restarted, a run becomes visible late
-(servers with different clocks). So whether a listed run is new is decided by its *id* within the listing
-window, not by its `created` alone:
+The runs endpoint answers the newest `maxRecords` runs only, without offsets (newest first, though nothing
+here relies on the order: runs are planned newest first whatever order they came in), and runs change after
+they are listed: they finish, a run in Failure (6) is restarted, a run becomes visible late (servers with
+different clocks). So whether a listed run is new is decided by its *id* within the listing window, not by
+its `created` alone:
 
 - an *active* run (not finished) is handled on every sync until it finishes;
 - a *watched* run (finished as Failure, but Sequentum may still restart it: `tableType` is `run`, or
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tap_sequentum.domain import format_timestamp, is_finished, parse_timestamp, status_code
+from tap_sequentum.listings import newest_first
 
 SEEN = "seen_run_ids"
 WATCHED = "watched_runs"
@@ -54,7 +56,8 @@ def fingerprint(run: Mapping[str, Any]) -> str:
 
 @dataclass
 class RunPlan:
-    """The runs to handle now (newest first, as listed) and the state to keep once they are handled."""
+    """The runs to handle now (newest first, whatever the listing's order) and the state to keep once they
+    are handled."""
 
     handle: list[dict] = field(default_factory=list)
     seen: list[int] = field(default_factory=list)
@@ -112,7 +115,7 @@ def plan_runs(
     seen = {int(i) for i in state.get(SEEN) or ()}
     watched = {str(k): str(v) for k, v in (state.get(WATCHED) or {}).items()}
     plan = RunPlan()
-    dated = _dated(runs, parse_timestamp(start_date), plan)
+    dated = _dated(newest_first(runs), parse_timestamp(start_date), plan)
     for created, run in dated:
         _plan_one(plan, run, created, seen, watched, bookmark)
     plan.seen.sort()

@@ -10,17 +10,22 @@ Everything outside this module uses the public methods below.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import simplejson
+from dotenv import load_dotenv
 from singer_sdk import Stream, Tap
+from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._catalog import get_selected_schema
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.io_base import SingerWriter
 
 if TYPE_CHECKING:
@@ -59,7 +64,17 @@ INTERNALS: dict[str, str] = {
     "sync-mode build.",
     "Tap._state_writer": "the SDK writes the whole tap state after every context (per run for run_files); "
     "the paced writer writes it when it is worth its bytes.",
+    "Tap._env_var_config": "`--config ENV` settings; the SDK loads .env over the environment (python-dotenv's"
+    " DotEnv overrides by default), so a stale .env beat an exported variable: here .env is loaded first "
+    "without overriding, and the environment wins, as for the `sequentum` command.",
+    "singer_sdk.configuration._dict_config.parse_environment_config": "the SDK's own reading of "
+    "TAP_SEQUENTUM_* variables (each converted by its schema type), given a .env path that holds nothing.",
+    "singer_sdk.helpers._classproperty.classproperty": "`_env_var_config` is one (the SDK reads it on the "
+    "class as on the instance).",
 }
+
+#: No file: python-dotenv reads a device as empty, so `parse_environment_config` loads no .env itself.
+_NO_FILE = os.devnull
 
 
 class OutputMeter:
@@ -199,6 +214,8 @@ class SeamTap(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         quiet_sdk_chatter()
+        #: Whether settings are read from the environment and .env too (`--config ENV`).
+        self.reads_environment = bool(kwargs.get("parse_env_config"))
         super().__init__(*args, **kwargs)
         self.output_meter = OutputMeter()
         if isinstance(self.message_writer, MeteredWriter):
@@ -225,6 +242,21 @@ class SeamTap(Tap):
             return super()._validate_config(raise_errors=True)
         except ConfigValidationError as exc:
             raise self.invalid_config(list(exc.errors)) from None
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, Any]:
+        env_file = cls.env_file()
+        if env_file is not None:
+            load_dotenv(env_file, override=False)  # the environment beats .env
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        prefix = f"{cls.name.upper().replace('-', '_')}_"  # as singer-sdk names the variables
+        return parse_environment_config(schema, prefix, dotenv_path=_NO_FILE)
+
+    @classmethod
+    def env_file(cls) -> Path | None:
+        """The `.env` file `--config ENV` reads below the environment (default: none)."""
+        return None
 
     def prepare_config(self, config: dict) -> None:
         """Adjust the settings in place before they are validated (default: nothing)."""

@@ -1,20 +1,31 @@
-"""The tap's settings: their schema, how values typed slightly off are read, and the checks a JSON schema
-cannot express, each failing with one line that names the setting (before any request)."""
+"""The tap's settings: their schema, how values typed slightly off are read, and `Settings`, the one typed
+object the tap, its streams and the `sequentum` command read them from, built and checked once (the checks a
+JSON schema cannot express fail with one line that names the setting, before any request)."""
 
 from __future__ import annotations
 
 import codecs
+import datetime as dt
+import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+import singer_sdk.configuration
+from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from tap_sequentum import errors
 from tap_sequentum.client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT
-from tap_sequentum.contents.dialect import AUTO
-from tap_sequentum.contents.runs import SKIP, STOP
 from tap_sequentum.domain import parse_timestamp
+
+#: `on_bad_file`: a file that cannot be read is recorded and skipped, or stops its stream there.
+SKIP, STOP = "skip", "stop"
+#: `csv_encoding` and `csv_delimiter`: decided per file.
+AUTO = "auto"
 
 SETTINGS_SCHEMA: dict = th.PropertiesList(
     th.Property(
@@ -93,7 +104,7 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "csv_encoding",
         th.StringType,
-        default="auto",
+        default=AUTO,
         title="Text encoding",
         description="Encoding of CSV/TSV/JSON/JSON Lines files. auto (default): a byte order mark "
         "decides (UTF-8, UTF-16), else valid UTF-8 is UTF-8, else it is detected (Windows-1252 "
@@ -103,7 +114,7 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "csv_delimiter",
         th.StringType,
-        default="auto",
+        default=AUTO,
         title="CSV delimiter",
         description="Delimiter of .csv files. auto (default): sniffed per file among , ; tab | "
         "(outside quotes). One character (or tab, semicolon, comma, pipe) forces it. TSV files "
@@ -129,8 +140,8 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "on_bad_file",
         th.StringType,
-        default="skip",
-        allowed_values=["skip", "stop"],
+        default=SKIP,
+        allowed_values=[SKIP, STOP],
         title="On a bad file",
         description="What a content stream does with a file it cannot read: skip (default: it is "
         "recorded in file_errors and the stream goes on) or stop (the stream stops at that file, "
@@ -215,6 +226,102 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
 ).to_dict()
 
 
+#: The tap's own settings (singer-sdk adds its capabilities' settings to the schema object it is given).
+OWN_SETTINGS = frozenset(SETTINGS_SCHEMA["properties"])
+#: Settings whose value is never shown, in any message: those the schema marks secret.
+SECRET_SETTINGS = tuple(name for name, spec in SETTINGS_SCHEMA["properties"].items() if spec.get("secret"))
+
+
+def default(name: str) -> Any:
+    """A setting's default, as the schema (and so `--about` and docs/settings.md) states it."""
+    return SETTINGS_SCHEMA["properties"][name].get("default")
+
+
+#: The prefix of every setting's environment variable (TAP_SEQUENTUM_API_KEY for api_key).
+ENV_PREFIX = "TAP_SEQUENTUM_"
+#: Where the search for `.env` starts: singer-sdk's folder that reads it (python-dotenv's find_dotenv starts
+#: at its caller's folder), so the tap and the `sequentum` command find the same file.
+DOTENV_START = Path(singer_sdk.configuration.__file__).parent
+
+
+def dotenv_file(start: Path = DOTENV_START) -> Path | None:
+    """The `.env` file `tap-sequentum --config ENV` and `sequentum` read: the first from `start` upwards (in a
+    checkout whose .venv holds the tap, the checkout's; in a Meltano project, the project's), or None."""
+    for folder in (start, *start.parents):
+        if (folder / ".env").is_file():
+            return folder / ".env"
+    return None
+
+
+def known_settings(plugin: type[Tap] = Tap) -> frozenset[str]:
+    """The tap's settings and those singer-sdk accepts for the plugin's capabilities (stream maps, flattening,
+    batch, faker...), as the SDK itself adds them to a settings schema."""
+    schema: dict[str, Any] = {"properties": {}}
+    plugin.append_builtin_config(schema)
+    return OWN_SETTINGS | frozenset(schema["properties"])
+
+
+def unknown_settings(config: Mapping[str, Any], known: Collection[str]) -> list[str]:
+    """One warning per setting the tap does not know, naming the nearest known one: a typo (`start_dat`)
+    would otherwise be ignored without a word. Keys starting with `_` are a runner's own."""
+    lines = []
+    for key in sorted(k for k in config if k not in known and not str(k).startswith("_")):
+        near = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]}?" if near else "tap-sequentum --about lists the settings"
+        lines.append(f"Unknown setting {key!r} is ignored ({hint})")
+    return lines
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
+    "null": (type(None),),
+}
+_KINDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+          "array": "a list", "object": "an object", "null": "null"}  # fmt: skip
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return next((name for name, types in _JSON_TYPES.items() if isinstance(value, types)), "object")
+
+
+def check_secrets(config: Mapping[str, Any]) -> None:
+    """Every secret setting given is of its schema's type: checked before the JSON schema, whose messages
+    print the value. The error names the setting and what is wrong with it, never the value."""
+    for name in SECRET_SETTINGS:
+        value = config.get(name)
+        if value is None:
+            continue
+        declared = SETTINGS_SCHEMA["properties"][name].get("type") or []
+        declared = [declared] if isinstance(declared, str) else declared
+        given = _json_type(value)
+        if given not in declared and not (given == "integer" and "number" in declared):
+            wanted = " or ".join(_KINDS[t] for t in declared if t != "null")
+            quoted = " (in quotes, in a JSON file)" if "string" in declared else ""
+            kind = "a number" if given in ("integer", "number") else _KINDS[given]
+            raise errors.ConfigurationError(
+                f"{name} must be {wanted}{quoted}, not {kind}; its value is not shown."
+            )
+
+
+def hide_secrets(problems: list[str]) -> list[str]:
+    """Schema problems (singer-sdk's `... in config['name']`) with those about a secret setting reduced to its
+    name: the JSON schema's messages begin with the value."""
+    hidden = []
+    for problem in problems:
+        name = next((n for n in SECRET_SETTINGS if f"config[{n!r}]" in problem), None)
+        hidden.append(f"{name} is not valid (its value is not shown)" if name else problem)
+    return hidden
+
+
 def delimiter(value: Any) -> str:
     """The csv_delimiter setting: "auto", one character, or a name (tab, semicolon, comma, pipe)."""
     names = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
@@ -240,37 +347,106 @@ def agent_id_list(value: Any) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def check_settings(config: Mapping[str, Any]) -> None:
-    """Settings the JSON schema cannot check, as one actionable line each (before any request)."""
-    problems = []
-    if not isinstance(config.get("api_key"), str) or not config["api_key"].strip():
-        raise errors.ConfigurationError(errors.MISSING_API_KEY)
-    runs_max = int(config.get("runs_max_records", 1000))
-    if not 1 <= runs_max <= 1000:
-        problems.append(f"runs_max_records must be between 1 and 1000, not {runs_max}")
-    for name in ("agents_page_size", "discovery_sample_runs", "discovery_sample_bytes"):
-        if name in config and int(config[name]) < 1:
-            problems.append(f"{name} must be at least 1, not {config[name]}")
-    if float(config.get("trigger_poll_interval", 10)) <= 0:
-        problems.append("trigger_poll_interval must be a positive number of seconds")
-    if config.get("start_date") and parse_timestamp(config["start_date"]) is None:
-        problems.append(f"start_date must be an ISO 8601 date or date-time, not {config['start_date']!r}")
-    encoding = config.get("csv_encoding") or AUTO
-    try:
-        if encoding != AUTO:
-            codecs.lookup(encoding)
-    except LookupError:
-        problems.append(f"csv_encoding {encoding!r} is not a known text encoding (or auto)")
-    separator = delimiter(config.get("csv_delimiter"))
-    if separator != AUTO and (len(separator) != 1 or separator in '"\r\n'):
-        problems.append(f"csv_delimiter must be auto or one character, not {config.get('csv_delimiter')!r}")
-    if (config.get("on_bad_file") or SKIP) not in (SKIP, STOP):
-        problems.append(f"on_bad_file must be skip or stop, not {config.get('on_bad_file')!r}")
-    temp_dir = config.get("temp_dir")
-    if temp_dir and not os.path.isdir(temp_dir):
-        problems.append(f"temp_dir {temp_dir!r} is not an existing directory")
-    if problems:
-        raise errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, typed, with the schema's defaults: built once per tap run (`of`) and read by the tap,
+    its streams and the `sequentum` command instead of the raw config."""
+
+    api_key: str
+    base_url: str = default("base_url")
+    start_date: dt.datetime | None = None
+    agent_ids: tuple[int, ...] = ()
+    request_timeout: float = default("request_timeout")
+    max_retries: int = default("max_retries")
+    runs_max_records: int = default("runs_max_records")
+    agents_page_size: int = default("agents_page_size")
+    content_streams: bool = default("content_streams")
+    infer_types: bool = default("infer_types")
+    csv_encoding: str = default("csv_encoding")
+    #: AUTO or the one character (a name such as "tab" is resolved).
+    csv_delimiter: str = default("csv_delimiter")
+    export_table_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    merge_export_tables: bool = default("merge_export_tables")
+    on_bad_file: str = default("on_bad_file")
+    emit_unchanged_agents: bool = default("emit_unchanged_agents")
+    discovery_sample_runs: int = default("discovery_sample_runs")
+    discovery_sample_bytes: int = default("discovery_sample_bytes")
+    temp_dir: str | None = None
+    content_fast_path: bool = default("content_fast_path")
+    trigger: tuple[Mapping[str, Any], ...] = ()
+    trigger_fail_on_error: bool = default("trigger_fail_on_error")
+    trigger_poll_interval: float = default("trigger_poll_interval")
+    user_agent: str = default("user_agent")
+    #: singer-sdk's own setting, read here too so streams need not reach into the config.
+    batch_config: Mapping[str, Any] | None = None
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> Settings:
+        """The settings of a config already checked against the schema; a value the schema cannot rule out
+        but that cannot work is one line naming every such setting."""
+
+        def given(name: str) -> Any:
+            value = config.get(name)
+            return default(name) if value is None or value == "" else value
+
+        settings = cls(
+            api_key=str(config.get("api_key") or "").strip(),
+            base_url=str(given("base_url")),
+            start_date=parse_timestamp(config.get("start_date")) if config.get("start_date") else None,
+            agent_ids=tuple(agent_id_list(config.get("agent_ids"))),
+            request_timeout=float(given("request_timeout")),
+            max_retries=int(given("max_retries")),
+            runs_max_records=int(given("runs_max_records")),
+            agents_page_size=int(given("agents_page_size")),
+            content_streams=bool(given("content_streams")),
+            infer_types=bool(given("infer_types")),
+            csv_encoding=str(given("csv_encoding")),
+            csv_delimiter=delimiter(given("csv_delimiter")),
+            export_table_names=MappingProxyType(dict(config.get("export_table_names") or {})),
+            merge_export_tables=bool(given("merge_export_tables")),
+            on_bad_file=str(given("on_bad_file")),
+            emit_unchanged_agents=bool(given("emit_unchanged_agents")),
+            discovery_sample_runs=int(given("discovery_sample_runs")),
+            discovery_sample_bytes=int(given("discovery_sample_bytes")),
+            temp_dir=str(config["temp_dir"]) if config.get("temp_dir") else None,
+            content_fast_path=bool(given("content_fast_path")),
+            trigger=tuple(config.get("trigger") or ()),
+            trigger_fail_on_error=bool(given("trigger_fail_on_error")),
+            trigger_poll_interval=float(given("trigger_poll_interval")),
+            user_agent=str(given("user_agent")),
+            batch_config=config.get("batch_config") or None,
+        )
+        problems = settings.problems(
+            start_date=config.get("start_date"), delimiter=config.get("csv_delimiter")
+        )
+        if problems:
+            raise errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
+        return settings
+
+    def problems(self, *, start_date: Any = None, delimiter: Any = None) -> list[str]:
+        """What the JSON schema cannot check (ranges, codecs, folders), as they were given."""
+        problems = []
+        if not 1 <= self.runs_max_records <= 1000:
+            problems.append(f"runs_max_records must be between 1 and 1000, not {self.runs_max_records}")
+        for name in ("agents_page_size", "discovery_sample_runs", "discovery_sample_bytes"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.trigger_poll_interval <= 0:
+            problems.append("trigger_poll_interval must be a positive number of seconds")
+        if start_date and self.start_date is None:
+            problems.append(f"start_date must be an ISO 8601 date or date-time, not {start_date!r}")
+        try:
+            if self.csv_encoding != AUTO:
+                codecs.lookup(self.csv_encoding)
+        except LookupError:
+            problems.append(f"csv_encoding {self.csv_encoding!r} is not a known text encoding (or auto)")
+        if self.csv_delimiter != AUTO and (len(self.csv_delimiter) != 1 or self.csv_delimiter in '"\r\n'):
+            problems.append(f"csv_delimiter must be auto or one character, not {delimiter!r}")
+        if self.on_bad_file not in (SKIP, STOP):
+            problems.append(f"on_bad_file must be skip or stop, not {self.on_bad_file!r}")
+        if self.temp_dir and not os.path.isdir(self.temp_dir):
+            problems.append(f"temp_dir {self.temp_dir!r} is not an existing directory")
+        return problems
 
 
 def normalize_settings(config: dict[str, Any]) -> None:

@@ -24,12 +24,14 @@ from tap_sequentum.domain import (
     status_name,
 )
 from tap_sequentum.incremental import RunPlan, mark_handled, plan_runs
+from tap_sequentum.listings import by_key, newest_first
 from tap_sequentum.sdk import SeamStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
     from tap_sequentum.client import SequentumClient
+    from tap_sequentum.settings import Settings
 
 # Shared schema fragments.
 ENUM = th.CustomType({"type": ["integer", "string", "null"]})  # ints live, strings in older clients
@@ -56,10 +58,11 @@ def properties(kind: type[th.JSONTypeHelper] | th.JSONTypeHelper, *names: str) -
 
 
 class TapServices(Protocol):
-    """What streams need from the tap: its one client (shared cache and pacing), the organisation's
-    agents (listed once per sync), the stop check and where unreadable files are recorded."""
+    """What streams need from the tap: its one client (shared cache and pacing), its settings, the
+    organisation's agents (listed once per sync) and the stop check."""
 
     client: SequentumClient
+    settings: Settings
     stop_signal: int | None
 
     def check_stop(self, detail: str = "") -> None: ...
@@ -94,10 +97,11 @@ class SequentumStream(SeamStream):
 
     def plan_runs(self, agent_id: int, state: dict) -> RunPlan:
         """List an agent's runs (one answer shared by every stream of the sync) and plan them."""
-        max_records = int(self.config.get("runs_max_records", 1000))
+        settings = self.services.settings
+        max_records = settings.runs_max_records
         runs = self.client.list_runs(agent_id, max_records)
         try:
-            plan = plan_runs(runs, state, start_date=self.config.get("start_date"), max_records=max_records)
+            plan = plan_runs(runs, state, start_date=settings.start_date, max_records=max_records)
         except (TypeError, ValueError, AttributeError) as exc:  # a state this tap did not write
             raise errors.ConfigurationError(
                 f"The state of stream {self.name} for agent {agent_id} is not what tap-sequentum writes "
@@ -175,7 +179,7 @@ class AgentsStream(SequentumStream):
     def get_records(self, context: Context | None) -> Iterable[dict]:
         state = self.stream_state
         known: dict[str, list] = state.get("agents") or {}
-        everything = bool(self.config.get("emit_unchanged_agents", False))
+        everything = self.services.settings.emit_unchanged_agents
         seen: dict[str, list] = {}
         for summary in self.services.agent_summaries():
             agent_id = int(summary["id"])
@@ -200,8 +204,9 @@ class AgentsStream(SequentumStream):
         basis = {k: v for k, v in summary.items() if not (isinstance(v, str) and v.startswith("0001-01-01"))}
         if summary.get("lastActivity") is None:
             # No hint in the list (the reference page's shape): the runs list, fetched anyway, tells.
-            runs = self.client.list_runs(int(summary["id"]), int(self.config.get("runs_max_records", 1000)))
-            basis["_newest_run"] = [[r.get("id"), r.get("status"), r.get("tableType")] for r in runs[:1]]
+            runs = self.client.list_runs(int(summary["id"]), self.services.settings.runs_max_records)
+            newest = newest_first(runs)[:1]
+            basis["_newest_run"] = [[r.get("id"), r.get("status"), r.get("tableType")] for r in newest]
         text = json.dumps(basis, sort_keys=True, default=str)
         return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
 
@@ -221,7 +226,7 @@ class AgentsStream(SequentumStream):
 
     @cached_property
     def _parquet_batches(self) -> bool:
-        batch = self.config.get("batch_config") or {}
+        batch = self.services.settings.batch_config or {}
         return str((batch.get("encoding") or {}).get("format", "")).lower() == "parquet"
 
     def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[dict | None]:
@@ -258,7 +263,7 @@ class AgentVersionsStream(SequentumStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict]:
         agent_id = context["agent_id"] if context else None
-        for version in self.client.list_versions(agent_id):
+        for version in by_key(self.client.list_versions(agent_id), "version", reverse=True):
             yield self.normalize({**version, "agent_id": agent_id})
 
 
@@ -337,7 +342,7 @@ class RunFilesStream(SequentumStream):
     def get_records(self, context: Context | None) -> Iterable[dict]:
         assert context is not None
         agent_id, run_id = int(context["agent_id"]), int(context["run_id"])
-        for item in self.client.list_files(agent_id, run_id, gone_ok=True):
+        for item in by_key(self.client.list_files(agent_id, run_id, gone_ok=True)):
             yield self.normalize(
                 {
                     **item,

@@ -14,23 +14,27 @@ from singer_sdk.exceptions import MappingError
 
 from tap_sequentum import errors
 from tap_sequentum.billing import BILLING_STREAM_TYPES
-from tap_sequentum.client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT, SequentumClient
-from tap_sequentum.contents.dialect import AUTO, ReadOptions
+from tap_sequentum.client import SequentumClient
+from tap_sequentum.contents.dialect import ReadOptions
 from tap_sequentum.contents.discovery import Sample, SampleSettings, discover_agent
 from tap_sequentum.contents.infer import Kind, widen
 from tap_sequentum.contents.naming import Router
 from tap_sequentum.contents.parse import ParseSettings
-from tap_sequentum.contents.runs import SKIP, ContentSettings, FileProblem
+from tap_sequentum.contents.runs import ContentSettings, FileProblem
 from tap_sequentum.contents.schema import columns_of
 from tap_sequentum.contents.stream import ContentStream
 from tap_sequentum.domain import format_timestamp
 from tap_sequentum.sdk import SeamTap
 from tap_sequentum.settings import (
+    DOTENV_START,
     SETTINGS_SCHEMA,
-    agent_id_list,
-    check_settings,
-    delimiter,
+    Settings,
+    check_secrets,
+    dotenv_file,
+    hide_secrets,
+    known_settings,
     normalize_settings,
+    unknown_settings,
 )
 from tap_sequentum.streams import STREAM_TYPES, FileErrorsStream
 from tap_sequentum.trigger import run_triggers
@@ -47,24 +51,50 @@ class TapSequentum(SeamTap):
     config_jsonschema = SETTINGS_SCHEMA
 
     def prepare_config(self, config: dict) -> None:
-        """Values typed slightly off are read as meant; what cannot be read is one line, before requests."""
+        """Before the schema sees them: secrets checked without showing them, a setting the tap does not know
+        said once (Meltano passes extras: a warning, not an error), values typed slightly off read as meant;
+        what cannot be read is one line, before any request."""
+        check_secrets(config)
         if not str(config.get("api_key") or "").strip():
-            raise errors.ConfigurationError(errors.MISSING_API_KEY)
+            raise errors.ConfigurationError(errors.missing_api_key(self._where_keys_are_read()))
+        for line in unknown_settings(config, known_settings(type(self))):
+            self.logger.warning("%s.", line)
         normalize_settings(config)
 
+    @classmethod
+    def env_file(cls) -> pathlib.Path | None:
+        """`--config ENV` reads the same .env as the `sequentum` command, below the environment."""
+        return dotenv_file()
+
+    def _where_keys_are_read(self) -> str:
+        """Where this run looked for api_key: the config, and the environment and .env with --config ENV."""
+        if not self.reads_environment:
+            return (
+                "the config has no api_key; give it in the --config file, or as TAP_SEQUENTUM_API_KEY in the "
+                "environment or .env together with --config ENV"
+            )
+        found = dotenv_file()
+        dotenv = str(found) if found else f"a .env file (none from {DOTENV_START} upwards)"
+        return f"no api_key in the config, nor TAP_SEQUENTUM_API_KEY in the environment or in {dotenv}"
+
     def invalid_config(self, problems: list[str]) -> Exception:
-        return errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
+        return errors.ConfigurationError("Invalid settings: " + "; ".join(hide_secrets(problems)) + ".")
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The settings, typed and checked once; everything reads them from here."""
+        return Settings.of(self.config)
 
     @cached_property
     def client(self) -> SequentumClient:
         """One client per tap run, so every stream shares its answer cache and rate-limit pacing."""
-        check_settings(self.config)
+        settings = self.settings
         return SequentumClient(
-            api_key=self.config["api_key"],
-            base_url=self.config.get("base_url") or DEFAULT_BASE_URL,
-            timeout=float(self.config.get("request_timeout", 60)),
-            max_retries=int(self.config.get("max_retries", 5)),
-            user_agent=self.config.get("user_agent") or DEFAULT_USER_AGENT,
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            timeout=settings.request_timeout,
+            max_retries=settings.max_retries,
+            user_agent=settings.user_agent,
         )
 
     _discovering = False
@@ -92,20 +122,20 @@ class TapSequentum(SeamTap):
 
     def sync_all(self) -> None:
         """Run the configured triggers first, so this same sync extracts what they produced."""
-        triggers = self.config.get("trigger") or []
-        if triggers:
+        settings = self.settings
+        if settings.trigger:
             run_triggers(
                 self.client,
-                triggers,
-                fail_on_error=bool(self.config.get("trigger_fail_on_error", True)),
-                poll_interval=float(self.config.get("trigger_poll_interval", 10)),
+                settings.trigger,
+                fail_on_error=settings.trigger_fail_on_error,
+                poll_interval=settings.trigger_poll_interval,
                 logger=self.logger,
                 should_stop=self.check_stop,
             )
             self.client.clear_cache()  # run and file lists read before the trigger are stale now
         # With BATCH output the SDK offers STATE right after each BATCH message: write it then. With
         # records, STATE is paced by its size; whatever was not written yet goes out at the end.
-        paced = not self.config.get("batch_config")
+        paced = not settings.batch_config
         self.paced_state.paced = paced
         self.paced_state.seed(self.state)  # nothing changed, nothing written
         self._assign_reporters()
@@ -132,7 +162,7 @@ class TapSequentum(SeamTap):
 
     def discover_streams(self) -> list[Stream]:
         streams: list[Stream] = [stream_type(tap=self) for stream_type in FIXED_STREAM_TYPES]
-        if self.config.get("content_streams", True):
+        if self.settings.content_streams:
             streams += self._content_streams({stream.name for stream in streams})
         return streams
 
@@ -141,11 +171,11 @@ class TapSequentum(SeamTap):
     @cached_property
     def organisation(self) -> list[dict]:
         """Every agent this key can see, listed once per run (names never depend on the shard)."""
-        return list(self.client.list_agents(page_size=self.config.get("agents_page_size", 100)))
+        return self.client.list_agents(page_size=self.settings.agents_page_size)
 
     def agent_summaries(self) -> list[dict]:
         """The agents this run syncs: all of them, or those of `agent_ids`, in that order."""
-        wanted = agent_id_list(self.config.get("agent_ids"))
+        wanted = self.settings.agent_ids
         if not wanted:
             return self.organisation
         by_id = {int(agent["id"]): agent for agent in self.organisation}
@@ -162,27 +192,24 @@ class TapSequentum(SeamTap):
         return Router(
             {int(agent["id"]): agent.get("name") for agent in self.organisation},
             frozenset(stream_type.name for stream_type in FIXED_STREAM_TYPES),
-            merge=bool(self.config.get("merge_export_tables", False)),
-            mapping=dict(self.config.get("export_table_names") or {}),
+            merge=self.settings.merge_export_tables,
+            mapping=dict(self.settings.export_table_names),
         )
 
     # -- content streams ----------------------------------------------------------------------------
 
     @cached_property
     def content_settings(self) -> ContentSettings:
-        config = self.config
+        settings = self.settings
         return ContentSettings(
             router=self.router,
             parse=ParseSettings(
-                options=ReadOptions(
-                    encoding=config.get("csv_encoding") or AUTO,
-                    delimiter=delimiter(config.get("csv_delimiter")),
-                ),
-                infer_types=bool(config.get("infer_types", True)),
-                temp_dir=config.get("temp_dir") or None,
+                options=ReadOptions(encoding=settings.csv_encoding, delimiter=settings.csv_delimiter),
+                infer_types=settings.infer_types,
+                temp_dir=settings.temp_dir,
             ),
-            on_bad_file=config.get("on_bad_file") or SKIP,
-            fast_path=bool(config.get("content_fast_path", True)),
+            on_bad_file=settings.on_bad_file,
+            fast_path=settings.content_fast_path,
             report=self._report_file_problem,
         )
 
@@ -226,16 +253,16 @@ class TapSequentum(SeamTap):
         )
 
     def _discover_agent(self, agent_id: int) -> dict[str, Sample]:
-        config = self.config
-        settings = SampleSettings(
-            runs_max_records=int(config.get("runs_max_records", 1000)),
-            sample_runs=int(config.get("discovery_sample_runs", 1)),
-            sample_bytes=int(config.get("discovery_sample_bytes", 4 * 1024 * 1024)),
+        settings = self.settings
+        sampling = SampleSettings(
+            runs_max_records=settings.runs_max_records,
+            sample_runs=settings.discovery_sample_runs,
+            sample_bytes=settings.discovery_sample_bytes,
             options=self.content_settings.parse.options,
-            infer_types=bool(config.get("infer_types", True)),
-            temp_dir=config.get("temp_dir") or None,
+            infer_types=settings.infer_types,
+            temp_dir=settings.temp_dir,
         )
-        samples = discover_agent(self.client, agent_id, self.router, settings, read=self._discovering)
+        samples = discover_agent(self.client, agent_id, self.router, sampling, read=self._discovering)
         if not samples:
             self.logger.info("Agent %s has no data files in its newest runs: no content stream.", agent_id)
         return samples

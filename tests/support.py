@@ -89,6 +89,23 @@ def run_process(
     )
 
 
+class SignalAfter(io.StringIO):
+    """stdout that sends this process `signum` right after the `count`-th RECORD of `stream` was written: a
+    real signal, arriving mid-stream (the tap writes each message in one call)."""
+
+    def __init__(self, stream: str, count: int, signum: int = signal.SIGTERM) -> None:
+        super().__init__()
+        self.marker, self.count, self.signum = f'"type":"RECORD","stream":"{stream}"', count, signum
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if self.marker in text:
+            self.count -= 1
+            if self.count == 0:
+                os.kill(os.getpid(), self.signum)
+        return written
+
+
 def run_cli(
     args: list[str],
     env: dict[str, str] | None = None,
@@ -96,22 +113,24 @@ def run_cli(
     timeout: float = 120,
     *,
     process: bool = False,
+    stdout: io.StringIO | None = None,
 ) -> subprocess.CompletedProcess:
     """Run `tap-sequentum` with these arguments and environment, as Meltano would, and capture what it says.
 
     By default in this process (the entry point `main()` with `sys.argv`, the environment, stdout, stderr,
     logging and signal handlers swapped in, then restored): a process start costs about a second, and the
-    entry point is the same. `process=True` runs a real process, for what only a process shows.
+    entry point is the same. `process=True` runs a real process, for what only a process shows. `stdout`
+    (in-process only) is where the messages go, e.g. a `SignalAfter`.
     """
     full_env = environment("TAP_SEQUENTUM_", **(env or {}))
     if process:
         command = [sys.executable, "-m", "tap_sequentum.tap", *args]
         return run_process(command, env=full_env, cwd=cwd, timeout=timeout)
-    return _run_main_in_process(["tap-sequentum", *args], full_env, cwd)
+    return _run_main_in_process(["tap-sequentum", *args], full_env, cwd, stdout or io.StringIO())
 
 
 def _run_main_in_process(
-    argv: list[str], env: dict[str, str], cwd: Path | None
+    argv: list[str], env: dict[str, str], cwd: Path | None, out: io.StringIO
 ) -> subprocess.CompletedProcess:
     from tap_sequentum.tap import main
 
@@ -124,7 +143,7 @@ def _run_main_in_process(
         if isinstance(log, logging.Logger)
     }
     saved_signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    out, err = io.StringIO(), io.StringIO()
+    err = io.StringIO()
     code: int = 0
     try:
         os.environ.clear()

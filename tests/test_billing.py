@@ -6,16 +6,29 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 from decimal import Decimal
 
 import pytest
-from support import config_for, parse_messages, run_cli, sync, write_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import SignalAfter, config_for, parse_messages, run_cli, sync, write_json
 
 from sequentum_emulator import NOBILLING_API_KEY, Sandbox
 from sequentum_emulator import billing as sandbox_billing
 from sequentum_emulator.billing import RUN_DEBIT_BASE
 from tap_sequentum import errors
-from tap_sequentum.billing import AT_BOOKMARK, SEEN, UNBILLED, Bookmark, is_new, new_transactions, plan_costs
+from tap_sequentum.billing import (
+    AT_BOOKMARK,
+    SEEN,
+    UNBILLED,
+    Bookmark,
+    CostPlan,
+    costs_to_emit,
+    is_new,
+    new_transactions,
+    plan_costs,
+)
 from tap_sequentum.client import SequentumClient
 
 BILLING_STREAMS = ("spaces", "run_costs", "credit_transactions")
@@ -152,6 +165,68 @@ def test_plan_costs_asks_when_older_runs_are_not_listed():
     assert not plan_costs(runs, {**STATE, "replication_key_value": LATER}, max_records=2).ask
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_plan_costs_finds_the_oldest_run_wherever_it_is_listed(reverse):
+    """The oldest listed run is still the bookmark's own: the list reaches back far enough. It used to be
+    read as the list's last entry, so an oldest-first list looked like a gap and asked for nothing new."""
+    runs = [run(5, status=1, created=LATER, end=None, table="run"), run(1, created=T)]
+    runs = runs[::-1] if reverse else runs
+    assert not plan_costs(runs, STATE, max_records=2).ask
+
+
+def cost(run_id: int, date: str | None) -> dict:
+    return {"runId": run_id, "date": date, "cost": Decimal("0.0125")}
+
+
+DAY = {d: f"2026-03-0{d}T08:00:00Z" for d in range(1, 10)}
+OLDEST_FIRST = [cost(1, DAY[1]), cost(2, DAY[2]), cost(3, DAY[3]), cost(4, DAY[3]), cost(5, DAY[5])]
+
+
+@pytest.mark.parametrize(
+    ("listing", "bookmark", "ids", "late", "start", "emitted"),
+    [
+        # a first sync emits everything in date order (then run id), whatever order the listing has
+        (OLDEST_FIRST, None, [], set(), None, [1, 2, 3, 4, 5]),
+        (OLDEST_FIRST[::-1], None, [], set(), None, [1, 2, 3, 4, 5]),  # newest first: was [5] only
+        ([OLDEST_FIRST[i] for i in (3, 0, 4, 2, 1)], None, [], set(), None, [1, 2, 3, 4, 5]),
+        (OLDEST_FIRST[::-1], None, [], set(), DAY[3], [3, 4, 5]),  # start_date is inclusive
+        # later: after the bookmark, and at its instant what it does not hold yet
+        (OLDEST_FIRST[::-1], DAY[3], [3], set(), None, [4, 5]),
+        (OLDEST_FIRST[::-1], DAY[3], [3, 4], set(), None, [5]),
+        (OLDEST_FIRST[::-1], DAY[5], [5], set(), None, []),
+        # a late run comes dated before the bookmark: first, as it is the oldest
+        (OLDEST_FIRST[::-1], DAY[3], [3, 4], {2}, None, [2, 5]),
+        # a listing that shifted while paged repeats an entry: once
+        ([*OLDEST_FIRST[::-1], cost(5, DAY[5]), cost(4, DAY[3])], None, [], set(), None, [1, 2, 3, 4, 5]),
+        # an undated cost is never skipped, and goes first
+        ([cost(9, None), *OLDEST_FIRST[::-1]], DAY[5], [5], set(), None, [9]),
+    ],
+)
+def test_costs_to_emit(listing, bookmark, ids, late, start, emitted):
+    mark = Bookmark(at(bookmark) if bookmark else None, set(ids))
+    found = costs_to_emit(listing, CostPlan(late=late), mark, start=at(start) if start else None)
+    assert [c["runId"] for c in found] == emitted
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(0, 12))
+def test_costs_interrupted_anywhere_and_resumed_are_emitted_once(rng, stop_after):
+    """Emit the costs of a listing in any order, stop after any of them, resume from the bookmark kept so
+    far with the listing in another order: every cost is out exactly once."""
+    listing = [cost(i, DAY[1 + i // 2]) for i in range(12)]  # two costs per instant
+    mark, out = Bookmark(), []
+    for entry in costs_to_emit(rng.sample(listing, len(listing)), CostPlan(), mark, start=None)[:stop_after]:
+        out.append(entry["runId"])
+        mark.advance(at(entry["date"]), entry["runId"])
+    state: dict = {}
+    mark.save(state, "date")
+    resumed = Bookmark.of(state)
+    out += [
+        c["runId"] for c in costs_to_emit(rng.sample(listing, len(listing)), CostPlan(), resumed, start=None)
+    ]
+    assert sorted(out) == list(range(12))
+
+
 def transaction(tid: int, created: str) -> dict:
     return {"id": tid, "created": created, "amount": Decimal("-0.0125")}
 
@@ -168,16 +243,46 @@ class Listing:
             yield item
 
 
+NEWEST_FIRST = [transaction(9 - i, f"2026-03-0{9 - i}T00:00:00Z") for i in range(8)]  # 9..2
+
+
 def test_new_transactions_stop_at_the_first_page_that_reaches_below_the_bookmark():
-    newest_first = [transaction(9 - i, f"2026-03-0{9 - i}T00:00:00Z") for i in range(8)]  # 9..2
-    listing = Listing(newest_first)
+    listing = Listing(NEWEST_FIRST)
     mark = Bookmark(at("2026-03-06T00:00:00Z"), {6})
     new = new_transactions(listing, mark, start=None, page_size=2)
-    assert [t["id"] for t in new] == [7, 8, 9]  # oldest first
+    assert [t["id"] for t in new.items] == [7, 8, 9]  # oldest first
     assert listing.read == 6  # pages [9, 8], [7, 6] (6 is at the bookmark, not older), [5, 4]
-    listing = Listing(newest_first)
+    assert (new.pages, new.unordered) == (3, False)
+    listing = Listing(NEWEST_FIRST)
     new_transactions(listing, Bookmark(at("2026-03-06T12:00:00Z"), {99}), start=None, page_size=2)
     assert listing.read == 4  # page [7, 6] reaches below the bookmark
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        NEWEST_FIRST[::-1],  # oldest first: its first page is all below the bookmark
+        [NEWEST_FIRST[i] for i in (6, 5, 0, 7, 3, 1, 4, 2)],  # shuffled across pages
+        [NEWEST_FIRST[i] for i in (7, 6, 1, 0, 5, 4, 3, 2)],  # newest first on the first page only
+    ],
+)
+def test_new_transactions_read_a_listing_that_is_not_newest_first_whole(order):
+    listing = Listing(order)
+    new = new_transactions(listing, Bookmark(at("2026-03-06T00:00:00Z"), {6}), start=None, page_size=2)
+    assert [t["id"] for t in new.items] == [7, 8, 9]
+    assert listing.read == 8 and new.unordered
+
+
+def test_new_transactions_do_not_stop_on_a_page_that_says_nothing_about_the_order():
+    """A first page at one instant, below the bookmark, may begin an oldest-first listing: the next page
+    tells."""
+    same = [transaction(i, "2026-03-01T00:00:00Z") for i in (1, 2)]
+    listing = Listing([*same, transaction(3, "2026-03-09T00:00:00Z")])
+    new = new_transactions(listing, Bookmark(at("2026-03-06T00:00:00Z"), {6}), start=None, page_size=2)
+    assert [t["id"] for t in new.items] == [3] and new.unordered
+    newest = Listing([*same, transaction(0, "2026-02-01T00:00:00Z"), transaction(-1, "2026-01-01T00:00:00Z")])
+    new = new_transactions(newest, Bookmark(at("2026-03-06T00:00:00Z"), {6}), start=None, page_size=2)
+    assert newest.read == 4 and not new.items and not new.unordered
 
 
 def test_new_transactions_keep_every_one_at_the_bookmarks_instant_and_each_once():
@@ -189,10 +294,11 @@ def test_new_transactions_keep_every_one_at_the_bookmarks_instant_and_each_once(
         transaction(9, "2026-02-01T00:00:00Z"),
     ]
     new = new_transactions(items, Bookmark(at(T), {10}), start=None, page_size=2)
-    assert [t["id"] for t in new] == [11, 12]
+    assert [t["id"] for t in new.items] == [11, 12]
     everything = new_transactions(items, Bookmark(), start=None, page_size=2)
-    assert [t["id"] for t in everything] == [9, 10, 11, 12]
-    assert [t["id"] for t in new_transactions(items, Bookmark(), start=at(T), page_size=2)] == [10, 11, 12]
+    assert [t["id"] for t in everything.items] == [9, 10, 11, 12]
+    from_start = new_transactions(items, Bookmark(), start=at(T), page_size=2)
+    assert [t["id"] for t in from_start.items] == [10, 11, 12]
 
 
 # --- syncs against the sandbox ----------------------------------------------------------------
@@ -350,41 +456,33 @@ def test_a_run_billed_later_with_an_older_date_is_not_missed(sandbox):
     assert not sync(config, state=third.state).records.get("run_costs")
 
 
-def test_a_sync_stopped_among_an_agents_costs_remembers_its_unbilled_runs(sandbox, tmp_path, monkeypatch):
+def test_a_sync_stopped_among_an_agents_costs_remembers_its_unbilled_runs(sandbox, tmp_path):
     """The bookmark moves with each cost emitted, so the runs not billed yet must be in the state from the
-    first one on: a sync that fails on the second page of costs may not forget the waiting failure."""
+    first one on: a sync stopped (SIGTERM) half-way through an agent's costs may not forget the waiting
+    failure."""
     agent = sandbox.add_agent("retries")["id"]
     waiting = sandbox.add_run(agent, status=6, created="2026-02-01T09:00:00Z", waiting_retry=True)
     waiting_end = sandbox.data.runs[waiting["id"]].end_time
     start = dt.datetime(2026, 2, 2, tzinfo=dt.UTC)
     for hour in range(101):  # two pages of costs
         sandbox.add_run(agent, created=start + dt.timedelta(hours=hour))
-    listing = SequentumClient.list_run_costs
-
-    def second_page_fails(self, *args, **kwargs):
-        for number, entry in enumerate(listing(self, *args, **kwargs), start=1):
-            yield entry
-            if number == 100:
-                sandbox.add_fault(r"^/api/v1/billing/agents/", "503", times=1000)
-
-    monkeypatch.setattr(SequentumClient, "list_run_costs", second_page_fails)
-    config = config_for(sandbox, agent_ids=[agent], content_streams=False, max_retries=0)
-    proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
-    assert proc.returncode == 1
-    assert "503" in proc.stderr.strip().splitlines()[-1]
+    config = config_for(sandbox, agent_ids=[agent], content_streams=False)
+    proc = run_cli(
+        ["--config", str(write_json(tmp_path / "c.json", config))], stdout=SignalAfter("run_costs", 60)
+    )
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
     messages = parse_messages(proc.stdout)
-    assert len([m for m in messages if m["type"] == "RECORD" and m["stream"] == "run_costs"]) == 100
+    assert len([m for m in messages if m["type"] == "RECORD" and m["stream"] == "run_costs"]) == 60
     state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
     (partition,) = state["bookmarks"]["run_costs"]["partitions"]
     assert partition[UNBILLED] == [waiting["id"]]
 
-    monkeypatch.undo()
-    sandbox.clear_faults()
     sandbox.set_run_status(agent, waiting["id"], 6)  # given up: final, in billing
     with sandbox.data.lock:
         sandbox.data.runs[waiting["id"]].end_time = waiting_end  # dated by the end it had
     resumed = sync(config, state=state)
     assert waiting["id"] in resumed.ids("run_costs", "runId")
+    assert len(resumed.records["run_costs"]) == 101 - 60 + 1
 
 
 def test_a_run_visible_only_after_the_bookmark_passed_its_end_is_billed_once(sandbox):

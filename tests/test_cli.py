@@ -19,6 +19,7 @@ from sequentum_emulator import READONLY_API_KEY, Sandbox
 from sequentum_emulator import api as sandbox_api
 from tap_sequentum import cli
 from tap_sequentum.cli import commands, output
+from tap_sequentum.cli import settings as cli_settings
 from tap_sequentum.client import SequentumClient
 
 STEAM = 1001  # demo agent with a running run (50005) and finished runs
@@ -30,9 +31,18 @@ PRICES_NAME = "Société Générale \u2013 prix"  # an en dash, as agents get na
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
+    """No TAP_SEQUENTUM_* of the developer's, nor their .env (the one above this checkout), reaches a test."""
     for key in list(os.environ):
         if key.startswith("TAP_SEQUENTUM_"):
             monkeypatch.delenv(key)
+    monkeypatch.setattr(cli_settings, "dotenv_file", lambda: None)
+
+
+def dotenv(monkeypatch, path: Path, **values: str) -> Path:
+    """A .env holding these TAP_SEQUENTUM_* values, found where the command looks."""
+    path.write_text("".join(f"TAP_SEQUENTUM_{name.upper()}={value}\n" for name, value in values.items()))
+    monkeypatch.setattr(cli_settings, "dotenv_file", lambda: path)
+    return path
 
 
 def use(monkeypatch, sandbox, key: str | None = None) -> None:
@@ -594,10 +604,42 @@ def test_a_flag_after_the_command_beats_the_same_flag_before_it(demo_sandbox, ru
     assert run("--api-key", demo_sandbox.api_key, "--base-url", url, "runs", STEAM, "--api-key", "no")[0] == 1
 
 
-def test_missing_key(run):
+def test_missing_key_says_where_it_looked(run, monkeypatch, tmp_path):
     code, out, err = run("agents")
     assert code == 2 and out == ""
-    assert "TAP_SEQUENTUM_API_KEY" in one_error_line(err)
+    line = one_error_line(err)
+    assert line.endswith(
+        "No Sequentum API key: no --api-key, no TAP_SEQUENTUM_API_KEY in the environment or in a .env file "
+        f"(none from {cli_settings.DOTENV_START} upwards), no api_key in a --config file (none given)."
+    )
+    found = dotenv(monkeypatch, tmp_path / ".env", base_url="http://127.0.0.1:9")
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    line = one_error_line(run("--config", config, "agents")[2])
+    assert f"in the environment or in {found}, no api_key in {config}." in line
+
+
+def test_the_key_in_dotenv_is_read(demo_sandbox, run, monkeypatch, tmp_path):
+    """`sequentum agents` with the key in .env said to set TAP_SEQUENTUM_API_KEY: the command read no .env."""
+    dotenv(monkeypatch, tmp_path / ".env", api_key=demo_sandbox.api_key, base_url=demo_sandbox.base_url)
+    code, out, err = run("--json", "agents")
+    assert code == 0, err
+    assert {a["id"] for a in json.loads(out)} >= {STEAM, PRICES}
+
+
+def test_the_environment_beats_dotenv_which_beats_the_file(sandbox, run, monkeypatch, tmp_path):
+    closed = "http://127.0.0.1:9"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"api_key": "file-key", "base_url": closed, "max_retries": 0}))
+    dotenv(monkeypatch, tmp_path / ".env", api_key=sandbox.api_key, base_url=sandbox.base_url)
+    assert run("--config", config, "agents")[0] == 0  # .env beats the file
+    monkeypatch.setenv("TAP_SEQUENTUM_BASE_URL", closed)
+    code, _, err = run("--config", config, "agents")
+    assert code == 1 and f"Could not reach Sequentum at {closed}" in one_error_line(
+        err
+    )  # the environment wins
+    assert run("--config", config, "--base-url", sandbox.base_url, "agents")[0] == 0  # a flag beats all
+    assert [r.status for r in sandbox.requests] == [200, 200]  # the file's key was never sent
 
 
 def test_unreachable_host_is_one_line(monkeypatch, run):
@@ -628,8 +670,8 @@ def test_config_file_and_precedence(demo_sandbox, run, tmp_path, monkeypatch):
     config.write_text(json.dumps({"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url}))
     code, out, _ = run("--config", config, "--json", "versions", STEAM)
     assert code == 0 and json.loads(out)
-    # The file beats the environment (an exported key never goes to the file's base_url), and a flag
-    # beats both.
+    # The environment's key never goes to a base_url that only the file names (the file's key does), and a
+    # flag beats both.
     monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", "wrong")
     assert run("--config", config, "agents")[0] == 0
     assert run("--config", config, "--api-key", "wrong-too", "agents")[0] == 1
@@ -654,7 +696,8 @@ def test_help_lists_every_command(run):
 
 
 PRECEDENCE = (
-    "a flag beats the --config file, which beats the TAP_SEQUENTUM_* environment, which beats the default"
+    "a flag beats TAP_SEQUENTUM_* in the environment, which beats .env (the tap's, looked for from the "
+    "installed package's folder upwards), which beats the --config file, which beats the default"
 )
 
 
@@ -668,16 +711,28 @@ def test_help_states_the_precedence_the_code_follows(run, argv):
     assert "[env var: TAP_SEQUENTUM_API_KEY]" in text
 
 
-def test_the_file_beats_the_environment_and_a_flag_beats_the_file(demo_sandbox, run, tmp_path, monkeypatch):
+@pytest.mark.parametrize("source", ["environment", ".env"])
+def test_a_key_from_the_environment_never_goes_to_a_host_only_the_file_names(
+    sandbox, run, tmp_path, monkeypatch, source
+):
+    if source == "environment":
+        monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", "production-key")
+    else:
+        dotenv(monkeypatch, tmp_path / ".env", api_key="production-key")
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"api_key": demo_sandbox.api_key, "base_url": "http://127.0.0.1:9"}))
-    monkeypatch.setenv("TAP_SEQUENTUM_BASE_URL", demo_sandbox.base_url)
-    monkeypatch.setenv("TAP_SEQUENTUM_API_KEY", "production-key")
-    monkeypatch.setenv("TAP_SEQUENTUM_MAX_RETRIES", "0")
+    config.write_text(json.dumps({"base_url": sandbox.base_url}))
     code, _, err = run("--config", config, "agents")
-    assert code == 1 and "Could not reach" in one_error_line(err)
-    assert run("--config", config, "--base-url", demo_sandbox.base_url, "agents")[0] == 0
-    assert not [r for r in demo_sandbox.requests if "production-key" in str(r)]
+    assert code == 2
+    assert f"the TAP_SEQUENTUM_API_KEY of the {source} is not sent to the base_url that only {config}" in err
+    config.write_text(json.dumps({"base_url": sandbox.base_url, "api_key": sandbox.api_key}))
+    assert run("--config", config, "agents")[0] == 0  # the file's own key goes to the file's host
+    assert [r.status for r in sandbox.requests] == [200]
+    monkeypatch.setenv(
+        "TAP_SEQUENTUM_BASE_URL", sandbox.base_url
+    )  # the host from the environment: its key too
+    assert run("--config", config, "agents")[0] == 1
+    assert [r.status for r in sandbox.requests] == [200, 401]
+    assert run("--config", config, "--api-key", sandbox.api_key, "agents")[0] == 0
 
 
 # --- pure rendering -------------------------------------------------------------------------------

@@ -171,11 +171,47 @@ def test_naive_offset_and_seven_digit_timestamps_compare_in_utc():
     assert plan.bookmark.startswith("2025-01-02T23:59:59.999999")
 
 
+def arranged(listing: list[dict], order: str, rng: random.Random) -> list[dict]:
+    """A newest-first listing as a server might order it."""
+    if order == "oldest first":
+        return listing[::-1]
+    if order == "shuffled":
+        return rng.sample(listing, len(listing))
+    return listing
+
+
 @settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 28), st.sampled_from([DONE, FAILED, FAILURE, RUNNING, QUEUED]), st.booleans()
+        ),
+        max_size=12,
+    ),
+    st.randoms(use_true_random=False),
+    st.sampled_from([None, 5, 14]),
+)
+def test_the_plan_does_not_depend_on_the_listings_order(specs, rng, bookmark_day):
+    """Whatever order the server lists runs in, the same runs are handled, in the same order, with the
+    same state to keep."""
+    runs = [
+        run(i, day, status, table_type=None if blank else "auto")
+        for i, (day, status, blank) in enumerate(specs)
+    ]
+    state = {"replication_key_value": ts(bookmark_day), "seen_run_ids": [0, 2]} if bookmark_day else {}
+    expected = plan_runs(
+        sorted(runs, key=lambda r: (r["created"], r["id"]), reverse=True), state, max_records=10
+    )
+    for _ in range(3):
+        assert plan_runs(rng.sample(runs, len(runs)), state, max_records=10) == expected
+
+
+@pytest.mark.parametrize("order", ["newest first", "oldest first", "shuffled"])
+@settings(max_examples=30, deadline=None)
 @given(st.integers(min_value=0, max_value=10_000))
-def test_random_histories_handle_every_final_run_exactly_once(seed):
-    """Runs appear late, finish out of order, fail and restart; every run ends up handled exactly once
-    in a final state, and no sync handles a final run it already handled."""
+def test_random_histories_handle_every_final_run_exactly_once(order, seed):
+    """Runs appear late, finish out of order, fail and restart, listed in any order; every run ends up
+    handled exactly once in a final state, and no sync handles a final run it already handled."""
     rng = random.Random(seed)
     runs: dict[int, dict] = {}
     state: dict = {}
@@ -197,7 +233,7 @@ def test_random_histories_handle_every_final_run_exactly_once(seed):
                 )
         listing = sorted(runs.values(), key=lambda r: (r["created"], r["id"]), reverse=True)
         visible = [r for r in listing if visible_from[r["id"]] <= now]
-        plan = plan_runs(visible, state)
+        plan = plan_runs(arranged(visible, order, rng), state)
         for record in plan.handle:
             if finality(record) == "final":
                 assert record["id"] not in handled_final, "a final run was handled twice"
@@ -208,6 +244,7 @@ def test_random_histories_handle_every_final_run_exactly_once(seed):
     for record in runs.values():
         if finality(record) != "final":
             record.update(run(record["id"], int(record["created"][8:10]), DONE))
-    plan = plan_runs(sorted(runs.values(), key=lambda r: (r["created"], r["id"]), reverse=True), state)
+    listing = sorted(runs.values(), key=lambda r: (r["created"], r["id"]), reverse=True)
+    plan = plan_runs(arranged(listing, order, rng), state)
     handled_final += [r["id"] for r in plan.handle]
     assert sorted(handled_final) == sorted(runs)

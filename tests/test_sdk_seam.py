@@ -210,3 +210,24 @@ def test_an_unchanged_state_is_not_written_again(demo_sandbox):
     first = sync(config)
     again = sync(config, state=first.state)
     assert not [m for m in again.messages if m["type"] == "STATE"]  # the runner keeps the state it has
+
+
+def test_env_settings_keep_the_sdks_parsing_with_the_environment_above_dotenv(tmp_path, monkeypatch):
+    """singer-sdk loads .env over the environment; the seam loads it below, and the SDK still parses."""
+    from tap_sequentum.settings import ENV_PREFIX
+    from tap_sequentum.tap import TapSequentum
+
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "TAP_SEQUENTUM_BASE_URL=http://from-dotenv\nTAP_SEQUENTUM_MAX_RETRIES=7\nTAP_SEQUENTUM_TRIGGER="
+        '[{"agent_id": 1001}]\n'
+    )
+    for name in ("BASE_URL", "MAX_RETRIES", "TRIGGER"):  # restored (removed) afterwards: .env sets them
+        monkeypatch.setenv(ENV_PREFIX + name, "")
+        monkeypatch.delenv(ENV_PREFIX + name)
+    monkeypatch.setenv(ENV_PREFIX + "BASE_URL", "http://from-the-environment")
+    monkeypatch.setattr(TapSequentum, "env_file", classmethod(lambda cls: env_file))
+    config = TapSequentum._env_var_config
+    assert config["base_url"] == "http://from-the-environment"
+    assert config["max_retries"] == 7 and config["trigger"] == [{"agent_id": 1001}]
+    assert TapSequentum._env_var_prefix == ENV_PREFIX  # the prefix the seam derives, as the SDK does

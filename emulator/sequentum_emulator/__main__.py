@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from sequentum_emulator.api import DEFAULT_API_KEY
+from sequentum_emulator.api import DEFAULT_API_KEY, LISTING_ORDERS
 from sequentum_emulator.app import Sandbox
 from sequentum_emulator.dataset import DATE_FORMS
 
@@ -51,6 +51,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="z",
         help="how run and file timestamps are written (default %(default)s)",
     )
+    parser.add_argument(
+        "--listing-order",
+        choices=LISTING_ORDERS,
+        default="documented",
+        help="the order of every listing: as Sequentum documents it (default), newest or oldest first, or "
+        "shuffled across pages",
+    )
     return parser.parse_args(argv)
 
 
@@ -71,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         list_hints=not args.no_list_hints,
         realities=args.realities,
         date_form=args.date_form,
+        listing_order=args.listing_order,
     )
     stopping = threading.Event()
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sequentum_emulator import billing
 from sequentum_emulator.dataset import (
@@ -67,6 +68,12 @@ SPACE_AGENT_FIELDS = (
     "updated",
     "version",
 )
+#: How listings are ordered. "documented" is what Sequentum does or the API facts say: runs and the credit
+#: history newest first, run costs oldest first, agents, files and spaces by id, versions highest first. The
+#: others serve every listing newest first, oldest first, or shuffled (one fixed order for a given set of
+#: items, so pages cut across it consistently): a client must read each the same.
+LISTING_ORDERS = ("documented", "newest-first", "oldest-first", "shuffled")
+SHUFFLE_SEED = 17
 ID_NAMES = {
     "agent": "agentId",
     "run": "runId",
@@ -74,6 +81,26 @@ ID_NAMES = {
     "version": "versionNumber",
     "space": "spaceId",
 }
+
+
+T = TypeVar("T")
+
+
+def arrange(documented: Iterable[T], order: str, key: Callable[[T], Any]) -> list[T]:
+    """A listing's items, given in their documented order, in the `order` the sandbox serves listings in;
+    `key` is an item's (date, id)."""
+    items = list(documented)
+    if order == "newest-first":
+        return sorted(items, key=key, reverse=True)
+    if order == "oldest-first":
+        return sorted(items, key=key)
+    if order == "shuffled":
+        items.sort(key=key)  # the same items always shuffle the same way: every page of one listing agrees
+        ascending = list(items)
+        random.Random(f"{SHUFFLE_SEED}:{len(items)}").shuffle(items)
+        if len(items) > 2 and items in (ascending, ascending[::-1]):
+            items = items[1:] + items[:1]  # never one of the sorted orders by chance
+    return items
 
 
 class ApiHost(Protocol):
@@ -89,6 +116,7 @@ class ApiHost(Protocol):
     run_duration: float
     signed_url_ttl: float
     list_hints: bool
+    listing_order: str
 
     @property
     def storage_url(self) -> str: ...
@@ -249,10 +277,13 @@ def list_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     order = (q.get("sortorder") or "0").lower()
     if order not in ("0", "1", "asc", "desc"):
         raise BadRequest("sortOrder must be 0 (ascending) or 1 (descending).")
+    explicit = "sortcolumn" in q or "sortorder" in q
 
     data = sandbox.data
     with data.lock:
-        details = [data.agent_detail(agent) for agent in data.agents.values()]
+        agents = sorted(data.agents.values(), key=lambda a: a.id)
+        agents = arrange(agents, sandbox.listing_order, lambda a: (a.created, a.id))
+        details = [data.agent_detail(agent) for agent in agents]
     details = [
         d
         for d in details
@@ -261,7 +292,8 @@ def list_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
         and (space_id is None or d["spaceId"] == space_id)
         and (config_type is None or d["configType"] == config_type)
     ]
-    details.sort(key=_sort_key(column), reverse=order in ("1", "desc"))
+    if explicit:  # else the server's own order
+        details.sort(key=_sort_key(column), reverse=order in ("1", "desc"))
     summaries = [summarize(d, hints=sandbox.list_hints) for d in details]
     if "pageindex" not in q and "recordsperpage" not in q:
         return json_response(summaries)
@@ -277,12 +309,13 @@ def get_agent(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
 
 
 def list_runs(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
-    """Newest first; maxRecords defaults to 50 and is clamped to 1000."""
+    """The newest `maxRecords` runs (default 50, at most 1000), newest first."""
     limit = _int(_query(request).get("maxrecords"), "maxRecords", minimum=1)
     limit = min(limit or DEFAULT_RUN_RECORDS, MAX_RUN_RECORDS)
     data = sandbox.data
     with data.lock:
         runs = data.agent(ids["agent"]).runs_newest_first()[:limit]
+        runs = arrange(runs, sandbox.listing_order, lambda r: (r.created, r.id))
         return json_response([data.run_json(run) for run in runs])
 
 
@@ -334,7 +367,8 @@ def run_files(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     run = data.run(ids["agent"], ids["run"])
     with data.lock:
-        return json_response([data.file_json(f) for f in run.files])
+        files = arrange(run.files, sandbox.listing_order, lambda f: (f.created, f.id))
+        return json_response([data.file_json(f) for f in files])
 
 
 def download(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
@@ -360,7 +394,10 @@ def download(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
 
 def list_versions(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Highest (active) version first."""
-    return json_response([v.to_json() for v in sandbox.data.versions(ids["agent"])])
+    versions = arrange(
+        sandbox.data.versions(ids["agent"]), sandbox.listing_order, lambda v: (v.created, v.version)
+    )
+    return json_response([v.to_json() for v in versions])
 
 
 def restore_version(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
@@ -395,6 +432,7 @@ def agent_run_costs(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
             entries = billing.run_costs(agent, q.get("startdate"), q.get("enddate"))
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
+    entries = arrange(entries, sandbox.listing_order, lambda e: (e["date"], e["runId"]))
     window = entries[(page - 1) * size : page * size]
     total = sum((entry["cost"] for entry in window), Decimal(0))
     runs = [{**entry, "cost": billing.number(entry["cost"])} for entry in window]
@@ -414,6 +452,7 @@ def credit_history(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     page, size = _page(_query(request))
     with sandbox.data.lock:
         rows = billing.credit_history(sandbox.data)
+    rows = arrange(rows, sandbox.listing_order, lambda row: (row["created"], row["id"]))
     return json_response(
         {
             "transactions": rows[(page - 1) * size : page * size],
@@ -428,7 +467,9 @@ def list_spaces(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     """Every space by id; agents in the personal space (spaceId null) belong to none of them."""
     data = sandbox.data
     with data.lock:
-        return json_response([data.spaces[key].to_json() for key in sorted(data.spaces)])
+        spaces = [data.spaces[key] for key in sorted(data.spaces)]
+        spaces = arrange(spaces, sandbox.listing_order, lambda space: (space.created, space.id))
+        return json_response([space.to_json() for space in spaces])
 
 
 def space_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
@@ -436,7 +477,11 @@ def space_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     data = sandbox.data
     with data.lock:
         data.space(ids["space"])
-        details = [data.agent_detail(a) for a in data.agents.values() if a.fields["spaceId"] == ids["space"]]
+        agents = [
+            a for a in sorted(data.agents.values(), key=lambda a: a.id) if a.fields["spaceId"] == ids["space"]
+        ]
+        agents = arrange(agents, sandbox.listing_order, lambda a: (a.created, a.id))
+        details = [data.agent_detail(a) for a in agents]
     extra = {"isArchived": False, "approvalStatus": None, "labels": []}
     return json_response([{key: d[key] for key in SPACE_AGENT_FIELDS} | extra for d in details])
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sequentum_emulator.api import DEFAULT_API_KEY
+from sequentum_emulator.api import DEFAULT_API_KEY, LISTING_ORDERS
 from sequentum_emulator.dataset import (
     COMPLETED,
     DATA_FILE,
@@ -48,7 +48,9 @@ class Sandbox:
     list_hints=False gives agent/all the reference page's shape (lastActivity and status null);
     realities=True adds the opt-in agents of data/demo.json's "realities" after the demo; date_form
     writes run and file timestamps as "z" (default, 2026-09-01T00:00:00.000000Z), "naive"
-    (2026-09-01T00:00:00) or "7digit" (2026-09-01T00:00:00.0000000Z).
+    (2026-09-01T00:00:00) or "7digit" (2026-09-01T00:00:00.0000000Z); listing_order serves every listing
+    (agents, runs, files, versions, run costs, credit history, spaces) "documented" (as Sequentum does),
+    "newest-first", "oldest-first" or "shuffled" across pages.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class Sandbox:
         list_hints: bool = True,
         realities: bool = False,
         date_form: str = "z",
+        listing_order: str = "documented",
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -81,6 +84,7 @@ class Sandbox:
         self.list_hints = list_hints
         self.data = Dataset()
         self.date_form = date_form
+        self.listing_order = listing_order
         if seed_demo:
             seed(self.data)
         if realities:
@@ -168,6 +172,16 @@ class Sandbox:
         if form not in DATE_FORMS:
             raise ValueError(f"date_form must be one of {', '.join(DATE_FORMS)}, not {form!r}")
         self.data.date_form = form
+
+    @property
+    def listing_order(self) -> str:
+        return self._listing_order
+
+    @listing_order.setter
+    def listing_order(self, order: str) -> None:
+        if order not in LISTING_ORDERS:
+            raise ValueError(f"listing_order must be one of {', '.join(LISTING_ORDERS)}, not {order!r}")
+        self._listing_order = order
 
     # --- data -----------------------------------------------------------------------------------
 

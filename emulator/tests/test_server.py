@@ -138,6 +138,87 @@ def test_runs_are_newest_first_and_limited(http, api):
     assert http.get(f"{api}/agent/{ACDELCO}/runs", params={"maxRecords": "x"}).status_code == 400
 
 
+#: Every listing the tap reads: path, the list's key in a page (None: a bare array), date and id fields.
+ORDERED_LISTINGS = [
+    ("agent/all", None, "created", "id"),  # the list's dates are sentinels: the agents' own are compared
+    (f"agent/{ACDELCO}/runs?maxRecords=1000", None, "created", "id"),
+    (f"agent/{ACDELCO}/run/50010/files", None, "created", "id"),
+    (f"agent/{STEAM}/versions", None, "created", "version"),
+    (f"billing/agents/{ACDELCO}/runs", "runs", "date", "runId"),
+    ("billing/history", "transactions", "created", "id"),
+    ("spaces", None, "created", "id"),
+]
+
+
+def listed(http, api, path: str, key: str | None, page_size: int = 7) -> list[dict]:
+    """A listing whole, page by page when it pages."""
+    if key is None:
+        return http.get(f"{api}/{path}").json()
+    items: list[dict] = []
+    while True:
+        body = http.get(
+            f"{api}/{path}", params={"pageIndex": len(items) // page_size + 1, "recordsPerPage": page_size}
+        )
+        page = body.json()[key]
+        items += page
+        if len(page) < page_size:
+            return items
+
+
+@pytest.mark.parametrize(("path", "key", "date", "ident"), ORDERED_LISTINGS)
+def test_each_listing_comes_in_the_order_asked_for(sb, http, api, path, key, date, ident):
+    documented = listed(http, api, path, key)
+    assert len(documented) >= 2
+
+    def sort_key(item: dict) -> tuple:
+        when = sb.data.agents[item["id"]].created if path == "agent/all" else parse(item[date])
+        return when, item[ident]
+
+    served = {}
+    for order in ("newest-first", "oldest-first", "shuffled"):
+        sb.listing_order = order
+        served[order] = listed(http, api, path, key)
+    assert served["newest-first"] == sorted(documented, key=sort_key, reverse=True)
+    assert served["oldest-first"] == sorted(documented, key=sort_key)
+    shuffled = served["shuffled"]
+    assert sorted(shuffled, key=sort_key) == sorted(documented, key=sort_key)  # every item once, over pages
+    if len(documented) > 2:
+        assert shuffled not in (served["newest-first"], served["oldest-first"])
+    sb.listing_order = "documented"
+    assert listed(http, api, path, key) == documented
+
+
+def test_a_shuffled_listing_is_cut_across_its_pages(sb, http, api):
+    sb.listing_order = "shuffled"
+    first, second = (
+        http.get(f"{api}/billing/history", params={"pageIndex": page, "recordsPerPage": 20}).json()[
+            "transactions"
+        ]
+        for page in (1, 2)
+    )
+    assert max(t["created"] for t in second) > min(t["created"] for t in first)
+    again = http.get(f"{api}/billing/history", params={"pageIndex": 1, "recordsPerPage": 20}).json()
+    assert again["transactions"] == first  # the same order on every request
+
+
+def test_an_explicit_sort_beats_the_listing_order(sb, http, api):
+    sb.listing_order = "shuffled"
+    by_id = http.get(f"{api}/agent/all", params={"sortColumn": "id"}).json()
+    assert [a["id"] for a in by_id] == sorted(a["id"] for a in by_id)
+
+
+def test_an_unknown_listing_order_is_refused():
+    with pytest.raises(ValueError, match="listing_order must be one of documented, newest-first"):
+        Sandbox(listing_order="random")
+
+
+def test_the_cli_takes_a_listing_order():
+    from sequentum_emulator.__main__ import parse_args
+
+    assert parse_args([]).listing_order == "documented"
+    assert parse_args(["--listing-order", "oldest-first"]).listing_order == "oldest-first"
+
+
 def test_run_status_and_the_other_error_shape(http, api):
     newest = http.get(f"{api}/agent/{STEAM}/runs").json()[0]
     status = http.get(f"{api}/agent/{STEAM}/run/{newest['id']}/status").json()

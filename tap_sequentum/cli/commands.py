@@ -16,6 +16,7 @@ from tap_sequentum import errors, operations
 from tap_sequentum.cli.output import Output, ProgressWriter, WaitProgress, human_bytes, oneline
 from tap_sequentum.cli.settings import PRECEDENCE, Session, global_options
 from tap_sequentum.client import SequentumClient
+from tap_sequentum.listings import by_key, newest_first
 
 INTERRUPTED = 130
 #: A synchronous start holds the request open for the whole run, so its answer may take a while.
@@ -85,7 +86,7 @@ def agents(session: Session, name: str | None, details: bool) -> None:
 @click.option("--max", "max_records", type=COUNT, default=50, metavar="N", help="At most N (API limit 1000).")
 def runs(session: Session, agent_id: int, max_records: int) -> None:
     """List an agent's runs, newest first."""
-    found = session.client().list_runs(agent_id, max_records=max_records)
+    found = newest_first(session.client().list_runs(agent_id, max_records=max_records))
     session.output.show(found, "runs", f"Agent {agent_id} has no runs.")
 
 
@@ -101,7 +102,7 @@ def files(session: Session, agent_id: int, run_id: int) -> None:
 @click.argument("agent_id", type=ID)
 def versions(session: Session, agent_id: int) -> None:
     """List an agent's versions, newest first."""
-    found = session.client().list_versions(agent_id)
+    found = by_key(session.client().list_versions(agent_id), "version", reverse=True)
     session.output.show(found, "versions", f"Agent {agent_id} has no versions.")
 
 
@@ -215,9 +216,7 @@ def start(
     if wait and sync:
         raise click.UsageError("--sync is not allowed with --wait.")
     body = operations.start_body(params, synchronous=sync, **options)
-    timeout = (
-        (wait_timeout or max(session.settings["request_timeout"], SYNC_ANSWER_TIMEOUT)) if sync else None
-    )
+    timeout = (wait_timeout or max(session.settings.request_timeout, SYNC_ANSWER_TIMEOUT)) if sync else None
     client, output = session.client(timeout), session.output
     with sent(
         f"the start of agent {agent_id}", f"It may have queued a run: see `sequentum runs {agent_id}`."

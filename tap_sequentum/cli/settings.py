@@ -1,4 +1,9 @@
-"""Where the `sequentum` command's settings come from, and the client made from them."""
+"""Where the `sequentum` command's settings come from, and the client made from them.
+
+The same places as the tap's with `--config ENV`, in the same order (docs/settings.md): a flag, then
+TAP_SEQUENTUM_* in the environment, then in `.env` (the same file as the tap's), then the --config file, then
+the schema's default.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +17,31 @@ from typing import Any, TextIO, TypeVar
 
 import click
 from click.core import ParameterSource
+from dotenv import dotenv_values
 
 from tap_sequentum import errors
 from tap_sequentum.cli.output import Output, oneline
-from tap_sequentum.client import DEFAULT_BASE_URL, SequentumClient
+from tap_sequentum.client import SequentumClient
 from tap_sequentum.errors import UsageError
+from tap_sequentum.settings import (
+    DOTENV_START,
+    ENV_PREFIX,
+    Settings,
+    check_secrets,
+    default,
+    dotenv_file,
+    known_settings,
+    unknown_settings,
+)
 
-ENV = "TAP_SEQUENTUM_"
-DEFAULTS: dict[str, Any] = {"base_url": DEFAULT_BASE_URL, "request_timeout": 60.0, "max_retries": 5}
+ENV = ENV_PREFIX
+#: The tap's settings the command uses.
+NAMES = ("api_key", "base_url", "request_timeout", "max_retries")
 #: In every --help; `Session.settings` is what does it.
 PRECEDENCE = (
-    "Settings: a flag beats the --config file, which beats the TAP_SEQUENTUM_* environment, which beats "
-    "the default."
+    "Settings: a flag beats TAP_SEQUENTUM_* in the environment, which beats .env (the tap's, looked for from "
+    "the installed package's folder upwards), which beats the --config file, which beats the default. A key "
+    "from the environment or .env is never sent to a base_url that only the --config file names."
 )
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,28 +59,64 @@ class Session:
         return Output("json" in self.given, self.out, self.err)
 
     @cached_property
-    def settings(self) -> dict[str, Any]:
-        """Flag > --config file > environment > default.
+    def settings(self) -> Settings:
+        """Flag > environment > .env > --config file > default, as the tap reads them with --config ENV.
 
-        An explicit file beats the environment (as for the tap) so an exported production key is never
-        sent to the base_url that the file names.
+        A key from the environment or .env is meant for the host they name (or Sequentum's): it is not sent
+        to a base_url that only the --config file names, which gets the file's own key.
         """
-        flags, env = ({k: v for k, (v, s) in self.given.items() if s is src} for src in SOURCES)
-        names = {*DEFAULTS, "api_key"}
+        flags, env = (
+            {k: v for k, (v, s) in self.given.items() if s is src and k in NAMES} for src in SOURCES
+        )
         file = self._file()
-        if "base_url" in file and "api_key" not in file:
-            env.pop("api_key", None)  # the environment's key is not for the host that the file names
-        settings = {k: v for layer in (DEFAULTS, env, file, flags) for k, v in layer.items() if k in names}
-        if not settings.get("api_key"):
-            raise UsageError(errors.MISSING_API_KEY)
+        layers = {"default": {n: default(n) for n in NAMES}, "file": file, ".env": self._dotenv(), "env": env}
+        chosen: dict[str, Any] = {}
+        origin: dict[str, str] = {}
+        for label, layer in [*layers.items(), ("flag", flags)]:
+            for name in NAMES:
+                if layer.get(name) not in (None, ""):
+                    chosen[name], origin[name] = layer[name], label
+        if origin.get("base_url") == "file" and origin.get("api_key") in (".env", "env"):
+            if file.get("api_key") in (None, ""):
+                where = "environment" if origin["api_key"] == "env" else ".env"
+                raise UsageError(
+                    errors.missing_api_key(
+                        f"the TAP_SEQUENTUM_API_KEY of the {where} is not sent to the base_url that only "
+                        f"{self.given['config'][0]} names: put api_key in that file, or give the host as "
+                        "--base-url or TAP_SEQUENTUM_BASE_URL"
+                    )
+                )
+            chosen["api_key"] = file["api_key"]
+        if chosen.get("api_key") in (None, ""):
+            raise UsageError(errors.missing_api_key(self._where_keys_are_read()))
         for key, kind in (("request_timeout", float), ("max_retries", int)):
             try:
-                settings[key] = kind(settings[key])
+                chosen[key] = kind(chosen[key])
             except (TypeError, ValueError):
-                raise UsageError(f"{key} must be a number, not {settings[key]!r}.") from None
-        return settings
+                raise UsageError(f"{key} must be a number, not {chosen[key]!r}.") from None
+        try:
+            return Settings.of(chosen)
+        except errors.ConfigurationError as exc:
+            raise UsageError(str(exc)) from None
 
-    def _file(self) -> dict[str, Any]:
+    def _where_keys_are_read(self) -> str:
+        found = dotenv_file()
+        dotenv = str(found) if found else f"a .env file (none from {DOTENV_START} upwards)"
+        config = self.given["config"][0] if "config" in self.given else "a --config file (none given)"
+        return f"no --api-key, no TAP_SEQUENTUM_API_KEY in the environment or in {dotenv}, " + (
+            f"no api_key in {config}"
+        )
+
+    def _dotenv(self) -> dict[str, Any]:
+        """The settings `.env` holds (TAP_SEQUENTUM_*), read as the tap reads them."""
+        found = dotenv_file()
+        values = dotenv_values(found) if found else {}
+        return {name: values.get(ENV + name.upper()) for name in NAMES}
+
+    @cached_property
+    def _config_file(self) -> dict[str, Any]:
+        """The --config file's settings; its secrets are checked before anything could show them, and a key
+        the tap does not know is said once."""
         if "config" not in self.given:
             return {}
         path = self.given["config"][0]
@@ -72,11 +126,24 @@ class Session:
             raise UsageError(f"Cannot read the config file {path}: {oneline(exc)}.") from None
         if not isinstance(config, dict):
             raise UsageError(f"The config file {path} must hold a JSON object.")
+        try:
+            check_secrets(config)
+        except errors.ConfigurationError as exc:
+            raise UsageError(f"{exc} ({path})") from None
+        for line in unknown_settings(config, known_settings()):
+            self.err.write(f"sequentum: warning: {line} ({path}).\n")
         return {k: v for k, v in config.items() if v not in (None, "")}
 
+    def _file(self) -> dict[str, Any]:
+        return self._config_file
+
     def secrets(self) -> list[str]:
-        """Every API key this invocation knows of (flag, file, environment): each is masked in errors."""
-        keys = [self.given.get("api_key", ("",))[0], os.environ.get(ENV + "API_KEY")]
+        """Every API key this invocation knows of (flag, environment, .env, file): masked in errors."""
+        keys = [
+            self.given.get("api_key", ("",))[0],
+            os.environ.get(ENV + "API_KEY"),
+            self._dotenv()["api_key"],
+        ]
         with contextlib.suppress(UsageError):
             keys.append(self._file().get("api_key"))
         return [str(key) for key in keys if key]
@@ -87,10 +154,11 @@ class Session:
             settings = self.settings
             try:
                 self._client = SequentumClient(
-                    str(settings["api_key"]),
-                    str(settings["base_url"]),
-                    timeout=timeout or settings["request_timeout"],
-                    max_retries=settings["max_retries"],
+                    settings.api_key,
+                    settings.base_url,
+                    timeout=timeout or settings.request_timeout,
+                    max_retries=settings.max_retries,
+                    user_agent=settings.user_agent,
                 )
             except errors.ConfigurationError as exc:
                 raise UsageError(str(exc)) from None
@@ -124,16 +192,20 @@ GLOBAL_OPTIONS = (
         metavar="KEY",
         help="A flag shows in process lists: prefer the env.",
     ),
-    _option("--base-url", envvar=ENV + "BASE_URL", metavar="URL", help=f"Default {DEFAULT_BASE_URL}."),
+    _option("--base-url", envvar=ENV + "BASE_URL", metavar="URL", help=f"Default {default('base_url')}."),
     _option(
-        "--request-timeout", type=float, envvar=ENV + "REQUEST_TIMEOUT", metavar="S", help="Default 60 s."
+        "--request-timeout",
+        type=float,
+        envvar=ENV + "REQUEST_TIMEOUT",
+        metavar="S",
+        help=f"Default {default('request_timeout')} s.",
     ),
     _option(
         "--max-retries",
         type=int,
         envvar=ENV + "MAX_RETRIES",
         metavar="N",
-        help="Of a failed read (default 5).",
+        help=f"Of a failed read (default {default('max_retries')}).",
     ),
     _option("--config", type=click.Path(dir_okay=False, path_type=Path), help="The tap's JSON config file."),
     _option("--json", is_flag=True, help="Print JSON for scripts instead of tables."),

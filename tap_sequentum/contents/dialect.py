@@ -22,8 +22,8 @@ from typing import BinaryIO
 import charset_normalizer
 
 from tap_sequentum.contents.source import Source, as_source
+from tap_sequentum.settings import AUTO
 
-AUTO = "auto"
 #: Formats read as text: their encoding is detected when not forced.
 TEXT_FORMATS = frozenset({"csv", "tsv", "json", "jsonl"})
 #: Bytes read to decide; enough for a header and a few dozen rows.

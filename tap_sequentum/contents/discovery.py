@@ -25,6 +25,7 @@ from tap_sequentum.contents.formats import format_of, read_batches
 from tap_sequentum.contents.infer import Kind, infer_batch
 from tap_sequentum.contents.naming import Router
 from tap_sequentum.incremental import finality
+from tap_sequentum.listings import newest_first
 
 logger = logging.getLogger("tap_sequentum.discovery")
 
@@ -60,8 +61,9 @@ def discover_agent(
     is read, so every table gets a stream; the columns are learnt from the files as they are emitted.
     """
     runs = [r for r in client.list_runs(agent_id, settings.runs_max_records) if finality(r) != "active"]
-    # Runs that say they exported rows first (free information from the runs list), newest first.
-    runs.sort(key=lambda run: not _exported(run))
+    # Runs that say they exported rows first (free information from the runs list), newest first whatever
+    # order the list came in.
+    runs = sorted(newest_first(runs), key=lambda run: not _exported(run))
     # A sync without a catalog lists every run's files anyway (the answers are cached): all its tables.
     sample_runs = settings.sample_runs if read else len(runs)
     samples: dict[str, Sample] = {}

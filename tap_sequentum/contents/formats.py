@@ -22,11 +22,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from tap_sequentum.contents.columns import ROWS_PER_BATCH, batched_rows, cell_text, text_batch, unique_names
-from tap_sequentum.contents.dialect import AUTO, ReadOptions
+from tap_sequentum.contents.dialect import ReadOptions
 from tap_sequentum.contents.source import Source, as_source
 from tap_sequentum.contents.xml import read_xml
 from tap_sequentum.domain import file_extension
 from tap_sequentum.errors import MalformedFileError
+from tap_sequentum.settings import AUTO
 
 
 def format_of(name: str | None) -> str | None:

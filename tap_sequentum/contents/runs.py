@@ -19,8 +19,7 @@ from tap_sequentum.contents.formats import format_of
 from tap_sequentum.contents.infer import Kind, widen
 from tap_sequentum.contents.naming import Router
 from tap_sequentum.contents.parse import ParsedFile, ParseSettings
-
-SKIP, STOP = "skip", "stop"
+from tap_sequentum.settings import SKIP, STOP
 
 #: A group of runs is parsed before it is emitted while its files stay under these bounds.
 GROUP_BYTES = 1 << 30
