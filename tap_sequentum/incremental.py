@@ -94,7 +94,8 @@ def mark_handled(state: dict, run: Mapping[str, Any]) -> None:
         state.setdefault(WATCHED, {})[str(run_id)] = fingerprint(run)
 
 
-def plan_runs(
+# issue 18: being split
+def plan_runs(  # noqa: C901
     runs: Sequence[dict],
     state: Mapping[str, Any] | None = None,
     *,

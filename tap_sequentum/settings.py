@@ -240,7 +240,8 @@ def agent_id_list(value: Any) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def check_settings(config: Mapping[str, Any]) -> None:
+# issue 18: being split
+def check_settings(config: Mapping[str, Any]) -> None:  # noqa: C901
     """Settings the JSON schema cannot check, as one actionable line each (before any request)."""
     problems = []
     if not isinstance(config.get("api_key"), str) or not config["api_key"].strip():
