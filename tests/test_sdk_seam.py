@@ -295,8 +295,8 @@ def _states_written(mib_per_second: float, total_mib: int) -> int:
 
 
 def test_default_pacing_by_tens_of_mib_or_a_minute():
-    # One big file (2M rows, 545 MiB of RECORD lines at 60 MiB/s): a STATE every 32 MiB, not every MiB.
-    assert _states_written(mib_per_second=60, total_mib=545) == 545 // 32 + 1
+    # One big file (2M rows, 900 MiB of RECORD lines at 60 MiB/s): a STATE every 32 MiB, not every MiB.
+    assert _states_written(mib_per_second=60, total_mib=900) == 900 // 32 + 1
     # A sync that writes slowly (0.1 MiB/s for 10 minutes and 10 s): one a minute, then the last.
     assert _states_written(mib_per_second=0.1, total_mib=61) == 10 + 1
 
