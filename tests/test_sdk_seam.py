@@ -60,8 +60,9 @@ def test_every_internal_the_seam_uses_still_exists(name):
 
 def _sdk_private_names() -> set[str]:
     """Every private name singer-sdk's Stream and Tap (with their SDK bases) define or assign, and the last
-    part of every name in INTERNALS (`Stream.state_manager.is_flushed` -> `is_flushed`)."""
-    names = {dotted.rsplit(".", 1)[-1] for dotted in INTERNALS}
+    part of every attribute in INTERNALS (`Stream.state_manager.is_flushed` -> `is_flushed`); names from
+    private modules (`singer_sdk.helpers._batch.BatchConfig`) are found by their import instead."""
+    names = {dotted.rsplit(".", 1)[-1] for dotted in INTERNALS if not dotted.startswith("singer_sdk.")}
     for root in (Stream, Tap):
         for cls in inspect.getmro(root):
             if cls.__module__.startswith("singer_sdk"):
