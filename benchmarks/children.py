@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -33,6 +33,7 @@ class Child:
     stderr: str
     returncode: int = 0
     cpu_seconds: float = 0.0  # user + system: the child's own work, whatever the load or the network
+    reader_output: str = ""  # what the reading process printed, when stdout went to one
 
     @property
     def peak_rss_mib(self) -> float:
@@ -51,20 +52,42 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_child(argv: Sequence[str], stdout: IO[bytes] | int = subprocess.DEVNULL, check: bool = True) -> Child:
-    """Run `argv` from the project root and wait for it with `os.wait4` (ru_maxrss is KiB on Linux)."""
-    with tempfile.TemporaryFile() as err:  # a file, not a pipe: nobody reads while we wait
+def run_child(
+    argv: Sequence[str],
+    stdout: IO[bytes] | int = subprocess.DEVNULL,
+    check: bool = True,
+    reader: Sequence[str] | None = None,
+) -> Child:
+    """Run `argv` from the project root and wait for it with `os.wait4` (ru_maxrss is KiB on Linux).
+
+    With `reader`, stdout goes through a pipe to that process instead, as it goes to a Singer target: the
+    wall time then runs until the reader has read everything, and `reader_output` is what it printed.
+    Peak RSS and CPU time are always those of `argv` alone.
+    """
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as said:  # files: nobody reads them
         started = time.perf_counter()
+        consumer = None
+        if reader is not None:
+            consumer = subprocess.Popen(reader, stdin=subprocess.PIPE, stdout=said, cwd=ROOT, env=child_env())
+            stdout = cast("IO[bytes]", consumer.stdin)
         proc = subprocess.Popen(argv, stdout=stdout, stderr=err, cwd=ROOT, env=child_env())
+        if consumer is not None:
+            cast("IO[bytes]", consumer.stdin).close()  # the reader sees the end when the child exits
         _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
+        if consumer is not None and consumer.wait() != 0 and check:
+            raise SystemExit(
+                f"the reader of {' '.join(argv[:4])} ... failed with exit code {consumer.returncode}"
+            )
+        seconds = time.perf_counter() - started
         err.seek(0)
         text = err.read().decode("utf-8", "replace")
+        said.seek(0)
+        output = said.read().decode("utf-8", "replace")
     if check and proc.returncode != 0:
         sys.stderr.write(text[-4000:])
         raise SystemExit(f"{' '.join(argv[:4])} ... failed with exit code {proc.returncode}")
-    return Child(seconds, usage.ru_maxrss, text, proc.returncode, usage.ru_utime + usage.ru_stime)
+    return Child(seconds, usage.ru_maxrss, text, proc.returncode, usage.ru_utime + usage.ru_stime, output)
 
 
 def tap_argv(*args: str) -> list[str]:

@@ -74,26 +74,31 @@ def start_body(
         ("timeout", timeout, 0),
         ("proxyPoolId", proxy_pool_id, 0),
     ):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise errors.ConfigurationError(
-                f"{key} must be a whole number of at least {minimum}, not {value!r}."
-            )
-        body[key] = value
+        if value is not None:
+            body[key] = _whole_number(key, value, minimum)
     if export is not None:
-        mode = EXPORT_MODES.get(str(export).strip().lower())
-        if mode is None:
-            raise errors.ConfigurationError(f"parallelExport must be Combined or Separated, not {export!r}.")
-        body["parallelExport"] = mode
+        body["parallelExport"] = _export_mode(export)
     body["isRunSynchronously"] = bool(synchronous)
-    for key, flag in (("isExclusive", exclusive), ("isWaitOnFailure", wait_on_failure)):
-        if flag is not None:
-            body[key] = bool(flag)
-    for key, text in (("logLevel", log_level), ("logMode", log_mode)):
-        if text is not None:
-            body[key] = str(text)
+    optional = {"isExclusive": exclusive, "isWaitOnFailure": wait_on_failure}
+    body.update({key: bool(flag) for key, flag in optional.items() if flag is not None})
+    texts = {"logLevel": log_level, "logMode": log_mode}
+    body.update({key: str(text) for key, text in texts.items() if text is not None})
     return body
+
+
+def _whole_number(key: str, value: object, minimum: int) -> int:
+    """`value` if it is an int (not a bool) of at least `minimum`; else an error naming `key`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise errors.ConfigurationError(f"{key} must be a whole number of at least {minimum}, not {value!r}.")
+    return value
+
+
+def _export_mode(export: str) -> str:
+    """The API's spelling of a `parallelExport` mode given in any case."""
+    mode = EXPORT_MODES.get(str(export).strip().lower())
+    if mode is None:
+        raise errors.ConfigurationError(f"parallelExport must be Combined or Separated, not {export!r}.")
+    return mode
 
 
 def started_run(answer: Any, agent_id: int) -> dict:

@@ -425,6 +425,9 @@ class Settings:
 
     def problems(self, *, start_date: Any = None, delimiter: Any = None) -> list[str]:
         """What the JSON schema cannot check (ranges, codecs, folders), as they were given."""
+        return [*self._number_problems(), *self._text_problems(start_date, delimiter)]
+
+    def _number_problems(self) -> list[str]:
         problems = []
         if not 1 <= self.runs_max_records <= 1000:
             problems.append(f"runs_max_records must be between 1 and 1000, not {self.runs_max_records}")
@@ -433,6 +436,10 @@ class Settings:
                 problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.trigger_poll_interval <= 0:
             problems.append("trigger_poll_interval must be a positive number of seconds")
+        return problems
+
+    def _text_problems(self, start_date: Any, delimiter: Any) -> list[str]:
+        problems = []
         if start_date and self.start_date is None:
             problems.append(f"start_date must be an ISO 8601 date or date-time, not {start_date!r}")
         try:

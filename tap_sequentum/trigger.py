@@ -39,7 +39,43 @@ def run_triggers(
     in which case it is logged and the sync goes on to extract whatever exists. `should_stop` is called
     on every poll and may raise to abandon the wait (a signal); its argument describes the run waited on.
     """
-    started: list[tuple[Mapping[str, Any], dict, float]] = []
+    started = _start_all(client, triggers, logger)
+    finished: list[dict] = []
+    problems: list[str] = []
+    for spec, run, begun in started:
+        agent_id, run_id = int(spec["agent_id"]), int(run["id"])
+        # Each run's timeout counts from its own start, not from when this loop reaches it.
+        remaining = max(_timeout(spec) - (time.monotonic() - begun), 0.0)
+        progress = _progress_reporter(agent_id, run_id, begun, logger, should_stop)
+        try:
+            final = wait_for_run(
+                client, agent_id, run_id, timeout=remaining, poll_interval=poll_interval, on_update=progress
+            )
+        except errors.RunTimeoutError as exc:
+            problems.append(str(exc))
+            continue
+        finished.append(final)
+        problem = ended_badly(agent_id, run_id, final)
+        if problem:
+            problems.append(problem)
+    if problems and fail_on_error:
+        raise errors.TriggerError(
+            " ".join(problems)
+            + " Nothing was extracted; set trigger_fail_on_error to false to extract anyway."
+        )
+    for problem in problems:
+        logger.warning("Trigger: %s Extracting anyway (trigger_fail_on_error is off).", problem)
+    return finished
+
+
+Started = tuple[Mapping[str, Any], dict, float]
+
+
+def _start_all(
+    client: SequentumClient, triggers: Sequence[Mapping[str, Any]], logger: logging.Logger
+) -> list[Started]:
+    """Start each trigger's agent: (spec, run, when); a failed start names the runs already going."""
+    started: list[Started] = []
     for spec in triggers:
         agent_id = int(spec["agent_id"])
         body = start_body(spec.get("input_parameters") or None)
@@ -56,51 +92,42 @@ def run_triggers(
             "Trigger: started agent %s, run %s (%s).", agent_id, run["id"], status_label(run.get("status"))
         )
         started.append((spec, run, time.monotonic()))
+    return started
 
-    finished: list[dict] = []
-    problems: list[str] = []
-    for spec, run, begun in started:
-        agent_id, run_id = int(spec["agent_id"]), int(run["id"])
-        timeout = DEFAULT_TIMEOUT if spec.get("timeout") is None else float(spec["timeout"])
 
-        def progress(
-            current: dict, agent_id: int = agent_id, run_id: int = run_id, begun: float = begun
-        ) -> None:
-            logger.info(
-                "Trigger: agent %s run %s is %s after %.0f s.",
-                agent_id,
-                run_id,
-                status_label(current.get("status")),
-                time.monotonic() - begun,
-            )
-            if should_stop is not None:
-                should_stop(
-                    f" while waiting for triggered run {run_id} of agent {agent_id}, which goes on running "
-                    f"on Sequentum (stop it with `sequentum stop {agent_id} {run_id}`)"
-                )
+def _timeout(spec: Mapping[str, Any]) -> float:
+    return DEFAULT_TIMEOUT if spec.get("timeout") is None else float(spec["timeout"])
 
-        try:
-            # Each run's timeout counts from its own start, not from when this loop reaches it.
-            remaining = max(timeout - (time.monotonic() - begun), 0.0)
-            final = wait_for_run(
-                client, agent_id, run_id, timeout=remaining, poll_interval=poll_interval, on_update=progress
+
+def _progress_reporter(
+    agent_id: int,
+    run_id: int,
+    begun: float,
+    logger: logging.Logger,
+    should_stop: Callable[[str], None] | None,
+) -> Callable[[dict], None]:
+    """What each poll of a run does: log its status, then let a pending signal stop the wait."""
+
+    def progress(current: dict) -> None:
+        logger.info(
+            "Trigger: agent %s run %s is %s after %.0f s.",
+            agent_id,
+            run_id,
+            status_label(current.get("status")),
+            time.monotonic() - begun,
+        )
+        if should_stop is not None:
+            should_stop(
+                f" while waiting for triggered run {run_id} of agent {agent_id}, which goes on running "
+                f"on Sequentum (stop it with `sequentum stop {agent_id} {run_id}`)"
             )
-        except errors.RunTimeoutError as exc:
-            problems.append(str(exc))
-            continue
-        finished.append(final)
-        if not run_succeeded(final):
-            problems.append(
-                f"Triggered run {run_id} of agent {agent_id} ended {status_label(final.get('status'))}"
-                + (f": {final['message']}" if final.get("message") else "")
-                + "."
-            )
-    if problems:
-        if fail_on_error:
-            raise errors.TriggerError(
-                " ".join(problems) + " Nothing was extracted; set trigger_fail_on_error to false to extract "
-                "anyway."
-            )
-        for problem in problems:
-            logger.warning("Trigger: %s Extracting anyway (trigger_fail_on_error is off).", problem)
-    return finished
+
+    return progress
+
+
+def ended_badly(agent_id: int, run_id: int, final: Mapping[str, Any]) -> str | None:
+    """The problem to report for a triggered run that finished without succeeding, else None."""
+    if run_succeeded(final):
+        return None
+    message = f": {final['message']}" if final.get("message") else ""
+    return f"Triggered run {run_id} of agent {agent_id} ended {status_label(final.get('status'))}{message}."

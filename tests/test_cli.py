@@ -806,3 +806,15 @@ def test_an_exported_key_is_never_sent_to_a_host_that_a_config_file_names(sandbo
     assert proc.returncode == 2
     assert "No Sequentum API key" in proc.stderr
     assert not sandbox.requests  # nothing was sent, with or without the key
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "line"),
+    [
+        (KeyboardInterrupt(), commands.INTERRUPTED, "interrupted"),
+        (OSError("No space left on device"), 1, "No space left on device"),
+        (ValueError("boom"), 1, "unexpected ValueError: boom (please report this)"),
+    ],
+)
+def test_failure_is_one_line_and_an_exit_code(raised, code, line):
+    assert cli.failure(raised) == (line, code)

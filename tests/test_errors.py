@@ -198,14 +198,8 @@ def test_the_log_holds_what_a_user_acts_on(demo_sandbox, tmp_path):
     config = {"api_key": demo_sandbox.api_key, "base_url": demo_sandbox.base_url, "agent_ids": [1001]}
     proc = run_cli(["--config", str(write_json(tmp_path / "c.json", config))])
     assert proc.returncode == 0, proc.stderr
-    for chatter in (
-        "Skipping parse of env var settings",
-        "as child stream",
-        "with context keys",
-        "Starting incremental sync of",
-    ):
-        assert chatter not in proc.stderr
-    assert "Downloaded steam.csv" in proc.stderr  # what a user does want to see stays
+    # singer-sdk's own INFO lines stay as the SDK writes them (issue 18 dropped the filter); ours are there.
+    assert "Downloaded steam.csv" in proc.stderr
     assert "Beginning sync of 'steam'" in proc.stderr
 
 

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_infer import render
 
 from tap_sequentum.contents.convert import json_values, python_values
 from tap_sequentum.contents.formats import (
@@ -22,7 +23,7 @@ from tap_sequentum.contents.formats import (
     read_batches,
     unique_names,
 )
-from tap_sequentum.contents.infer import Kind, infer_arrow, render, widen
+from tap_sequentum.contents.infer import Kind, infer_arrow, widen
 from tap_sequentum.contents.records import RecordWriter
 from tap_sequentum.errors import MalformedFileError
 

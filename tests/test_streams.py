@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import config_for, parse_messages, run_cli, sync, write_json
+from support import SyncResult, config_for, parse_messages, run_cli, sync, write_json
 
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.domain import is_finished
 
 
-def test_agents_merge_detail_fields_and_drop_the_sentinel(demo_sandbox):
-    result = sync(config_for(demo_sandbox))
+@pytest.fixture(scope="module")
+def demo_sync(demo_sandbox) -> SyncResult:
+    """One full sync of the demo data, shared by the tests that only read what it emitted."""
+    return sync(config_for(demo_sandbox))
+
+
+def test_agents_merge_detail_fields_and_drop_the_sentinel(demo_sandbox, demo_sync):
+    result = demo_sync
     agents = result.records["agents"]
     listed = SequentumClient(demo_sandbox.api_key, demo_sandbox.base_url).get_json("agent/all", what="agents")
     assert sorted(a["id"] for a in agents) == sorted(a["id"] for a in listed)
@@ -23,8 +29,8 @@ def test_agents_merge_detail_fields_and_drop_the_sentinel(demo_sandbox):
     assert any(agent["startUrl"] for agent in agents)
 
 
-def test_every_record_carries_its_parents_ids(demo_sandbox):
-    result = sync(config_for(demo_sandbox))
+def test_every_record_carries_its_parents_ids(demo_sync):
+    result = demo_sync
     agent_ids = set(result.ids("agents"))
     runs = result.records["runs"]
     assert runs and {r["agent_id"] for r in runs} <= agent_ids
@@ -36,8 +42,8 @@ def test_every_record_carries_its_parents_ids(demo_sandbox):
     assert versions and {v["agent_id"] for v in versions} == agent_ids
 
 
-def test_names_beside_codes(demo_sandbox):
-    result = sync(config_for(demo_sandbox))
+def test_names_beside_codes(demo_sync):
+    result = demo_sync
     for run in result.records["runs"]:
         assert run["status_name"], run
         assert run["is_finished"] is is_finished(run["status"])
@@ -47,8 +53,8 @@ def test_names_beside_codes(demo_sandbox):
     assert all(f["extension"] == f["name"].rsplit(".", 1)[-1].lower() for f in files)
 
 
-def test_agent_ids_limits_the_sync(demo_sandbox):
-    everything = sync(config_for(demo_sandbox))
+def test_agent_ids_limits_the_sync(demo_sandbox, demo_sync):
+    everything = demo_sync
     chosen = sorted(everything.ids("agents"))[:2]
     result = sync(config_for(demo_sandbox, agent_ids=chosen))
     assert sorted(result.ids("agents")) == chosen
@@ -112,8 +118,8 @@ def test_state_is_per_agent_and_holds_no_secret(sandbox):
     )
 
 
-def test_start_date_skips_older_runs(demo_sandbox):
-    everything = sync(config_for(demo_sandbox))
+def test_start_date_skips_older_runs(demo_sandbox, demo_sync):
+    everything = demo_sync
     dates = sorted(r["created"] for r in everything.records["runs"])
     cutoff = dates[len(dates) // 2]
     result = sync(config_for(demo_sandbox, start_date=cutoff))

@@ -10,7 +10,7 @@ from support import config_for, run_cli, sync, write_json
 
 from sequentum_emulator import Sandbox
 from tap_sequentum.errors import TriggerError
-from tap_sequentum.trigger import run_triggers
+from tap_sequentum.trigger import ended_badly, run_triggers
 
 
 @pytest.fixture
@@ -121,3 +121,19 @@ def test_a_stop_request_abandons_the_wait_and_names_the_run():
 
     with pytest.raises(RuntimeError, match=r"waiting for triggered run 7 of agent 1.*sequentum stop 1 7"):
         run_triggers(NeverFinishes(1), [{"agent_id": 1}], logger=logging.getLogger("t"), should_stop=stop)
+
+
+@pytest.mark.parametrize(
+    ("final", "problem"),
+    [
+        ({"status": 9}, None),
+        ({"status": 10}, None),
+        ({"status": 7}, "Triggered run 7 of agent 1 ended Failed (7)."),
+        (
+            {"status": 8, "message": "Stopped by user"},
+            "Triggered run 7 of agent 1 ended Stopped (8): Stopped by user.",
+        ),
+    ],
+)
+def test_ended_badly_names_the_run_and_its_message(final, problem):
+    assert ended_badly(1, 7, final) == problem

@@ -26,15 +26,6 @@ def main(argv: Sequence[Any] | None = None) -> int:
     """Run one command; returns the exit code (the console script exits with it)."""
     session = Session(sys.stdout, sys.stderr)
     args = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
-
-    def fail(message: str, code: int) -> int:
-        text = oneline(message)
-        for secret in session.secrets():
-            text = errors.redact(text, secret)
-        session.err.write(f"{PROG}: error: {text}\n")
-        session.err.flush()
-        return code
-
     try:
         # make_context/invoke rather than click's main(): that one prints its own multi-line errors and
         # a blank line on Ctrl-C.
@@ -44,22 +35,34 @@ def main(argv: Sequence[Any] | None = None) -> int:
         return 0
     except click.exceptions.Exit as exc:  # --help
         return exc.exit_code
-    except click.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else PROG
-        return fail(f"{exc.format_message()} (see `{where} --help`)", exc.exit_code)
-    except click.ClickException as exc:
-        return fail(exc.format_message(), exc.exit_code)
-    except errors.SequentumError as exc:
-        return fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        return fail("interrupted", INTERRUPTED)
     except BrokenPipeError:
         # `sequentum runs 1 | head`: the reader left; say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except OSError as exc:  # the local disk: full, read-only, a vanished folder
-        return fail(str(exc), 1)
-    except Exception as exc:  # a bug or an unforeseen failure: still one line, never the key
-        return fail(f"unexpected {type(exc).__name__}: {oneline(exc)} (please report this)", 1)
+    except (Exception, KeyboardInterrupt) as exc:
+        message, code = failure(exc)
+        text = oneline(message)
+        for secret in session.secrets():
+            text = errors.redact(text, secret)
+        session.err.write(f"{PROG}: error: {text}\n")
+        session.err.flush()
+        return code
     finally:
         session.close()
+
+
+def failure(exc: BaseException) -> tuple[str, int]:
+    """The one line (before redaction) and the exit code for what a command raised."""
+    if isinstance(exc, click.UsageError):
+        where = exc.ctx.command_path if exc.ctx else PROG
+        return f"{exc.format_message()} (see `{where} --help`)", exc.exit_code
+    if isinstance(exc, click.ClickException):
+        return exc.format_message(), exc.exit_code
+    if isinstance(exc, errors.SequentumError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", INTERRUPTED
+    if isinstance(exc, OSError):  # the local disk: full, read-only, a vanished folder
+        return str(exc), 1
+    # A bug or an unforeseen failure: still one line, never the key.
+    return f"unexpected {type(exc).__name__}: {oneline(exc)} (please report this)", 1

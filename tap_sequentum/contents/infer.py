@@ -1,8 +1,9 @@
 """Lossless type inference for scraped cells: a column only gets a type if every cell survives it.
 
 Each cell's raw text is classified into a `Kind`; a column's kind is the `widen` fold of its cells.
-A kind is only chosen when `convert` then `render` gives the cell back: no lost leading zeros, no
-IDs turned into floats, no re-formatted timestamps.
+A kind is only chosen when the record value it gives (int, Decimal, bool, or the text) renders back to
+the cell: no lost leading zeros, no IDs turned into floats, no re-formatted timestamps. That round trip,
+and a plain-Python restatement of the rules below, are the reference in `tests/reference_infer.py`.
 
 Decisions on edge cases (each keeps the text recoverable from the record value):
 
@@ -19,11 +20,9 @@ Decisions on edge cases (each keeps the text recoverable from the record value):
 
 from __future__ import annotations
 
-import datetime
 import enum
 import re
-from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
+from collections.abc import Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,14 +30,10 @@ import pyarrow.compute as pc
 __all__ = [
     "Kind",
     "classify",
-    "convert",
-    "converter",
     "infer_arrow",
     "infer_batch",
-    "infer_values",
     "json_schema",
     "kind_from_json_schema",
-    "render",
     "text_kind",
     "widen",
 ]
@@ -63,7 +58,17 @@ _INTEGER = r"0|-?[1-9][0-9]{0,18}"  # no "-0", no leading zeros, at most 19 digi
 _EXPONENT = r"[eE][+-]?[0-9]{1,4}"
 _NUMBER = rf"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:{_EXPONENT})?|{_EXPONENT})"
 _BOOLEAN = r"[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]"
-_DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+# Calendar dates that exist, in the pattern itself, so one regex pass checks a whole column: years
+# 0001-9999, day 29 of February only in leap years (divisible by 4, centuries by 400).
+_YEAR = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_BY_FOUR = r"(?:0[48]|[2468][048]|[13579][26])"  # 04 to 96: the two-digit multiples of 4 but 00
+_LEAP_YEAR = rf"(?:[0-9]{{2}}{_BY_FOUR}|{_BY_FOUR}00)"
+_MONTH_DAY = (
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"  # every month has 28 days
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)"  # all but February have 30
+    r"|(?:0[13578]|1[02])-31)"
+)
+_DATE = rf"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
 _ZONE = r"[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]"
 _DATETIME = rf"{_DATE}T{_TIME}(?:{_ZONE})?"
@@ -76,7 +81,12 @@ _SHAPES = {
     Kind.DATETIME: _DATETIME,
 }
 _CELL = re.compile("|".join(f"(?P<{kind.name}>{shape})" for kind, shape in _SHAPES.items()))
-_ARROW = {kind: f"^(?:{shape})$" for kind, shape in _SHAPES.items()}  # RE2: `$` is end of text
+# Integers of at most 18 digits always fit int64: most integer columns need no range check.
+_SHORT_INTEGER = r"0|-?[1-9][0-9]{0,17}"
+# The Arrow (RE2) patterns also match "": a missing cell fits every kind, so columns are checked whole,
+# without copying out the non-empty cells first. `$` is the end of the text.
+_ARROW = {kind: f"^(?:{shape})?$" for kind, shape in _SHAPES.items()}
+_ARROW_SHORT_INTEGER = f"^(?:{_SHORT_INTEGER})?$"
 
 _NUMERIC = frozenset({Kind.INTEGER, Kind.NUMBER})
 _INT64_MAX = "9223372036854775807"
@@ -92,25 +102,14 @@ def classify(text: str) -> Kind:
     if match is None:
         return Kind.STRING
     kind = Kind[str(match.lastgroup)]  # every alternative is a named group
-    if kind is Kind.INTEGER:
-        return kind if len(text) < 19 or _in_int64(text) else Kind.STRING
-    if kind is Kind.DATE or kind is Kind.DATETIME:
-        return kind if _is_calendar_date(text) else Kind.STRING
+    if kind is Kind.INTEGER and len(text) >= 19 and not _in_int64(text):
+        return Kind.STRING
     return kind
 
 
 def _in_int64(text: str) -> bool:
     """Whether integer text fits int64, which most targets use for an integer column."""
     return _INT64_RANGE[0] <= int(text) <= _INT64_RANGE[1]
-
-
-def _is_calendar_date(text: str) -> bool:
-    """Whether the leading YYYY-MM-DD exists (no Feb 30, no year 0)."""
-    try:
-        datetime.date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
-    except ValueError:
-        return False
-    return True
 
 
 def widen(a: Kind, b: Kind) -> Kind:
@@ -124,19 +123,8 @@ def widen(a: Kind, b: Kind) -> Kind:
     return Kind.STRING
 
 
-def infer_values(values: Iterable[str | None]) -> Kind:
-    """A column's kind from its cells (None is missing); stops reading once it is STRING."""
-    kind = Kind.NULL
-    for value in values:
-        if value:
-            kind = widen(kind, classify(value))
-            if kind is Kind.STRING:
-                break
-    return kind
-
-
 def infer_arrow(array: pa.Array | pa.ChunkedArray) -> Kind:
-    """`infer_values(array.to_pylist())` for an Arrow text column, vectorized chunk by chunk."""
+    """The `widen` fold of `classify` over an Arrow text column's cells, vectorized chunk by chunk."""
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     kind = Kind.NULL
     for chunk in chunks:
@@ -187,39 +175,59 @@ def _as_text(chunk: pa.Array) -> pa.Array:
 
 
 def _infer_chunk(chunk: pa.Array) -> Kind:
-    """The chunk's kind: its first cell names the only family that can fit, then all must fit it."""
-    if pa.types.is_null(chunk.type):
+    """The chunk's kind: its first cell names the only family that can fit, then all must fit it.
+
+    Each check is one regex pass over the whole chunk (missing cells match, see `_ARROW`): no copy of
+    the non-empty cells, no int64 range check unless a cell is long enough to need one.
+    """
+    first = _first_cell(chunk)
+    if first is None:
         return Kind.NULL
-    cells = chunk.filter(pc.greater(pc.binary_length(chunk), 0))  # drops nulls and ""
-    if len(cells) == 0:
-        return Kind.NULL
-    first = classify(cells[0].as_py())
-    if first in _NUMERIC:
-        return _numeric_kind(cells, first)
-    if first is Kind.BOOLEAN:
-        return first if _all(_matches(cells, first)) else Kind.STRING
-    if first is Kind.DATE or first is Kind.DATETIME:
-        return first if _all_dates(cells, first) else Kind.STRING
+    kind = classify(first)
+    if kind in _NUMERIC:
+        return _numeric_kind(chunk, kind)
+    if kind is Kind.STRING or _all(_matches(chunk, _ARROW[kind])):
+        return kind
     return Kind.STRING
 
 
-def _numeric_kind(cells: pa.Array, first: Kind) -> Kind:
+def _first_cell(chunk: pa.Array) -> str | None:
+    """The first non-empty cell's text, None if there is none."""
+    if pa.types.is_null(chunk.type) or len(chunk) == 0:
+        return None
+    first = chunk[0].as_py()
+    if first:
+        return first
+    index = pc.index(pc.greater(pc.binary_length(chunk), 0), True).as_py()
+    return None if index < 0 else chunk[index].as_py()
+
+
+def _numeric_kind(chunk: pa.Array, first: Kind) -> Kind:
     """INTEGER if every cell is an int64, NUMBER if the rest are decimals, else STRING.
 
-    The first cell's kind is checked first: most columns are all one or all the other.
+    The first cell's kind is checked alone first: most columns are all one or all the other.
     """
-    other = Kind.NUMBER if first is Kind.INTEGER else Kind.INTEGER
-    fits = _numeric_mask(cells, first)
-    if _all(fits):
-        return first
-    rest = cells.filter(pc.invert(fits))
-    return Kind.NUMBER if _all(_numeric_mask(rest, other)) else Kind.STRING
+    if first is Kind.INTEGER:
+        if _all(_matches(chunk, _ARROW_SHORT_INTEGER)):
+            return Kind.INTEGER
+        integer = _int64_cells(chunk)
+        if _all(integer):
+            return Kind.INTEGER
+        decimal = _matches(chunk, _ARROW[Kind.NUMBER])
+    else:
+        decimal = _matches(chunk, _ARROW[Kind.NUMBER])
+        if _all(decimal):
+            return Kind.NUMBER
+        integer = _int64_cells(chunk)
+    return Kind.NUMBER if _all(pc.or_(integer, decimal)) else Kind.STRING
 
 
-def _numeric_mask(cells: pa.Array, kind: Kind) -> pa.Array:
-    if kind is Kind.NUMBER:
-        return _matches(cells, kind)
-    return pc.and_(_matches(cells, kind), pc.invert(_beyond_int64(cells)))
+def _int64_cells(chunk: pa.Array) -> pa.Array:
+    """Which cells are integers that fit int64 (or missing); the range is checked only for long cells."""
+    integer = _matches(chunk, _ARROW[Kind.INTEGER])
+    if pc.max(pc.binary_length(chunk)).as_py() < len(_INT64_MAX):
+        return integer
+    return pc.and_(integer, pc.invert(_beyond_int64(chunk)))
 
 
 def _beyond_int64(cells: pa.Array) -> pa.Array:
@@ -230,75 +238,12 @@ def _beyond_int64(cells: pa.Array) -> pa.Array:
     return pc.or_(too_big, too_small)
 
 
-def _all_dates(cells: pa.Array, kind: Kind) -> bool:
-    """Whether every cell has the shape and a real calendar date; Arrow's ISO cast checks days."""
-    if not _all(_matches(cells, kind)) or pc.any(pc.starts_with(cells, "0000")).as_py():
-        return False
-    try:
-        pc.cast(pc.utf8_slice_codeunits(cells, 0, 10), pa.date32())
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def _matches(cells: pa.Array, kind: Kind) -> pa.Array:
-    return pc.match_substring_regex(cells, _ARROW[kind])
+def _matches(cells: pa.Array, pattern: str) -> pa.Array:
+    return pc.match_substring_regex(cells, pattern)
 
 
 def _all(mask: pa.Array) -> bool:
     return pc.all(mask, min_count=0).as_py() is True
-
-
-def _text(text: str | None) -> str | None:
-    return text or None
-
-
-def _integer(text: str | None) -> int | None:
-    return int(text) if text else None
-
-
-def _number(text: str | None) -> Decimal | None:
-    return Decimal(text) if text else None
-
-
-def _boolean(text: str | None) -> bool | None:
-    return text[0] in "Tt" if text else None
-
-
-_CONVERTERS: dict[Kind, Callable[[str | None], object]] = {
-    Kind.NULL: _text,
-    Kind.BOOLEAN: _boolean,
-    Kind.INTEGER: _integer,
-    Kind.NUMBER: _number,
-    Kind.DATE: _text,
-    Kind.DATETIME: _text,
-    Kind.STRING: _text,
-}
-
-
-def converter(kind: Kind) -> Callable[[str | None], object]:
-    """The per-cell converter for a column of this kind, so hot loops do not branch per cell.
-
-    It trusts that the column was inferred (or widened) to `kind`: `int` would accept " 12".
-    """
-    return _CONVERTERS[kind]
-
-
-def convert(text: str | None, kind: Kind) -> object:
-    """The record value of one cell of a `kind` column: None for "", exact int/Decimal/bool, or text.
-
-    Dates and date-times stay the original text: re-formatting could drop precision or the zone.
-    """
-    return _CONVERTERS[kind](text)
-
-
-def render(value: object, kind: Kind) -> str | None:
-    """The cell text back from a `convert`ed value: equal text, equal Decimal, or equal boolean."""
-    if value is None:
-        return None
-    if kind is Kind.BOOLEAN:
-        return "true" if value else "false"
-    return str(value)
 
 
 _FORMATS = {Kind.DATE: "date", Kind.DATETIME: "date-time"}
