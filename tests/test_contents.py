@@ -565,3 +565,42 @@ def test_a_download_followed_while_it_arrives_reads_every_byte_and_stops_when_cl
     slow.close()
     assert time.monotonic() - started < 5
     assert not list(tmp_path.iterdir())
+
+
+def test_a_big_download_that_breaks_half_way_is_parsed_again_from_its_first_byte(sandbox, tmp_path):
+    """The restart contract (`client.Sink.restart` -> `TransferRestarted`): a file parsed while it downloads
+    is parsed again from its start when the transfer breaks, and every row comes once, in order."""
+    from tap_sequentum.client import SequentumClient
+    from tap_sequentum.contents.fetch import IN_MEMORY_BYTES, RunFile, Transfer, TransferRestarted
+
+    rows = 1_500_000
+    body = b"n,label\n" + b"".join(b"%d,row %d\n" % (i, i) for i in range(rows))
+    assert len(body) > IN_MEMORY_BYTES  # followed while it downloads, not fetched into memory
+    agent = add_agent(sandbox)
+    run = sandbox.add_run(agent, status=9, files=[("trap_shop.csv", body)])
+    sandbox.add_fault(r"/download$", "truncate", times=1)  # the first transfer stops half-way
+    result = sync(config_for(sandbox, agent_ids=[agent], temp_dir=str(tmp_path)))
+    assert [r["n"] for r in result.records["trap_shop"]] == list(range(rows))
+    downloads = [r for r in sandbox.requests if r.path.endswith("/download")]
+    assert len(downloads) == 2  # broken once, then whole
+    assert not list(tmp_path.iterdir())
+
+    # The same contract seen from a reader: the old generation fails, a new reader gets the whole file.
+    sandbox.add_fault(r"/download$", "truncate", times=1)
+    sandbox.latency = 0.3  # the reader below opens before the first transfer starts
+    client = SequentumClient(sandbox.api_key, sandbox.base_url)
+    listed = client.list_files(agent, run["id"])[0]
+    item = RunFile(agent, run["id"], None, listed["id"], "trap_shop.csv", listed["fileSize"])
+    transfer = Transfer(client, item, temp_dir=str(tmp_path))
+    first = transfer.open()
+
+    def read_to_the_end() -> None:
+        while first.read(1 << 16):
+            pass
+
+    with pytest.raises(TransferRestarted):
+        read_to_the_end()
+    first.close()
+    with transfer.open() as again:
+        assert again.read() == body
+    transfer.close()

@@ -183,12 +183,13 @@ class _Sink:
         return written
 
     def restart(self) -> None:
-        """The client starts the transfer again: empty the file; readers of what it held start over."""
-        self._handle.seek(0)
-        self._handle.truncate()
+        """The client starts the transfer again: readers of what the file held start over (told first,
+        so none takes the emptied file for the end of it), then the file is emptied."""
         if self._size:
             self._size = 0
             self._transfer._grew(0, restarted=True)
+        self._handle.seek(0)
+        self._handle.truncate()
 
     def flush(self) -> None:
         self._handle.flush()
@@ -231,6 +232,10 @@ class _Follower(io.RawIOBase):
                 transfer._changed.wait(1.0)
         want = available if size < 0 else min(size, available)
         data = self._handle.read(want)
+        with transfer._changed:
+            # A restart may have emptied the file while it was read: a short read is not its end.
+            if transfer.generation != self._generation or len(data) < want:
+                raise TransferRestarted
         self._position += len(data)
         return data
 

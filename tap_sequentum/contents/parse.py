@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,8 @@ from tap_sequentum.contents.source import FileSource, Source
 
 #: Formats read while they download.
 STREAMABLE = frozenset({"csv", "tsv", "jsonl"})
+#: Batches parsed ahead of the one being inferred and kept (memory stays a few batches).
+_AHEAD = 2
 
 
 @dataclass
@@ -200,12 +204,27 @@ class _Reader:
         return ParsedFile(item, fmt, rows, kinds, options, size, started)
 
     def _read(self, source: Source, fmt: str, options: ReadOptions) -> tuple[KeptRows, dict[str, Kind]]:
+        """Parse on this thread; infer and keep each batch on a second one, in order. Parsing, Arrow's
+        regular expressions and writing Arrow IPC all release the GIL, so the two use both cores."""
         rows, kinds = KeptRows(self.budget), {}
-        try:
-            for batch in read_batches(source, fmt, options):
-                infer_batch(batch, kinds, infer_types=self.settings.infer_types, known=self.known)
-                rows.append(batch)
-        except BaseException:
-            rows.close()
-            raise
+
+        def take(batch: pa.RecordBatch) -> None:
+            infer_batch(batch, kinds, infer_types=self.settings.infer_types, known=self.known)
+            rows.append(batch)
+
+        pending: deque[Future[None]] = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="tap-sequentum-infer") as worker:
+            try:
+                for batch in read_batches(source, fmt, options):
+                    pending.append(worker.submit(take, batch))
+                    while len(pending) > _AHEAD or (pending and pending[0].done()):
+                        pending.popleft().result()
+                while pending:
+                    pending.popleft().result()
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                wait(pending)
+                rows.close()
+                raise
         return rows, kinds
