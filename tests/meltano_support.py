@@ -69,8 +69,12 @@ class Meltano:
             "TAP_SEQUENTUM_BASE_URL": self.sandbox.base_url,
             "TARGET_DUCKDB_FILEPATH": str(self.home / "sequentum.duckdb"),
             "TARGET_JSONL_DESTINATION_PATH": str(self.home / "jsonl"),
+            # The jobs' dbt step: the file target-duckdb wrote, and dbt's own files out of the project.
+            "DBT_DUCKDB_PATH": str(self.home / "sequentum.duckdb"),
+            "DBT_TARGET_PATH": str(self.home / "dbt" / "target"),
+            "DBT_LOG_PATH": str(self.home / "dbt" / "logs"),
         }
-        return environment("TAP_SEQUENTUM_", "TARGET_", "MELTANO_", **(own | extra))
+        return environment("TAP_SEQUENTUM_", "TARGET_", "MELTANO_", "DBT_", **(own | extra))
 
     def __call__(
         self, *args: str, timeout: float = 600, check: bool = True, **env: str | None
