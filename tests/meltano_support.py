@@ -69,10 +69,13 @@ class Meltano:
             "TAP_SEQUENTUM_BASE_URL": self.sandbox.base_url,
             "TARGET_DUCKDB_FILEPATH": str(self.home / "sequentum.duckdb"),
             "TARGET_JSONL_DESTINATION_PATH": str(self.home / "jsonl"),
-            # The jobs' dbt step: the file target-duckdb wrote, and dbt's own files out of the project.
+            # The jobs' dbt step: the file target-duckdb wrote, and dbt's own files in this session's folder.
             "DBT_DUCKDB_PATH": str(self.home / "sequentum.duckdb"),
-            "DBT_TARGET_PATH": str(self.home / "dbt" / "target"),
-            "DBT_LOG_PATH": str(self.home / "dbt" / "logs"),
+            **{
+                f"DBT_{adapter.upper()}_{kind.upper()}_PATH": str(self.home / "dbt" / adapter / kind)
+                for adapter in ("duckdb", "postgres")
+                for kind in ("target", "log")
+            },
         }
         return environment("TAP_SEQUENTUM_", "TARGET_", "MELTANO_", "DBT_", **(own | extra))
 
