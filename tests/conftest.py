@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from meltano_support import installed_meltano
+from postgres_support import cluster
 from support import running
 
 from sequentum_emulator import Sandbox
@@ -53,6 +54,12 @@ def pytest_pycollect_makemodule(module_path, parent):
 def meltano_installed() -> Path:
     """The `meltano` executable of .meltano/venv, with the plugins installed (skipped when they are not)."""
     return installed_meltano()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL cluster per test module (postgres_support.py)."""
+    yield from cluster()
 
 
 @pytest.fixture(scope="session")

@@ -69,8 +69,15 @@ class Meltano:
             "TAP_SEQUENTUM_BASE_URL": self.sandbox.base_url,
             "TARGET_DUCKDB_FILEPATH": str(self.home / "sequentum.duckdb"),
             "TARGET_JSONL_DESTINATION_PATH": str(self.home / "jsonl"),
+            # The jobs' dbt step: the file target-duckdb wrote, and dbt's own files in this session's folder.
+            "DBT_DUCKDB_PATH": str(self.home / "sequentum.duckdb"),
+            **{
+                f"DBT_{adapter.upper()}_{kind.upper()}_PATH": str(self.home / "dbt" / adapter / kind)
+                for adapter in ("duckdb", "postgres")
+                for kind in ("target", "log")
+            },
         }
-        return environment("TAP_SEQUENTUM_", "TARGET_", "MELTANO_", **(own | extra))
+        return environment("TAP_SEQUENTUM_", "TARGET_", "MELTANO_", "DBT_", **(own | extra))
 
     def __call__(
         self, *args: str, timeout: float = 600, check: bool = True, **env: str | None

@@ -1,25 +1,17 @@
-"""A real warehouse load: `meltano run sequentum-to-postgres` into a PostgreSQL this test starts.
+"""A real warehouse load: `meltano run tap-sequentum target-postgres` into a PostgreSQL this test starts
+(postgres_support.py; the job's dbt step is test_dbt.py's).
 
-The PostgreSQL server binaries come from the machine (./scripts/test installs Debian's `postgresql` when it
-can; without them these tests are skipped, and the skip says why). A throwaway cluster runs on a free port in
-a temporary folder, as the `postgres` user when we are root (initdb refuses root), and is removed afterwards.
 The checks: every emitted record lands once, and types survive (integers bigint, decimals exact numeric,
 date-times timestamps at the right instant, dates date, leading-zero strings text).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from meltano_support import Meltano, record_counts
+from postgres_support import sql, target_env
 from support import config_for, parse_messages, run_cli, write_json
 
 from sequentum_emulator import Sandbox
@@ -31,75 +23,6 @@ TRAPS_CSV = (
     b"2025-11-03T09:00:00\n"
     b"0045,10001,19.90,7,false,2025-11-02,2025-11-03T08:00:00.123456Z,2025-11-03T09:30:00\n"
 )
-
-
-def postgres_bin() -> Path | None:
-    """The bin folder of the newest installed PostgreSQL server (Debian's layout, else initdb on PATH)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).resolve().parent if initdb else None
-
-
-def require_postgres() -> Path:
-    bin_dir = postgres_bin()
-    if bin_dir is None or not all((bin_dir / tool).exists() for tool in ("initdb", "pg_ctl", "psql")):
-        pytest.skip(
-            "PostgreSQL is not installed (no initdb, pg_ctl and psql): ./scripts/test installs Debian's "
-            "postgresql when run as root; elsewhere install the server (e.g. apt-get install postgresql)"
-        )
-    return bin_dir
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[SimpleNamespace]:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth, UTC, no fsync)."""
-    bin_dir = require_postgres()
-    as_root = os.geteuid() == 0
-    run_as = ["runuser", "-u", "postgres", "--"] if as_root else []
-    base = Path(tempfile.mkdtemp(prefix="tap-sequentum-pg-"))
-    if as_root:
-        shutil.chown(base, "postgres", "postgres")
-    data, port = base / "data", free_port()
-
-    def pg(*args: str) -> None:
-        proc = subprocess.run([*run_as, *args], capture_output=True, text=True, timeout=120, check=False)
-        assert proc.returncode == 0, f"{args[0]} failed:\n{proc.stdout}\n{proc.stderr}"
-
-    pg(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c timezone=UTC"
-    pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log"), "-w", "-o", options, "start")
-    try:
-        yield SimpleNamespace(psql=bin_dir / "psql", port=port)
-    finally:
-        pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def sql(postgres: SimpleNamespace, query: str) -> list[list[str]]:
-    """Rows of a query as text (psql's unaligned output; NULL is empty)."""
-    cmd = [
-        str(postgres.psql),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(postgres.port),
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-    ]
-    proc = subprocess.run(
-        [*cmd, "-X", "-At", "-F", "\t", "-c", query], capture_output=True, text=True, timeout=60, check=True
-    )
-    return [line.split("\t") for line in proc.stdout.splitlines()]
 
 
 def table_counts(postgres: SimpleNamespace) -> dict[str, int]:
@@ -125,16 +48,11 @@ def loaded(postgres, meltano_installed, tmp_path_factory) -> SimpleNamespace:
         sandbox.add_run(agent["id"], files=[("warehouse_traps.csv", TRAPS_CSV)])
         tap = run_cli(["--config", str(write_json(home / "config.json", config_for(sandbox)))])
         meltano = Meltano(meltano_installed, home, sandbox)
-        target = {
-            "TARGET_POSTGRES_HOST": "127.0.0.1",
-            "TARGET_POSTGRES_PORT": str(postgres.port),
-            "TARGET_POSTGRES_USER": "postgres",
-            "TARGET_POSTGRES_PASSWORD": "unused-with-trust-auth",
-            "TARGET_POSTGRES_DATABASE": "postgres",
-        }
-        meltano.run("sequentum-to-postgres", **target)  # meltano.yml's warehouse job
+        target = target_env(postgres)
+        # The warehouse job's extract and load (its dbt-postgres:build runs in test_dbt.py).
+        meltano.run("tap-sequentum", "target-postgres", **target)
         first = table_counts(postgres)
-        meltano.run("--full-refresh", "sequentum-to-postgres", **target)
+        meltano.run("--full-refresh", "tap-sequentum", "target-postgres", **target)
     return SimpleNamespace(
         emitted=record_counts(tap.stdout), messages=parse_messages(tap.stdout), first=first
     )

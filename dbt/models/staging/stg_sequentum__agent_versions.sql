@@ -1,0 +1,1 @@
+{{ sequentum.stage('agent_versions', ['agent_id', 'version']) }}

@@ -1,0 +1,1 @@
+{{ sequentum.stage('agents', ['agent_id']) }}

@@ -1,0 +1,1 @@
+{{ sequentum.stage('file_errors', ['file_id', 'stream']) }}

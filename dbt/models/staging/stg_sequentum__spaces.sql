@@ -1,0 +1,3 @@
+{{ config(enabled=var('sequentum__using_billing', true)) }}
+
+{{ sequentum.stage('spaces', ['space_id']) }}
