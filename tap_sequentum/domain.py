@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
+from collections.abc import Mapping
 from typing import Any
 
 #: Run status codes (API facts). The second item says whether the run has finished.
@@ -126,3 +127,20 @@ def normalize_timestamp(value: Any) -> str | None:
     """API timestamp -> RFC 3339 UTC text, or None for the sentinel, blanks and garbage."""
     parsed = parse_timestamp(value)
     return format_timestamp(parsed) if parsed else None
+
+
+#: The agent list's fields that change when an agent runs or is edited (API facts: "Agent list as a change
+#: signal"): the newest activity, the status of its last run, its version and its last update.
+HINT_FIELDS = ("lastActivity", "status", "version", "updated")
+
+
+def list_hint(summary: Mapping[str, Any]) -> str | None:
+    """What an agent's list entry says about its runs, as one comparable text; None when the entry gives
+    no hint (`lastActivity` null or missing, as on the reference page's own sample), so a missing hint can
+    never make anything look unchanged."""
+    if parse_timestamp(summary.get("lastActivity")) is None:
+        return None
+    values = [summary.get(name) for name in HINT_FIELDS]
+    values[0] = normalize_timestamp(values[0])
+    values[3] = normalize_timestamp(values[3])
+    return "|".join("" if value is None else str(value) for value in values)

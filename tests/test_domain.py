@@ -8,6 +8,7 @@ from tap_sequentum.domain import (
     file_extension,
     file_type_name,
     is_finished,
+    list_hint,
     normalize_timestamp,
     status_code,
     status_name,
@@ -84,3 +85,39 @@ def test_extension(name, ext):
 )
 def test_normalize_timestamp(value, expected):
     assert normalize_timestamp(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("summary", "hint"),
+    [
+        ({"lastActivity": None, "status": 9, "version": 3}, None),  # the reference page's shape: no hint
+        ({"status": 9}, None),
+        ({"lastActivity": "0001-01-01T00:00:00", "status": 9}, None),  # the .NET sentinel is no date
+        (
+            {"lastActivity": "2026-01-02T03:04:05Z", "status": 9, "version": 3, "updated": None},
+            "2026-01-02T03:04:05.000000Z|9|3|",
+        ),
+        (  # the same instant written another way is the same hint
+            {"lastActivity": "2026-01-02T03:04:05.0000000", "status": 9, "version": 3},
+            "2026-01-02T03:04:05.000000Z|9|3|",
+        ),
+    ],
+)
+def test_list_hint(summary, hint):
+    assert list_hint(summary) == hint
+
+
+def test_list_hint_changes_with_each_field():
+    base = {
+        "lastActivity": "2026-01-02T03:04:05Z",
+        "status": 9,
+        "version": 3,
+        "updated": "2026-01-01T00:00:00Z",
+    }
+    changed = [
+        {**base, "lastActivity": "2026-01-03T00:00:00Z"},
+        {**base, "status": 6},
+        {**base, "version": 4},
+        {**base, "updated": "2026-01-02T00:00:00Z"},
+    ]
+    assert len({list_hint(base), *map(list_hint, changed)}) == 5
