@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import difflib
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -266,6 +265,8 @@ def unknown_settings(config: Mapping[str, Any], known: Collection[str]) -> list[
     would otherwise be ignored without a word. Keys starting with `_` are a runner's own."""
     lines = []
     for key in sorted(k for k in config if k not in known and not str(k).startswith("_")):
+        import difflib  # only when a key is unknown: it costs every run 50 ms to import
+
         near = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
         hint = f"did you mean {near[0]}?" if near else "tap-sequentum --about lists the settings"
         lines.append(f"Unknown setting {key!r} is ignored ({hint})")
