@@ -604,3 +604,36 @@ def test_a_big_download_that_breaks_half_way_is_parsed_again_from_its_first_byte
     with transfer.open() as again:
         assert again.read() == body
     transfer.close()
+
+
+def test_a_signal_while_a_big_file_is_parsed_stops_before_its_end(sandbox, tmp_path, monkeypatch):
+    """A stop does not wait for a big file to be read to its end: it comes between two batches of pass 1,
+    before any of the file's rows went out, and the state stays before the file."""
+    import os
+    import signal
+
+    from tap_sequentum.contents import parse
+
+    agent = add_agent(sandbox)
+    body = b"n\n" + b"".join(b"%d\n" % i for i in range(1_500_000))  # about 11 MB: followed, in batches
+    sandbox.add_run(agent, status=9, files=[("trap_shop.csv", body)])
+    read: list[int] = []
+    real = parse.read_batches
+
+    def signalling(*args, **kwargs):
+        for batch in real(*args, **kwargs):
+            read.append(batch.num_rows)
+            if len(read) == 2:
+                os.kill(os.getpid(), signal.SIGTERM)  # a real signal, mid-file
+            yield batch
+
+    monkeypatch.setattr(parse, "read_batches", signalling)
+    config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent]))
+    proc = run_cli(["--config", str(config)])
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sum(read) < 1_500_000  # it did not read on to the end
+    messages = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert not [m for m in messages if m["type"] == "RECORD" and m["stream"] == "trap_shop"]
+    states = [m["value"]["bookmarks"].get("trap_shop", {}) for m in messages if m["type"] == "STATE"]
+    assert not any(s.get("seen_run_ids") or s.get("current") for s in states)

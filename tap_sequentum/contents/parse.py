@@ -13,7 +13,7 @@ import contextlib
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,16 +148,18 @@ def parse_file(
     settings: ParseSettings,
     budget: Budget,
     known: Mapping[str, Kind],
+    check_stop: Callable[[], None] = lambda: None,
 ) -> ParsedFile:
     """Download and read one file; raises `NotFoundError`, `DownloadError` or `MalformedFileError`.
 
-    `known` are the kinds the stream declares: a column already text is not inferred again.
+    `known` are the kinds the stream declares: a column already text is not inferred again. `check_stop`
+    is called between batches: a stop signal does not wait for a big file to be read to its end.
     """
     started = time.monotonic()
     if item.size is not None and item.size <= min(IN_MEMORY_BYTES, budget.memory):
         memory, result = download_to_memory(client, item)
-        return _Reader(settings, budget, known).parsed(item, fmt, memory, result.size, started)
-    reader = _Reader(settings, None, known)  # a big file's rows go to disk: memory stays flat
+        return _Reader(settings, budget, known, check_stop).parsed(item, fmt, memory, result.size, started)
+    reader = _Reader(settings, None, known, check_stop)  # a big file's rows go to disk: memory stays flat
     with contextlib.closing(Transfer(client, item, temp_dir=settings.temp_dir)) as transfer:
         on_disk = FileSource(transfer.path)
         if fmt not in STREAMABLE:
@@ -185,6 +187,7 @@ class _Reader:
     settings: ParseSettings
     budget: Budget | None
     known: Mapping[str, Kind]
+    check_stop: Callable[[], None]
 
     def parsed(
         self, item: RunFile, fmt: str, source: Source, size: int, started: float, *, whole: bool = True
@@ -216,6 +219,7 @@ class _Reader:
         with ThreadPoolExecutor(1, thread_name_prefix="tap-sequentum-infer") as worker:
             try:
                 for batch in read_batches(source, fmt, options):
+                    self.check_stop()
                     pending.append(worker.submit(take, batch))
                     while len(pending) > _AHEAD or (pending and pending[0].done()):
                         pending.popleft().result()

@@ -136,7 +136,8 @@ class ContentStream(SequentumStream):
         ]
 
     def _parse(self, item: RunFile, fmt: str, *, budget: Budget) -> ParsedFile:
-        return parse_file(self.client, item, fmt, self.settings.parse, budget, self.columns)
+        parse = self.settings.parse
+        return parse_file(self.client, item, fmt, parse, budget, self.columns, self.services.check_stop)
 
     def _emit(self, parsed: ParsedFile, ledger: p.Ledger) -> Iterator[Any]:
         item = parsed.item
