@@ -14,8 +14,8 @@ agent. So an agent's schedules are read (`read_reason`, pure and table-tested) w
 
 The state keeps, per agent, the list hint and the upcoming runs' view at the last read, when that was, and
 the schedule ids read. A schedule gone since the last read is emitted once more as a tombstone: its `id` and
-`configId` with `_sdc_deleted_at` (singer's convention: loaders keep the column, or delete the row with
-`hard_delete`), so a warehouse does not keep a deleted schedule alive.
+`configId` with `_sdc_deleted_at` (Singer's convention: loaders keep the column; pipelinewise ones delete the
+row with `hard_delete`), so a warehouse does not keep a deleted schedule alive.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ UPCOMING_WINDOW = dt.timedelta(days=7)
 #: Singer's column for a row deleted at the source.
 DELETED = "_sdc_deleted_at"
 HINT, UPCOMING, READ_AT, IDS = "hint", "upcoming", "read_at", "schedule_ids"
+WITHOUT_UPCOMING = "an agent's schedules are read when its list entry changes and at the full check."
 
 # -- when to read (pure) ------------------------------------------------------------------------------
 
@@ -217,16 +218,16 @@ class SchedulesStream(PerAgentStream, ScopedStream):
     @cached_property
     def _upcoming(self) -> dict[int, str] | None:
         """The upcoming runs' view of every agent, from one request; None when Sequentum has no such listing
-        for this key (404, 403)."""
+        for this key (404, 403), or refuses the request or answers it in a shape the tap does not know (the
+        signal is one of several: the sync goes on without it)."""
         start, end = self._now, self._now + UPCOMING_WINDOW
         try:
             listing = self.client.list_upcoming_schedules(format_timestamp(start), format_timestamp(end))
         except (errors.NotFoundError, errors.PermissionDeniedError) as exc:
-            self.logger.info(
-                "No upcoming scheduled runs (%s): an agent's schedules are read when its list entry changes "
-                "and at the full check.",
-                type(exc).__name__,
-            )
+            self.logger.info("No upcoming scheduled runs (%s): %s", type(exc).__name__, WITHOUT_UPCOMING)
+            return None
+        except (errors.RequestRejectedError, errors.ResponseFormatError) as exc:
+            self.logger.warning("The upcoming scheduled runs were not read (%s): %s", exc, WITHOUT_UPCOMING)
             return None
         return upcoming_views(listing, start)
 

@@ -362,14 +362,24 @@ def test_without_hints_in_the_agent_list_every_agent_is_read_every_sync(sandbox)
     assert len(schedule_requests(sandbox)) == len(sandbox.data.agents)
 
 
-@pytest.mark.parametrize("kind", ["404", "403"])
-def test_without_the_upcoming_listing_the_list_hint_and_the_full_check_still_read(sandbox, caplog, kind):
+@pytest.mark.parametrize(
+    ("kind", "line"),
+    [
+        ("404", "INFO No upcoming scheduled runs (NotFoundError)"),
+        ("403", "INFO No upcoming scheduled runs (PermissionDeniedError)"),
+        ("400", "WARNING The upcoming scheduled runs were not read (Sequentum rejected the request for"),
+    ],
+)
+def test_without_the_upcoming_listing_the_list_hint_and_the_full_check_still_read(
+    sandbox, caplog, kind, line
+):
     sandbox.add_fault(r"/analytics/schedules/upcoming$", kind, times=3)
     config = config_for(sandbox, **SCHEDULES_ONLY)
     with caplog.at_level("INFO"):
         first = sync(config)
     assert len(first.records["schedules"]) == 7
-    assert "No upcoming scheduled runs" in caplog.text
+    level, _, text = line.partition(" ")
+    assert [r.levelname for r in caplog.records if r.getMessage().startswith(text)] == [level], caplog.text
     assert {p["upcoming"] for p in partitions(first.state).values()} == {None}
     sandbox.update_schedule(STEAM, 3001, isEnabled=False)  # only the listing would show it
     sandbox.add_run(SOCGEN, 9)

@@ -654,8 +654,8 @@ def add_rate_headers(sandbox: ApiHost, request: Request, response: Response) -> 
 
 
 def fault_response(fault: Fault, request: Request) -> Response:
-    """An injected 429, 5xx, 403 (the key may not read this: insufficient_scope) or 404 (an endpoint this
-    Sequentum does not have), as problem details."""
+    """An injected 429, 5xx, 400 (a request this Sequentum rejects), 403 (the key may not read this:
+    insufficient_scope) or 404 (an endpoint this Sequentum does not have), as problem details."""
     status = int(fault.kind)
     if status == 403:
         response = problem(

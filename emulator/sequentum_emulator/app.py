@@ -286,7 +286,8 @@ class Sandbox:
         method: str | None = None,
     ) -> None:
         """Misbehave on the next `times` requests whose path matches (either host): "429", "500", "502",
-        "503", "reset", "truncate", or "403" (the key may not read it) and "404" (no such endpoint)."""
+        "503", "reset", "truncate", or "400" (rejected), "403" (the key may not read it) and "404" (no such
+        endpoint)."""
         self.faults.add(Fault(re.compile(path_regex), kind, times, retry_after, method))
 
     def clear_faults(self) -> None:

@@ -229,7 +229,7 @@ def test_schedules_need_the_agent_lists_scope_only(api, key):
         assert requests.get(api + path, headers=headers).status_code == 200, path
 
 
-@pytest.mark.parametrize("kind", ["403", "404"])
+@pytest.mark.parametrize("kind", ["400", "403", "404"])
 def test_a_key_that_may_not_read_them_or_a_sequentum_without_them(sb, http, api, kind):
     sb.add_fault(r"/schedules$", kind)
     refused = http.get(f"{api}/agent/{STEAM}/schedules")
