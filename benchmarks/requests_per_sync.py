@@ -48,7 +48,7 @@ ROWS_PER_FILE = 10
 DEFAULT_RUNS = 20
 DEFAULT_RUNS_ABOVE_150 = 2
 METADATA_STREAMS = ("agents", "agent_versions", "runs", "run_files", "file_errors")
-METADATA_STREAMS += ("run_costs", "credit_transactions", "spaces")
+METADATA_STREAMS += ("run_costs", "credit_transactions", "spaces", "schedules")
 
 # Request kinds, by path on the API host (downloads may also be redirected to the storage host).
 KINDS = [
@@ -59,6 +59,7 @@ KINDS = [
     ("file lists", re.compile(r"/run/\d+/files$")),
     ("downloads", re.compile(r"/file/\d+/download$")),
     ("billing", re.compile(r"/billing/|/spaces")),
+    ("schedules", re.compile(r"/schedules$|/schedules/upcoming$")),
 ]
 KIND_NAMES = [name for name, _ in KINDS] + ["storage", "other"]
 

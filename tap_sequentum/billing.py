@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import typing as th
 
-from tap_sequentum import errors
 from tap_sequentum.domain import format_timestamp, parse_timestamp
 from tap_sequentum.incremental import SEEN, finality
 from tap_sequentum.listings import by_key, dated_key, order_of
-from tap_sequentum.streams import JSON_ANY, TIMESTAMP, PerAgentStream, SequentumStream, properties
+from tap_sequentum.streams import JSON_ANY, TIMESTAMP, PerAgentStream, ScopedStream, properties
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -216,36 +215,6 @@ def new_transactions(
 # -- streams ------------------------------------------------------------------------------------------
 
 
-class ScopedStream(SequentumStream):
-    """A stream over an endpoint that not every key may read: a 403 skips this stream with one warning,
-    and every other stream syncs."""
-
-    #: The scope the endpoint needs, named in the warning when Sequentum's answer does not name one.
-    required_scope: ClassVar[str | None] = BILLING_READ
-    _denied = False
-
-    def get_records(self, context: Context | None) -> Iterable[dict]:
-        if self._denied:
-            return
-        try:
-            yield from self.scoped_records(context)
-        except errors.PermissionDeniedError as exc:
-            self._denied = True
-            scope = exc.scope or self.required_scope
-            answer = " ".join(filter(None, ["HTTP 403", exc.error_code]))
-            answer += f": {exc.detail}" if exc.detail else ""
-            self.logger.warning(
-                "Stream %s skipped: the API key lacks %s (%s); the other streams sync. Grant it to the key "
-                "in Sequentum, or deselect the stream.",
-                self.name,
-                f"the {scope} scope" if scope else "permission",
-                answer,
-            )
-
-    def scoped_records(self, context: Context | None) -> Iterator[dict]:
-        raise NotImplementedError
-
-
 class SpacesStream(ScopedStream):
     """The organisation's spaces, to group agents by `agents.spaceId` (null: the owner's personal space)."""
 
@@ -275,6 +244,7 @@ class RunCostsStream(PerAgentStream, ScopedStream):
     list shows no new final run costs no billing request (`plan_costs`)."""
 
     name = "run_costs"
+    required_scope = BILLING_READ
     primary_keys = ("runId",)
     replication_key = "date"
     is_sorted = False
@@ -332,6 +302,7 @@ class CreditTransactionsStream(ScopedStream):
     reaches below the bookmark while the listing is newest first, else whole (`new_transactions`)."""
 
     name = "credit_transactions"
+    required_scope = BILLING_READ
     primary_keys = ("id",)
     replication_key = "created"
     is_sorted = False

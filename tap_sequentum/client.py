@@ -646,6 +646,21 @@ class SequentumClient:
         """The organisation's spaces (an agent with a null `spaceId` is in its owner's personal space)."""
         return unpack_page(self.get_json("spaces", what="the spaces"), "spaces")[0]
 
+    def list_schedules(self, agent_id: int) -> list[dict]:
+        """An agent's schedules. No field says one changed: `schedules.py` decides when to read them."""
+        data = self.get_json(f"agent/{int(agent_id)}/schedules", what=f"the schedules of agent {agent_id}")
+        return unpack_page(data, "schedules")[0]
+
+    def list_upcoming_schedules(self, start: str, end: str) -> list[dict]:
+        """The organisation's scheduled runs from `start` to `end` (analytics/schedules/upcoming), in one
+        request."""
+        data = self.get_json(
+            "analytics/schedules/upcoming",
+            {"startDate": start, "endDate": end},
+            what="the upcoming scheduled runs",
+        )
+        return unpack_page(data, "schedules")[0]
+
     def list_run_costs(
         self, agent_id: int, start_date: str | None = None, page_size: int = 100
     ) -> Iterator[dict]:

@@ -1,12 +1,13 @@
 """Sequentum's enumerations and timestamp conventions, as small pure functions.
 
-Status codes, file types and the .NET "unknown date" sentinel are facts about the API, not about any one
-stream, so they live here once and are tested as tables.
+Status codes, file types, schedule types and periods, the .NET "unknown date" sentinel and free-form JSON
+fields are facts about the API, not about any one stream, so they live here once and are tested as tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import posixpath
 from collections.abc import Mapping
 from typing import Any
@@ -42,6 +43,15 @@ FILE_TYPES: dict[int, str] = {
     7: "LogHtml",
     8: "InternalContentCache",
 }
+
+#: Schedule types (API facts: Sequentum's client): live responses send the number, older versions the name.
+SCHEDULE_TYPES: dict[int, str] = {1: "RunOnce", 2: "RunEvery", 3: "CRON"}
+RUN_EVERY = 2
+
+#: RunEvery periods as Sequentum's schedule requests number them (from 1). One line of its tool reference
+#: numbers them from 0 (0 minutes ... 4 months): a 0, which only that reading has, is read as minutes; 1-4
+#: are read as the requests and the client's types number them.
+RUN_EVERY_PERIODS: dict[int, str] = {1: "Minutes", 2: "Hours", 3: "Days", 4: "Weeks", 5: "Months"}
 
 #: The .NET DateTime.MinValue that summary lists use for "unknown".
 DOTNET_MIN_DATE = "0001-01-01T00:00:00"
@@ -84,6 +94,59 @@ def file_type_name(file_type: Any) -> str | None:
     """Name of a `fileType` code, or None when unknown."""
     code = status_code(file_type)
     return FILE_TYPES.get(code) if code is not None else None
+
+
+def enum_code(value: Any, names: Mapping[int, str]) -> int | None:
+    """The integer code of an enumeration sent as a number, a numeric string or a name (any case, singular
+    or plural: `cron`, `Hour`); None when it is none of these."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    for number, name in names.items():
+        if text.lower() in (name.lower(), name.lower().removesuffix("s")):
+            return number
+    return None
+
+
+def schedule_type(value: Any) -> tuple[int | None, str | None]:
+    """A schedule's type as (code, name) from a number or a name in any case; an unknown number keeps its
+    code without a name, an unknown name its text without a code, so nothing sent is lost."""
+    code = enum_code(value, SCHEDULE_TYPES)
+    if code is not None:
+        return code, SCHEDULE_TYPES.get(code)
+    text = str(value).strip() if value is not None and not isinstance(value, bool) else ""
+    return None, text or None
+
+
+def run_every_period(value: Any, kind: int | None) -> tuple[int | None, str | None]:
+    """A RunEvery period as (code, name), numbered from 1 (`RUN_EVERY_PERIODS`), from a number or a name.
+    A 0 is minutes on a RunEvery schedule (the 0-based reading) and no period on the other types, whose
+    period means nothing."""
+    code = enum_code(value, RUN_EVERY_PERIODS)
+    if code == 0:
+        code = 1 if kind == RUN_EVERY else None
+    return code, RUN_EVERY_PERIODS.get(code) if code is not None else None
+
+
+def free_form(value: Any, *, as_text: bool = False) -> Any:
+    """A free-form JSON field (input parameters, templates), one rule for every stream: a JSON object sent
+    as its text is emitted as the object, whichever form Sequentum used; anything else as sent. `as_text`
+    (Parquet batches, whose encoder infers a struct per record) writes an object or array as compact JSON
+    text instead."""
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if as_text and isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value
 
 
 def file_extension(name: str | None) -> str | None:

@@ -1,4 +1,5 @@
-"""Metadata streams: agents, agent_versions, runs, run_files.
+"""Metadata streams: agents, agent_versions, runs, run_files; and what every stream shares (the base stream,
+one partition per agent, a scope a key may lack).
 
 Streams are declarations over `SequentumClient`; the HTTP quirks live in the client, the run bookkeeping
 in `incremental.py`, the enumerations in `domain.py`.
@@ -6,10 +7,9 @@ in `incremental.py`, the enumerations in `domain.py`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
@@ -19,6 +19,7 @@ from tap_sequentum import errors
 from tap_sequentum.domain import (
     file_extension,
     file_type_name,
+    free_form,
     is_finished,
     normalize_timestamp,
     status_name,
@@ -71,10 +72,14 @@ class TapServices(Protocol):
 
 
 class SequentumStream(SeamStream):
-    """Base stream: access to the tap's one client, run planning and timestamp normalisation."""
+    """Base stream: access to the tap's one client, run planning, timestamp and free-form JSON
+    normalisation."""
 
     #: Fields holding API timestamps: normalised to RFC 3339 UTC, the .NET sentinel to null.
     timestamp_fields: ClassVar[tuple[str, ...]] = ("created",)
+    #: Free-form JSON fields: a JSON object sent as its text is emitted as the object (`domain.free_form`);
+    #: with Parquet batches every one goes as its JSON text (the schema allows both).
+    free_form_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def services(self) -> TapServices:
@@ -85,9 +90,18 @@ class SequentumStream(SeamStream):
         return self.services.client
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        """Stop cleanly between records when the tap was asked to (SIGINT/SIGTERM)."""
+        """Stop cleanly between records when the tap was asked to (SIGINT/SIGTERM); free-form fields in one
+        form."""
         self.services.check_stop()
+        for name in self.free_form_fields:
+            if name in row:
+                row[name] = free_form(row[name], as_text=self._parquet_batches)
         return row
+
+    @cached_property
+    def _parquet_batches(self) -> bool:
+        batch = self.services.settings.batch_config or {}
+        return str((batch.get("encoding") or {}).get("format", "")).lower() == "parquet"
 
     def normalize(self, record: dict) -> dict:
         for name in self.timestamp_fields:
@@ -147,6 +161,36 @@ class PerAgentStream(SequentumStream):
         return int(context[self.agent_key]) if context else 0
 
 
+class ScopedStream(SequentumStream):
+    """A stream over an endpoint that not every key may read: a 403 skips this stream with one warning,
+    and every other stream syncs."""
+
+    #: The scope the endpoint needs, named in the warning when Sequentum's answer does not name one.
+    required_scope: ClassVar[str | None] = None
+    _denied = False
+
+    def get_records(self, context: Context | None) -> Iterable[dict]:
+        if self._denied:
+            return
+        try:
+            yield from self.scoped_records(context)
+        except errors.PermissionDeniedError as exc:
+            self._denied = True
+            scope = exc.scope or self.required_scope
+            answer = " ".join(filter(None, ["HTTP 403", exc.error_code]))
+            answer += f": {exc.detail}" if exc.detail else ""
+            self.logger.warning(
+                "Stream %s skipped: the API key lacks %s (%s); the other streams sync. Grant it to the key "
+                "in Sequentum, or deselect the stream.",
+                self.name,
+                f"the {scope} scope" if scope else "permission",
+                answer,
+            )
+
+    def scoped_records(self, context: Context | None) -> Iterator[dict]:
+        raise NotImplementedError
+
+
 class AgentsStream(SequentumStream):
     """Every agent whose list entry changed since the last sync, merged with its detail.
 
@@ -161,6 +205,7 @@ class AgentsStream(SequentumStream):
     replication_key = "updated"
     is_sorted = False
     timestamp_fields = ("created", "updated", "lastActivity")
+    free_form_fields = ("inputParameters", "agentTemplates")
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType, required=True),
         *properties(th.StringType, "name", "description", "documentation", "icon", "image"),
@@ -209,25 +254,6 @@ class AgentsStream(SequentumStream):
             basis["_newest_run"] = [[r.get("id"), r.get("status"), r.get("tableType")] for r in newest]
         text = json.dumps(basis, sort_keys=True, default=str)
         return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
-
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        row = super().post_process(row, context) or row
-        params = row.get("inputParameters")
-        if isinstance(params, str) and params.strip().startswith("{"):
-            with contextlib.suppress(ValueError):
-                row["inputParameters"] = json.loads(params)
-        if self._parquet_batches:
-            # singer-sdk's Parquet encoder infers a struct per record and fails on `{}` or on an object in one
-            # record and text in another: these free-form fields go as their JSON text (the schema allows it).
-            for name in ("inputParameters", "agentTemplates"):
-                if isinstance(row.get(name), dict | list):
-                    row[name] = json.dumps(row[name], ensure_ascii=False, separators=(",", ":"))
-        return row
-
-    @cached_property
-    def _parquet_batches(self) -> bool:
-        batch = self.services.settings.batch_config or {}
-        return str((batch.get("encoding") or {}).get("format", "")).lower() == "parquet"
 
     def generate_child_contexts(self, record: Record, context: Context | None) -> Iterable[dict | None]:
         """Versions are read again only when the agent's version changed."""

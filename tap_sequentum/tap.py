@@ -24,6 +24,7 @@ from tap_sequentum.contents.runs import ContentSettings, FileProblem
 from tap_sequentum.contents.schema import columns_of
 from tap_sequentum.contents.stream import ContentStream
 from tap_sequentum.domain import format_timestamp
+from tap_sequentum.schedules import SCHEDULE_STREAM_TYPES
 from tap_sequentum.sdk import SeamTap
 from tap_sequentum.settings import (
     DOTENV_START,
@@ -40,7 +41,7 @@ from tap_sequentum.streams import STREAM_TYPES, FileErrorsStream
 from tap_sequentum.trigger import run_triggers
 
 #: The streams every catalog lists, whatever the key may read; content streams come after them.
-FIXED_STREAM_TYPES = [*STREAM_TYPES, *BILLING_STREAM_TYPES]
+FIXED_STREAM_TYPES = [*STREAM_TYPES, *BILLING_STREAM_TYPES, *SCHEDULE_STREAM_TYPES]
 
 
 class TapSequentum(SeamTap):

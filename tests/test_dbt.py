@@ -1,11 +1,12 @@
 """The dbt package (dbt/): what it mirrors from the tap stays generated, and the marts' figures are what
 the sandbox holds, in DuckDB and in PostgreSQL.
 
-The external tests run each warehouse's Meltano job once (extract, load, `dbt-<adapter>:build` with the
-package's data tests) on the demo agents plus the realities, a steam run that broke (3 rows instead of about
-50, one column empty) and an unreadable file; then the integration project (dbt/integration_tests: the
-package installed from its folder, a hand-written `schedules` table, the schedules models on). Every expected
-figure is computed here from the sandbox's dataset or from the records the tap emits, never read from dbt.
+The external tests run each warehouse's Meltano job (extract, load, `dbt-<adapter>:build` with the package's
+data tests) on the demo agents plus the realities, a steam run that broke (3 rows instead of about 50, one
+column empty), an unreadable file and schedules of every kind (due soon, missed, disabled); then, a schedule
+deleted, the job again (the tap emits its tombstone); then the integration project (dbt/integration_tests:
+the package installed from its folder). Every expected figure is computed here from the sandbox's dataset or
+from the records the tap emits, never read from dbt.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from support import config_for, environment, parse_messages, run_cli, run_proces
 
 from sequentum_emulator import Sandbox
 from sequentum_emulator.billing import run_costs
-from tap_sequentum.domain import FILE_TYPES, RUN_STATUSES, SUCCESS_STATUSES
+from tap_sequentum.domain import FILE_TYPES, RUN_STATUSES, SCHEDULE_TYPES, SUCCESS_STATUSES
 from tap_sequentum.tap import FIXED_STREAM_TYPES
 
 DBT = ROOT / "dbt"
@@ -45,6 +46,20 @@ BROKEN_STEAM_CSV = (
     b"3,1086940,Baldur's Gate 3,120000,,59.99,false,2026-03-01T08:00:00Z\n"
 )
 LOOKBACK_RUNS, MIN_RUNS, ROW_DROP_RATIO, EMPTY_LOOKBACK = 10, 3, 0.5, 5  # dbt_project.yml's vars
+GRACE = dt.timedelta(hours=2)  # sequentum__schedule_grace_hours
+#: Minutes between two runs of each CRON expression the sandbox holds: the coarsest unit its fields repeat on.
+CRON_MINUTES = {
+    "0 * * * *": 60,
+    "*/15 * * * *": 15,
+    "0 */6 * * *": 6 * 60,
+    "0 3 * * *": 24 * 60,
+    "20 14 * * 1": 7 * 24 * 60,
+    "30 8 * * 1": 7 * 24 * 60,
+    "0 0 18 ? * MON-FRI": 7 * 24 * 60,  # Quartz, with seconds: a day-of-week field is a week
+    "30 6 1,15 * *": 31 * 24 * 60,
+    "10 22 3 * *": 31 * 24 * 60,
+}
+PERIOD_MINUTES = {1: 1, 2: 60, 3: 24 * 60, 4: 7 * 24 * 60, 5: 31 * 24 * 60}
 
 
 # --- what the package mirrors from the tap --------------------------------------------------------
@@ -72,13 +87,17 @@ def test_code_seeds_are_the_taps_own_tables():
     assert {
         int(row["file_type_code"]): row["file_type_name"] for row in read_seed("sequentum__file_types")
     } == FILE_TYPES
+    assert {
+        int(row["schedule_type_code"]): row["schedule_type_name"]
+        for row in read_seed("sequentum__schedule_types")
+    } == SCHEDULE_TYPES
 
 
 def test_every_stream_has_a_described_source_and_a_staging_model():
     sources = yaml.safe_load((DBT / "models" / "staging" / "src_sequentum.yml").read_text())["sources"][0]
     tables = {table["name"]: table for table in sources["tables"]}
     streams = {stream.name: stream for stream in FIXED_STREAM_TYPES}
-    assert set(streams) | {"schedules"} == set(tables)
+    assert set(streams) == set(tables)
     for name, stream in streams.items():
         assert [c["name"] for c in tables[name]["columns"]] == list(stream.schema["properties"]), name
         assert all(column["description"] for column in tables[name]["columns"])
@@ -131,15 +150,31 @@ def test_the_dbt_utilities_read_what_the_loaders_write():
 
 
 def broken_sandbox() -> tuple[Sandbox, tuple[int, int]]:
-    """The demo agents and the realities, a steam run that broke, and a file that cannot be read (its agent
-    and id)."""
+    """The demo agents and the realities, a steam run that broke, a file that cannot be read (its agent and
+    id), and schedules: the demo's (all due in the past), steam's next run in ten minutes, and the broken
+    agent's daily and weekday runs, one disabled, and one per warehouse that its pipeline deletes."""
     sandbox = Sandbox(realities=True).start()
     sandbox.add_run(STEAM, files=[("steam.csv", BROKEN_STEAM_CSV)])
     agent = sandbox.add_agent("Broken parquet")["id"]
     broken = [("broken_parquet.parquet", b"\x00bad\xff" * 50)]
     bad_run = sandbox.add_run(agent, 9, "2026-04-01T00:00:00Z", files=broken)["id"]
     sandbox.add_run(agent, 9, "2026-04-02T00:00:00Z", files=[("broken_parquet.csv", b"n\n7\n")])
+    sandbox.add_schedule(STEAM, name="Quarter-hourly", schedule="*/15 * * * *", nextRunTime=soon(minutes=10))
+    daily = {"scheduleType": "RunEvery", "runEveryCount": 1, "runEveryPeriod": "Days"}
+    sandbox.add_schedule(agent, name="Daily", nextRunTime=soon(hours=6), **daily)
+    weekdays = {"schedule": "0 0 18 ? * MON-FRI", "timezone": "Europe/Paris"}
+    sandbox.add_schedule(agent, name="Weekdays", nextRunTime=soon(days=3), **weekdays)
+    sandbox.add_schedule(agent, name="Nightly", schedule="0 3 * * *", isEnabled=False)
+    for kind in ("duckdb", "postgres"):
+        sandbox.add_schedule(
+            agent, name=f"Deleted in {kind}", schedule="0 3 * * *", nextRunTime=soon(hours=20)
+        )
     return sandbox, (agent, sandbox.data.runs[bad_run].files[0].id)
+
+
+def soon(**delta: float) -> str:
+    """A time that far from now, to the second (as Sequentum computes next runs)."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def hours_since(moment: dt.datetime) -> float:
@@ -175,6 +210,7 @@ def expected(sandbox: Sandbox, messages: list[dict]) -> SimpleNamespace:
             else None,
             "last_failure_message": failures[-1].message if failures else None,
             "last_data_at": max(naive(r.end_time or r.created) for r in data_runs) if data_runs else None,
+            "last_data_run_created": max(naive(r.created) for r in data_runs) if data_runs else None,
         }
     agent_costs = defaultdict(lambda: (Decimal(0), 0))  # (month, agent): credits, exported rows
     for agent in data.agents.values():
@@ -300,18 +336,29 @@ def scenario(tmp_path_factory) -> Iterator[SimpleNamespace]:
 
 
 def pipeline(kind: str, scenario, meltano_installed: Path, home: Path, postgres=None) -> SimpleNamespace:
-    """The warehouse's Meltano job once, then the integration project."""
+    """The warehouse's Meltano job; a schedule deleted, the job again (its tombstone); the integration
+    project. The schedules expected are the sandbox's at the end (the other warehouse's pipeline deletes
+    its own)."""
     meltano = Meltano(meltano_installed, home, scenario.sandbox)
-    job = meltano.run(f"sequentum-to-{kind}", **(target_env(postgres) if postgres else {}))
+    env = target_env(postgres) if postgres else {}
+    job = meltano.run(f"sequentum-to-{kind}", **env)
+    agent = scenario.unreadable[0]
+    deleted = next(
+        s for s in scenario.sandbox.data.agent(agent).schedules.values() if s.name == f"Deleted in {kind}"
+    )
+    scenario.sandbox.delete_schedule(agent, deleted.id)  # within the week: the upcoming runs show it gone
+    again = meltano.run(f"sequentum-to-{kind}", **env)
     warehouse = Warehouse(kind, home, postgres)
-    # The package as another project installs it, with the hand-written schedules table.
+    # The package as another project installs it.
     project_dir = home / "integration_tests"
     shutil.copytree(DBT / "integration_tests", project_dir)
     (project_dir / "packages.yml").write_text(yaml.safe_dump({"packages": [{"local": str(DBT)}]}))
     warehouse.dbt("deps", project_dir=project_dir, schema=INTEGRATION)
-    warehouse.dbt("seed", project_dir=project_dir, schema=INTEGRATION)  # the schedules, before the sources
     warehouse.dbt("build", project_dir=project_dir, schema=INTEGRATION)
-    return SimpleNamespace(warehouse=warehouse, job=job, **vars(scenario))
+    schedules = {s.id: s for a in scenario.sandbox.data.agents.values() for s in a.schedules.values()}
+    return SimpleNamespace(
+        warehouse=warehouse, job=job, again=again, deleted=deleted.id, schedules=schedules, **vars(scenario)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -437,47 +484,114 @@ def test_scraper_breakage_finds_the_row_drop_and_the_emptied_column(built):
     assert ("steam", STEAM, "peak_players") in found
 
 
-# --- the integration project: the package from its folder, schedules on ---------------------------
+# --- schedules: the next run beside the last, and missed schedules ----------------------------------
 
 
-def test_schedules_give_agent_health_its_next_run_and_missed_schedules(built):
-    rows = built.warehouse.rows(
-        "SELECT agent_id, schedules, enabled_schedules, next_scheduled_run_at, last_expected_run_at, "
-        f"is_schedule_missed FROM {INTEGRATION}.sequentum__agent_health"
+def interval(schedule) -> dt.timedelta | None:
+    """Time between two runs of a schedule, as the staging model counts it; None for RunOnce."""
+    if schedule.schedule_type == 2:
+        return dt.timedelta(minutes=schedule.run_every_count * PERIOD_MINUTES[schedule.run_every_period])
+    if schedule.schedule_type == 3:
+        return dt.timedelta(minutes=CRON_MINUTES[schedule.schedule])
+    return None
+
+
+def last_expected(schedule, now: dt.datetime) -> dt.datetime | None:
+    """When an enabled schedule last expected its agent to run: a next run already past, else the next run
+    less the interval, or a RunOnce schedule's start; None when that is still to come."""
+    if not schedule.is_enabled:
+        return None
+    nxt = naive(schedule.next_run_time)
+    if nxt is not None and nxt <= now:
+        moment = nxt
+    elif schedule.schedule_type == 1:
+        moment = naive(schedule.start_time)
+    else:
+        moment = nxt - interval(schedule) if nxt is not None else None
+    return moment if moment is not None and moment <= now else None
+
+
+def schedule_health(built, now: dt.datetime) -> dict[int, dict]:
+    """Per agent: its schedules, those enabled, the soonest next run, the latest expected run, missed."""
+    health = {}
+    for agent_id in built.sandbox.data.agents:
+        own = [s for s in built.schedules.values() if s.agent_id == agent_id]
+        enabled = [s for s in own if s.is_enabled]
+        expected_runs = {s.id: last_expected(s, now) for s in enabled}
+        data_created = built.expected.health[agent_id]["last_data_run_created"]
+        health[agent_id] = {
+            "schedules": len(own),
+            "enabled_schedules": len(enabled),
+            "next_scheduled_run_at": min(
+                (naive(s.next_run_time) for s in enabled if s.next_run_time), default=None
+            ),
+            "last_expected_run_at": max(filter(None, expected_runs.values()), default=None),
+            "is_schedule_missed": any(
+                at <= now - GRACE and (data_created is None or data_created < at)
+                for at in expected_runs.values()
+                if at is not None
+            ),
+        }
+    return health
+
+
+def test_agent_health_shows_the_next_scheduled_run_beside_the_last_and_flags_missed_schedules(built):
+    rows = built.warehouse.rows(f"SELECT * FROM {MARTS}.sequentum__agent_health")
+    columns = list(rows[0])
+    assert columns.index("next_scheduled_run_at") == columns.index("last_run_status") + 1
+    now = timestamp(str(rows[0]["measured_at"]))
+    want = schedule_health(built, now)
+    names = (
+        "schedules",
+        "enabled_schedules",
+        "next_scheduled_run_at",
+        "last_expected_run_at",
+        "is_schedule_missed",
     )
-    health = {r["agent_id"]: r for r in rows}
-
-    def at(text: str) -> dt.datetime:
-        return dt.datetime.fromisoformat(text)
-
-    # seeds/schedules.csv: real-estate's weekly CRON expected a run on 2026-01-05; its data stopped in 2025.
-    assert health[1004]["is_schedule_missed"] is True
-    assert timestamp(health[1004]["last_expected_run_at"]) == at("2026-01-05 06:30:00")
-    # Price Monitor's quarterly run was due 2026-02-05 12:00 and its run of 12:00:04 exported rows.
-    assert health[1005]["is_schedule_missed"] is False
-    assert timestamp(health[1005]["last_expected_run_at"]) == at("2026-02-05 12:00:00")
-    # Steam: two enabled schedules, the next at the quarter-hourly one's time; nothing due yet.
-    assert (health[STEAM]["schedules"], health[STEAM]["enabled_schedules"]) == (2, 2)
-    assert timestamp(health[STEAM]["next_scheduled_run_at"]) == at("2099-01-01 00:15:00")
-    assert health[STEAM]["last_expected_run_at"] is None and health[STEAM]["is_schedule_missed"] is False
-    # ACDelco's schedule is disabled; the RunOnce of Job board feed ran on time.
-    assert (health[1003]["enabled_schedules"], health[1003]["is_schedule_missed"]) == (0, False)
-    assert health[1009]["is_schedule_missed"] is False
-    assert [a for a, r in health.items() if r["is_schedule_missed"]] == [1004]
-    intervals = built.warehouse.rows(
-        "SELECT schedule_id, schedule_type_name, interval_minutes "
-        f"FROM {INTEGRATION}.stg_sequentum__schedules"
-    )
-    assert {r["schedule_id"]: (r["schedule_type_name"], r["interval_minutes"]) for r in intervals} == {
-        1: ("RunEvery", 24 * 60),
-        2: ("CRON", 7 * 24 * 60),
-        3: ("RunEvery", 3 * 31 * 24 * 60),
-        4: ("CRON", 24 * 60),
-        5: ("RunOnce", None),
-        6: ("CRON", 7 * 24 * 60),  # a Quartz expression with seconds, its type name not sent
-        7: ("CRON", 15),
-        8: ("CRON", 6 * 60),
+    found = {
+        row["agent_id"]: {
+            name: timestamp(str(row[name])) if name.endswith("_at") and row[name] else row[name]
+            for name in names
+        }
+        for row in rows
     }
+    assert found == want
+    missed = {agent for agent, row in found.items() if row["is_schedule_missed"]}
+    agent = built.unreadable[0]
+    # Steam's broken run just exported rows after its hourly schedule's last expected run (in February), and
+    # its quarter-hourly one expected a run minutes ago; ACDelco's only schedule is disabled; price-monitor's
+    # RunOnce ran on time. real-estate's twice-monthly schedule and the broken agent's daily one got nothing.
+    assert {STEAM, 1003, 1006}.isdisjoint(missed) and {1004, agent} <= missed
+    assert found[STEAM]["next_scheduled_run_at"] == dt.datetime(2026, 2, 16, 9)
+    assert found[1003] == {**found[1003], "enabled_schedules": 0, "next_scheduled_run_at": None}
+    assert found[agent]["last_expected_run_at"] > now - dt.timedelta(days=1)  # next run less a day
+
+
+def test_staged_schedules_are_the_sandboxs_with_the_deleted_one_left_out(built):
+    raw = built.warehouse.rows("SELECT id FROM tap_sequentum.schedules WHERE _sdc_deleted_at IS NOT NULL")
+    assert raw == [{"id": built.deleted}]  # the tombstone the second sync wrote
+    assert "Completed successfully" in built.again.stderr
+    rows = built.warehouse.rows(
+        "SELECT schedule_id, schedule_type_name, run_every_period_name, interval_minutes, input_parameters "
+        f"FROM {MARTS}.stg_sequentum__schedules"
+    )
+    staged = {r["schedule_id"]: r for r in rows}
+    assert set(staged) == set(built.schedules) and built.deleted not in staged
+    for schedule_id, row in staged.items():
+        schedule = built.schedules[schedule_id]
+        assert row["schedule_type_name"] == SCHEDULE_TYPES[schedule.schedule_type]
+        minutes = interval(schedule)
+        assert row["interval_minutes"] == (minutes.total_seconds() // 60 if minutes else None), schedule.name
+    by_name = {built.schedules[i].name: r for i, r in staged.items()}
+    assert by_name["Fin de trimestre"]["run_every_period_name"] == "Months"
+    assert json.loads(by_name["Fin de trimestre"]["input_parameters"]) == {"market": "XPAR"}
+    assert (by_name["Weekdays"]["interval_minutes"], by_name["Quarter-hourly"]["interval_minutes"]) == (
+        10080,
+        15,
+    )
+
+
+# --- the integration project: the package from its folder ------------------------------------------
 
 
 def test_one_export_table_across_agents_is_one_union(built):

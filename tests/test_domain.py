@@ -5,11 +5,17 @@ from __future__ import annotations
 import pytest
 
 from tap_sequentum.domain import (
+    RUN_EVERY_PERIODS,
+    SCHEDULE_TYPES,
+    enum_code,
     file_extension,
     file_type_name,
+    free_form,
     is_finished,
     list_hint,
     normalize_timestamp,
+    run_every_period,
+    schedule_type,
     status_code,
     status_name,
 )
@@ -121,3 +127,101 @@ def test_list_hint_changes_with_each_field():
         {**base, "updated": "2026-01-02T00:00:00Z"},
     ]
     assert len({list_hint(base), *map(list_hint, changed)}) == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (3, 3),
+        ("3", 3),
+        (3.0, 3),
+        (3.5, None),
+        ("CRON", 3),
+        ("cron", 3),
+        (" RunEvery ", 2),
+        ("runonce", 1),
+        ("Running", None),  # a run status's name is no schedule type
+        ("Weekly", None),
+        (None, None),
+        (True, None),
+        (0, 0),  # a number is kept, known or not
+        (7, 7),
+    ],
+)
+def test_enum_code_reads_numbers_and_names(value, code):
+    assert enum_code(value, SCHEDULE_TYPES) == code
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, (1, "RunOnce")),
+        (2, (2, "RunEvery")),
+        (3, (3, "CRON")),
+        ("CRON", (3, "CRON")),  # older Sequentum versions send the name
+        ("Cron", (3, "CRON")),
+        ("runEvery", (2, "RunEvery")),
+        ("3", (3, "CRON")),
+        (0, (0, None)),  # "None" in Sequentum's requests: the code stays, no name
+        (9, (9, None)),
+        ("Weekly", (None, "Weekly")),  # an unknown name stays as text
+        ("", (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_schedule_type(value, expected):
+    assert schedule_type(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "expected"),
+    [
+        (1, 2, (1, "Minutes")),
+        (2, 2, (2, "Hours")),
+        (3, 2, (3, "Days")),
+        (4, 2, (4, "Weeks")),
+        (5, 2, (5, "Months")),
+        ("Hours", 2, (2, "Hours")),
+        ("hour", 2, (2, "Hours")),
+        ("DAYS", 2, (3, "Days")),
+        ("5", 2, (5, "Months")),
+        (0, 2, (1, "Minutes")),  # one doc line numbers periods from 0: a 0 can only be its minutes
+        (0, 3, (None, None)),  # a CRON schedule's 0 is no period
+        (0, None, (None, None)),
+        (None, 2, (None, None)),
+        (6, 2, (6, None)),
+        ("fortnight", 2, (None, None)),
+        (3, 3, (3, "Days")),  # sent on another type: read the same way
+    ],
+)
+def test_run_every_period(value, kind, expected):
+    assert run_every_period(value, kind) == expected
+
+
+def test_the_enumerations_are_sequentums():
+    assert SCHEDULE_TYPES == {1: "RunOnce", 2: "RunEvery", 3: "CRON"}
+    assert list(RUN_EVERY_PERIODS.values()) == ["Minutes", "Hours", "Days", "Weeks", "Months"]
+
+
+@pytest.mark.parametrize(
+    ("value", "as_text", "expected"),
+    [
+        ('{"market": "XPAR"}', False, {"market": "XPAR"}),  # a JSON object sent as its text
+        ({"market": "XPAR"}, False, {"market": "XPAR"}),
+        (' {"a": [1, 2]}', False, {"a": [1, 2]}),
+        ("{not json", False, "{not json"),  # text that is not JSON stays text
+        ("[1, 2]", False, "[1, 2]"),  # only an object is parsed
+        ("plain", False, "plain"),
+        ("", False, ""),
+        (None, False, None),
+        ([{"name": "q"}], False, [{"name": "q"}]),
+        ({"market": "XPAR"}, True, '{"market":"XPAR"}'),  # Parquet batches: compact JSON text
+        ('{"q": "é"}', True, '{"q":"é"}'),
+        ([1, 2], True, "[1,2]"),
+        ({}, True, "{}"),
+        ("plain", True, "plain"),
+        (None, True, None),
+    ],
+)
+def test_free_form(value, as_text, expected):
+    assert free_form(value, as_text=as_text) == expected

@@ -41,14 +41,17 @@ def test_order_of(dates, order):
 
 def comparable(stdout: str) -> list[dict]:
     """The messages of a sync without what depends on the moment it ran (time_extracted, when a file error
-    was detected)."""
+    was detected, when schedules were read)."""
     messages = []
     for message in parse_messages(stdout):
         message.pop("time_extracted", None)
         if message["type"] == "RECORD" and message["stream"] == "file_errors":
             message["record"].pop("detected_at", None)
         if message["type"] == "STATE":
-            message["value"]["bookmarks"].pop("file_errors", None)
+            bookmarks = message["value"]["bookmarks"]
+            bookmarks.pop("file_errors", None)
+            for partition in bookmarks.get("schedules", {}).get("partitions", []):
+                partition.pop("read_at", None)  # when the schedules were read
         messages.append(message)
     return messages
 

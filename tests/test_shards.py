@@ -23,6 +23,7 @@ KEYS = {
     "run_costs": ("runId",),
     "credit_transactions": ("id",),
     "spaces": ("id",),
+    "schedules": ("id",),
 }
 #: Streams of the organisation as a whole, not of its agents: every shard has them all (select them in one).
 ORGANISATION_WIDE = {"credit_transactions", "spaces"}

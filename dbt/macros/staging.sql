@@ -1,8 +1,10 @@
-{% macro stage(stream, key) %}
+{% macro stage(stream, key, tombstone=none) %}
 {#- A stream's table as staging models start from: the columns of stream_columns() found by name whatever case
     and underscores the loader gave them (target-postgres keeps `configId`, target-duckdb writes `configid`),
     cast to one type each, renamed to snake_case, a column the table lacks as null; and one row per key, the
-    latest extraction (a loader that appends keeps every version of a row). -#}
+    latest extraction (a loader that appends keeps every version of a row). `tombstone` names the column set
+    on a row the source deleted (`deleted_at`): a key whose latest extraction is one is left out, and so is
+    the column. -#}
 {%- set relation = source('sequentum', stream) -%}
 {%- set landed = sequentum.landed_columns(relation) -%}
 {%- set columns = sequentum.stream_columns(stream) -%}
@@ -31,13 +33,16 @@ ranked as (
 )
 
 select
-    {%- for source_name, name, kind in columns %}
+    {%- for source_name, name, kind in columns if name != tombstone %}
     {{ name }},
     {%- endfor %}
     extracted_at,
     loaded_at
 from ranked
 where extraction_rank = 1
+{%- if tombstone %}
+    and {{ tombstone }} is null
+{%- endif %}
 {%- endmacro %}
 
 

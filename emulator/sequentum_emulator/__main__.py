@@ -58,6 +58,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the order of every listing: as Sequentum documents it (default), newest or oldest first, or "
         "shuffled across pages",
     )
+    parser.add_argument(
+        "--schedule-type-text",
+        action="store_true",
+        help="send a schedule's scheduleType as its name (RunOnce, RunEvery, CRON), as older Sequentum "
+        "versions do, instead of its number",
+    )
     return parser.parse_args(argv)
 
 
@@ -79,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         realities=args.realities,
         date_form=args.date_form,
         listing_order=args.listing_order,
+        schedule_type_text=args.schedule_type_text,
     )
     stopping = threading.Event()
 

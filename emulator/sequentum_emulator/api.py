@@ -6,6 +6,7 @@ import json
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
@@ -16,6 +17,7 @@ from sequentum_emulator.dataset import (
     NotFound,
     NotRunning,
     StartOptions,
+    parse_time,
     summarize,
 )
 from sequentum_emulator.faults import Fault, RateLimiter
@@ -46,6 +48,8 @@ DEFAULT_RUN_RECORDS = 50
 DEFAULT_PAGE_SIZE = 25
 DEFAULT_BILLING_PAGE_SIZE = 50
 MAX_BILLING_PAGE_SIZE = 100
+#: analytics/schedules/upcoming without endDate: 7 days from startDate (Sequentum's client documents it).
+UPCOMING_DAYS = 7
 CONFIG_TYPES = {"agent": 1, "sharedfile": 2, "template": 3, "command": 4}
 SORT_COLUMNS = {
     "id": "id",
@@ -69,7 +73,8 @@ SPACE_AGENT_FIELDS = (
     "version",
 )
 #: How listings are ordered. "documented" is what Sequentum does or the API facts say: runs and the credit
-#: history newest first, run costs oldest first, agents, files and spaces by id, versions highest first. The
+#: history newest first, run costs oldest first, agents, files, schedules and spaces by id, versions highest
+#: first, upcoming scheduled runs by time. The
 #: others serve every listing newest first, oldest first, or shuffled (one fixed order for a given set of
 #: items, so pages cut across it consistently): a client must read each the same.
 LISTING_ORDERS = ("documented", "newest-first", "oldest-first", "shuffled")
@@ -80,6 +85,7 @@ ID_NAMES = {
     "file": "fileId",
     "version": "versionNumber",
     "space": "spaceId",
+    "schedule": "scheduleId",
 }
 
 
@@ -117,6 +123,7 @@ class ApiHost(Protocol):
     signed_url_ttl: float
     list_hints: bool
     listing_order: str
+    schedule_type_text: bool
 
     @property
     def storage_url(self) -> str: ...
@@ -486,6 +493,49 @@ def space_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     return json_response([{key: d[key] for key in SPACE_AGENT_FIELDS} | extra for d in details])
 
 
+def list_schedules(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    """An agent's schedules, by id, as a bare array."""
+    data = sandbox.data
+    with data.lock:
+        schedules = sorted(data.agent(ids["agent"]).schedules.values(), key=lambda s: s.id)
+        schedules = arrange(schedules, sandbox.listing_order, lambda s: (s.created, s.id))
+        return json_response(
+            [data.schedule_json(s, type_as_text=sandbox.schedule_type_text) for s in schedules]
+        )
+
+
+def get_schedule(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    data = sandbox.data
+    with data.lock:
+        schedule = data.schedule(ids["agent"], ids["schedule"])
+        return json_response(data.schedule_json(schedule, type_as_text=sandbox.schedule_type_text))
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    """A date (`2026-01-16`, midnight UTC) or an ISO 8601 date-time; naive values are UTC."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_time(value.strip())
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 date or date-time, not {value!r}.") from None
+
+
+def upcoming_schedules(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
+    """The organisation's enabled schedules whose next run falls in [startDate, endDate] (default: today and
+    the 7 days after), by next run time."""
+    q = _query(request)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = _moment(q.get("startdate"), "startDate") or today
+    end = _moment(q.get("enddate"), "endDate") or start + timedelta(days=UPCOMING_DAYS)
+    if end < start:
+        raise BadRequest("endDate must not be before startDate.")
+    entries = sandbox.data.upcoming(start, end)
+    return json_response(
+        arrange(entries, sandbox.listing_order, lambda e: (parse_time(e["nextRunTime"]), e["scheduleId"]))
+    )
+
+
 # (method, path, scope, endpoint)
 ROUTES: list[tuple[str, str, str, Endpoint]] = [
     ("GET", "/agent/all", READ, list_agents),
@@ -500,6 +550,9 @@ ROUTES: list[tuple[str, str, str, Endpoint]] = [
     ("GET", "/agent/{agent}/run/{run}/file/{file}/download", READ, download),
     ("GET", "/agent/{agent}/versions", READ, list_versions),
     ("POST", "/agent/{agent}/version/{version}/restore", WRITE, restore_version),
+    ("GET", "/agent/{agent}/schedules", READ, list_schedules),
+    ("GET", "/agent/{agent}/schedules/{schedule}", READ, get_schedule),
+    ("GET", "/analytics/schedules/upcoming", READ, upcoming_schedules),
     ("GET", "/billing/agents/{agent}/runs", BILLING_READ, agent_run_costs),
     ("GET", "/billing/history", BILLING_READ, credit_history),
     ("GET", "/spaces", READ, list_spaces),
@@ -601,8 +654,18 @@ def add_rate_headers(sandbox: ApiHost, request: Request, response: Response) -> 
 
 
 def fault_response(fault: Fault, request: Request) -> Response:
-    """An injected 429 or 5xx, as problem details."""
+    """An injected 429, 5xx, 400 (a request this Sequentum rejects), 403 (the key may not read this:
+    insufficient_scope) or 404 (an endpoint this Sequentum does not have), as problem details."""
     status = int(fault.kind)
+    if status == 403:
+        response = problem(
+            status,
+            "Injected fault (403): this API key may not read this.",
+            request.path,
+            errorCode="insufficient_scope",
+        )
+        response.headers["WWW-Authenticate"] = 'ApiKey error="insufficient_scope"'
+        return response
     response = problem(status, f"Injected fault ({fault.kind}).", request.path)
     if status == 429:
         response.headers["Retry-After"] = f"{fault.retry_after:g}"

@@ -49,8 +49,9 @@ class Sandbox:
     realities=True adds the opt-in agents of data/demo.json's "realities" after the demo; date_form
     writes run and file timestamps as "z" (default, 2026-09-01T00:00:00.000000Z), "naive"
     (2026-09-01T00:00:00) or "7digit" (2026-09-01T00:00:00.0000000Z); listing_order serves every listing
-    (agents, runs, files, versions, run costs, credit history, spaces) "documented" (as Sequentum does),
-    "newest-first", "oldest-first" or "shuffled" across pages.
+    (agents, runs, files, versions, schedules, run costs, credit history, spaces) "documented" (as Sequentum
+    does), "newest-first", "oldest-first" or "shuffled" across pages; schedule_type_text=True sends a
+    schedule's `scheduleType` as its name ("CRON"), as older Sequentum versions do.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class Sandbox:
         realities: bool = False,
         date_form: str = "z",
         listing_order: str = "documented",
+        schedule_type_text: bool = False,
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -82,6 +84,7 @@ class Sandbox:
         self.run_duration = run_duration
         self.signed_url_ttl = signed_url_ttl
         self.list_hints = list_hints
+        self.schedule_type_text = schedule_type_text
         self.data = Dataset()
         self.date_form = date_form
         self.listing_order = listing_order
@@ -257,6 +260,21 @@ class Sandbox:
     ) -> dict[str, Any]:
         return self.data.add_version(agent_id, comments, user_name).to_json()
 
+    def add_schedule(self, agent_id: int, **fields: Any) -> dict[str, Any]:
+        """Add a schedule to an agent (camelCase fields as in the API; `scheduleType` and `runEveryPeriod` as
+        numbers or names, `inputParameters` as an object or its JSON text) and return it as served (with
+        numeric codes). The agent's list entry does not change."""
+        with self.data.lock:
+            return self.data.schedule_json(self.data.add_schedule(agent_id, **fields))
+
+    def update_schedule(self, agent_id: int, schedule_id: int, **fields: Any) -> dict[str, Any]:
+        """Change a schedule (e.g. `isEnabled=False`: its `nextRunTime` is served as null from then on)."""
+        with self.data.lock:
+            return self.data.schedule_json(self.data.update_schedule(agent_id, schedule_id, **fields))
+
+    def delete_schedule(self, agent_id: int, schedule_id: int) -> None:
+        self.data.delete_schedule(agent_id, schedule_id)
+
     # --- faults and the request log -----------------------------------------------------------
 
     def add_fault(
@@ -267,7 +285,9 @@ class Sandbox:
         retry_after: float = 1,
         method: str | None = None,
     ) -> None:
-        """Misbehave on the next `times` requests whose path matches (either host)."""
+        """Misbehave on the next `times` requests whose path matches (either host): "429", "500", "502",
+        "503", "reset", "truncate", or "400" (rejected), "403" (the key may not read it) and "404" (no such
+        endpoint)."""
         self.faults.add(Fault(re.compile(path_regex), kind, times, retry_after, method))
 
     def clear_faults(self) -> None:

@@ -1,4 +1,4 @@
-"""In-memory Sequentum model (agents, runs, files, versions, spaces, credits) and the run lifecycle.
+"""In-memory Sequentum model (agents, runs, files, versions, schedules, spaces, credits), the run lifecycle.
 
 The JSON shapes the API returns are built here too, so the Python API and the HTTP API can never
 disagree about what a run or an agent looks like.
@@ -6,6 +6,7 @@ disagree about what a run or an agent looks like.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import threading
@@ -65,6 +66,32 @@ RUN_ATTRIBUTES = {
     "parallelSet": "parallel_set",
     "configVersion": "config_version",
     "serverName": "server_name",
+}
+
+#: Schedule types and RunEvery periods (API facts: Sequentum's client, 2026-12): the numbers live responses
+#: send, the names older versions send instead (for the type) and the request documentation uses (periods).
+SCHEDULE_TYPES = {1: "RunOnce", 2: "RunEvery", 3: "CRON"}
+RUN_ONCE, RUN_EVERY, CRON = 1, 2, 3
+PERIODS = {1: "Minutes", 2: "Hours", 3: "Days", 4: "Weeks", 5: "Months"}
+# camelCase schedule fields a caller may set -> Schedule attribute; id, configId and the dates are managed.
+SCHEDULE_ATTRIBUTES = {
+    "name": "name",
+    "scheduleType": "schedule_type",
+    "schedule": "schedule",
+    "localSchedule": "local_schedule",
+    "timezone": "timezone",
+    "nextRunTime": "next_run_time",
+    "startTime": "start_time",
+    "isEnabled": "is_enabled",
+    "runEveryCount": "run_every_count",
+    "runEveryPeriod": "run_every_period",
+    "inputParameters": "input_parameters",
+    "parallelism": "parallelism",
+    "parallelMaxConcurrency": "parallel_max_concurrency",
+    "parallelExport": "parallel_export",
+    "proxyPoolId": "proxy_pool_id",
+    "logLevel": "log_level",
+    "logMode": "log_mode",
 }
 
 Content = bytes | str | Path
@@ -213,6 +240,99 @@ class Version:
 
 
 @dataclass
+class Schedule:
+    """When Sequentum runs an agent by itself. The sandbox runs no scheduler: `next_run_time` is what it was
+    given (one already past is a run the scheduler missed), served as null while the schedule is disabled."""
+
+    id: int
+    agent_id: int
+    name: str
+    schedule_type: int
+    created: datetime
+    updated: datetime
+    schedule: str = ""
+    local_schedule: str | None = None
+    timezone: str = "UTC"
+    next_run_time: datetime | None = None
+    start_time: datetime | None = None
+    is_enabled: bool = True
+    run_every_count: int | None = None
+    run_every_period: int | None = None
+    input_parameters: str | None = None  # JSON text, as Sequentum sends it
+    parallelism: int = 1
+    parallel_max_concurrency: int = 1
+    parallel_export: str = "Combined"
+    proxy_pool_id: int | None = None
+    log_level: str = "Info"
+    log_mode: str = "Text"
+
+    def to_json(self, date_form: str = "z", *, type_as_text: bool = False) -> dict[str, Any]:
+        """AgentScheduleApiModel; `type_as_text` sends the type's name, as older Sequentum versions do."""
+        kind: int | str = SCHEDULE_TYPES[self.schedule_type] if type_as_text else self.schedule_type
+        return {
+            "id": self.id,
+            "configId": self.agent_id,
+            "name": self.name,
+            "schedule": self.schedule,
+            "localSchedule": self.local_schedule if self.local_schedule is not None else self.schedule,
+            "timezone": self.timezone,
+            "nextRunTime": iso(self.next_run_time, date_form) if self.is_enabled else None,
+            "startTime": iso(self.start_time, date_form),
+            "scheduleType": kind,
+            "isEnabled": self.is_enabled,
+            "runEveryCount": self.run_every_count,
+            "runEveryPeriod": self.run_every_period,
+            "inputParameters": self.input_parameters,
+            "parallelism": self.parallelism,
+            "parallelMaxConcurrency": self.parallel_max_concurrency,
+            "parallelExport": self.parallel_export,
+            "proxyPoolId": self.proxy_pool_id,
+            "logLevel": self.log_level,
+            "logMode": self.log_mode,
+            "created": iso(self.created, date_form),
+            "updated": iso(self.updated, date_form),
+        }
+
+    def upcoming_json(self, agent_name: str, date_form: str = "z") -> dict[str, Any]:
+        """UpcomingScheduleApiModel: one line of analytics/schedules/upcoming."""
+        return {
+            "scheduleId": self.id,
+            "agentId": self.agent_id,
+            "agentName": agent_name,
+            "scheduleName": self.name,
+            "nextRunTime": iso(self.next_run_time, date_form) if self.is_enabled else None,
+            "timezone": self.timezone,
+            "isEnabled": self.is_enabled,
+        }
+
+
+def _code(value: Any, table: Mapping[int, str], what: str) -> int:
+    """A schedule type or period given as its number or its name (any case, a period also singular)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value in table:
+        return value
+    text = str(value).strip().lower()
+    for code, name in table.items():
+        if text in (name.lower(), name.lower().rstrip("s")):
+            return code
+    raise ValueError(
+        f"{what} must be one of {', '.join(f'{k} {v}' for k, v in table.items())}, not {value!r}"
+    )
+
+
+def _schedule_value(key: str, value: Any) -> Any:
+    """A camelCase schedule field as the Schedule keeps it."""
+    if key == "scheduleType":
+        return _code(value, SCHEDULE_TYPES, "scheduleType")
+    if key == "runEveryPeriod":
+        return None if value is None else _code(value, PERIODS, "runEveryPeriod")
+    if key in ("nextRunTime", "startTime"):
+        return None if value is None else parse_time(value)
+    if key == "inputParameters" and isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+@dataclass
 class Agent:
     id: int
     name: str
@@ -223,6 +343,7 @@ class Agent:
     fields: dict[str, Any]
     runs: dict[int, Run] = field(default_factory=dict)
     versions: list[Version] = field(default_factory=list)
+    schedules: dict[int, Schedule] = field(default_factory=dict)
 
     def newest_run(self) -> Run | None:
         return max(self.runs.values(), key=lambda r: (r.created, r.id), default=None)
@@ -330,7 +451,7 @@ class Dataset:
         self.spaces: dict[int, Space] = {}
         self.credits: list[Credit] = []
         self.date_form = "z"
-        self._next_id = {"agent": 1001, "run": 50001, "file": 90001}
+        self._next_id = {"agent": 1001, "run": 50001, "file": 90001, "schedule": 3001}
         self._used_ids: set[int] = set()
         self._pending: set[int] = set()
 
@@ -375,6 +496,13 @@ class Dataset:
     def space(self, space_id: int) -> Space:
         with self.lock:
             return _found(self.spaces, space_id, "Space")
+
+    def schedule(self, agent_id: int, schedule_id: int) -> Schedule:
+        with self.lock:
+            schedule = self.agent(agent_id).schedules.get(schedule_id)
+            if schedule is None:
+                raise NotFound(f"Schedule {schedule_id} was not found for agent {agent_id}.")
+            return schedule
 
     # --- JSON shapes ----------------------------------------------------------------------------
 
@@ -546,6 +674,69 @@ class Dataset:
             if source is None:
                 raise NotFound(f"Version {number} was not found for agent {agent_id}.")
             return self.add_version(agent_id, comments, API_USER, file_size=source.file_size)
+
+    # --- schedules ----------------------------------------------------------------------------
+
+    def add_schedule(self, agent_id: int, **fields: Any) -> Schedule:
+        """A schedule of an agent from camelCase API fields (`scheduleType` and `runEveryPeriod` as numbers or
+        names, `inputParameters` as an object or its JSON text, `created`); unknown fields are a TypeError.
+        Editing schedules leaves the agent's own list entry as it is."""
+        created = parse_time(fields.pop("created", None))
+        updated = parse_time(fields.pop("updated", None), default=created)
+        unknown = set(fields) - set(SCHEDULE_ATTRIBUTES)
+        if unknown:
+            allowed = ", ".join(sorted([*SCHEDULE_ATTRIBUTES, "created", "updated"]))
+            raise TypeError(f"Unknown schedule field(s) {sorted(unknown)}; allowed: {allowed}")
+        values = {SCHEDULE_ATTRIBUTES[key]: _schedule_value(key, value) for key, value in fields.items()}
+        values.setdefault("name", "Schedule")
+        kind = values.setdefault("schedule_type", CRON)
+        if kind == RUN_EVERY and "schedule" not in values:
+            count, period = values.get("run_every_count"), values.get("run_every_period")
+            values["schedule"] = f"Every {count} {PERIODS.get(period or 0, '').lower()}".strip()
+        if kind == RUN_ONCE:
+            values.setdefault("next_run_time", values.get("start_time"))
+        with self.lock:
+            agent = self.agent(agent_id)
+            schedule = Schedule(
+                self._new_id("schedule"), agent.id, created=created, updated=updated, **values
+            )
+            agent.schedules[schedule.id] = schedule
+            return schedule
+
+    def update_schedule(self, agent_id: int, schedule_id: int, **fields: Any) -> Schedule:
+        """Change a schedule's camelCase fields (as `add_schedule` takes them); `updated` becomes now unless
+        given."""
+        updated = parse_time(fields.pop("updated", None))
+        unknown = set(fields) - set(SCHEDULE_ATTRIBUTES)
+        if unknown:
+            raise TypeError(f"Unknown schedule field(s) {sorted(unknown)}")
+        with self.lock:
+            schedule = self.schedule(agent_id, schedule_id)
+            for key, value in fields.items():
+                setattr(schedule, SCHEDULE_ATTRIBUTES[key], _schedule_value(key, value))
+            schedule.updated = updated
+            return schedule
+
+    def delete_schedule(self, agent_id: int, schedule_id: int) -> None:
+        with self.lock:
+            self.schedule(agent_id, schedule_id)
+            del self.agents[agent_id].schedules[schedule_id]
+
+    def schedule_json(self, schedule: Schedule, *, type_as_text: bool = False) -> dict[str, Any]:
+        return schedule.to_json(self.date_form, type_as_text=type_as_text)
+
+    def upcoming(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """analytics/schedules/upcoming: every enabled schedule whose next run falls in [start, end], by next
+        run (then id)."""
+        with self.lock:
+            due = [
+                (schedule, agent.name)
+                for agent in self.agents.values()
+                for schedule in agent.schedules.values()
+                if schedule.is_enabled and schedule.next_run_time and start <= schedule.next_run_time <= end
+            ]
+            due.sort(key=lambda item: (item[0].next_run_time, item[0].id))
+            return [schedule.upcoming_json(name, self.date_form) for schedule, name in due]
 
     # --- runs and files -----------------------------------------------------------------------
 

@@ -13,7 +13,13 @@ silently change the demo); ``notes`` is allowed on every object and ignored.
 - space: ``id``, ``name``, ``description``, ``created``, ``initiated_by``, ``run_retention_hours``?
 - agent: ``name``, ``kind`` (one of ``tables.GENERATORS``: the rows its API-started runs deliver),
   ``description``, ``start_url``, ``fields``? (further API fields, camelCase), ``versions`` (``created``,
-  ``user``, ``comment``; the first creates the agent), ``first_sequence`` (its first run's), ``runs``.
+  ``user``, ``comment``; the first creates the agent), ``first_sequence`` (its first run's), ``runs``,
+  ``schedules``?.
+- schedule: ``name``, ``type`` (its API name: "RunOnce", "RunEvery", "CRON"), ``created``, ``timezone``?
+  (default "UTC"), ``enabled``? (default true), ``next_run``? (the scheduler's next run; the sandbox runs no
+  scheduler, so it stays as written), ``input_parameters``? (an object, served as its JSON text),
+  ``parallelism``?; and by type: CRON ``cron`` (the expression); RunEvery ``every`` (a count) and ``period``
+  (its API name: "Minutes", "Hours", "Days", "Weeks", "Months"), ``start``?; RunOnce ``start``.
 - run: ``created``, ``status`` (its API name: "Completed", "Failure"...), ``message``?,
   ``waiting_retry``? (a Failure Sequentum will retry), ``outputs``? (a final run also gets its log).
 - output: ``name`` (``{run}`` becomes the run's id), ``file_type``? (its API name, default
@@ -50,7 +56,9 @@ from sequentum_emulator.dataset import (
     DATA_FILE,
     FINISHED,
     LOG_FILE,
+    PERIODS,
     RUNNING,
+    SCHEDULE_TYPES,
     Agent,
     Dataset,
     Run,
@@ -88,6 +96,10 @@ FILE_TYPES = {
     "InternalContentCache": 8,
 }
 
+#: Schedule types and RunEvery periods by the names the data file uses.
+SCHEDULE_TYPE_NAMES = {name: code for code, name in SCHEDULE_TYPES.items()}
+PERIOD_NAMES = {name: code for code, name in PERIODS.items()}
+
 #: The files an output makes, as (name, content), from the run's creation time.
 Files = Callable[[str], list[tuple[str, bytes]]]
 
@@ -110,6 +122,13 @@ class DemoRun:
 
 
 @dataclass(frozen=True)
+class DemoSchedule:
+    """A seeded schedule as the camelCase fields `Dataset.add_schedule` takes."""
+
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class DemoAgent:
     """A seeded agent, created with the first of its `versions` (created, user, comment); `fields` are
     further API fields (camelCase); its runs are numbered from `first_sequence`."""
@@ -122,6 +141,7 @@ class DemoAgent:
     first_sequence: int
     runs: Sequence[DemoRun]
     fields: Mapping[str, Any] = field(default_factory=dict)
+    schedules: Sequence[DemoSchedule] = ()
 
 
 @dataclass(frozen=True)
@@ -321,6 +341,50 @@ def _run(value: Any, where: str) -> DemoRun:
     )
 
 
+#: What each schedule type needs (required, optional) beyond the keys every schedule has.
+SCHEDULE_KEYS: dict[str, tuple[dict[str, type], dict[str, type]]] = {
+    "CRON": ({"cron": str}, {}),
+    "RunEvery": ({"every": int, "period": str}, {"start": str}),
+    "RunOnce": ({"start": str}, {}),
+}
+SCHEDULE_COMMON: dict[str, type] = {
+    "timezone": str,
+    "enabled": bool,
+    "next_run": str,
+    "input_parameters": dict,
+    "parallelism": int,
+}
+
+
+def _schedule(value: Any, where: str) -> DemoSchedule:
+    """One schedule: its `type` decides which other keys it needs and may have."""
+    if not isinstance(value, dict):
+        raise DemoDataError(f"{where}: expected an object, not {value!r}")
+    kind = _named(SCHEDULE_TYPE_NAMES, value.get("type"), f"{where}.type")
+    required, optional = SCHEDULE_KEYS[value["type"]]
+    spec = _object(
+        value,
+        where,
+        {"name": str, "type": str, "created": str, **required},
+        {**SCHEDULE_COMMON, **optional},
+    )
+    fields: dict[str, Any] = {"name": spec["name"], "scheduleType": kind, "created": spec["created"]}
+    renames = {
+        "timezone": "timezone",
+        "enabled": "isEnabled",
+        "next_run": "nextRunTime",
+        "input_parameters": "inputParameters",
+        "parallelism": "parallelism",
+        "cron": "schedule",
+        "every": "runEveryCount",
+        "start": "startTime",
+    }
+    fields.update({renames[key]: item for key, item in spec.items() if key in renames})
+    if "period" in spec:
+        fields["runEveryPeriod"] = _named(PERIOD_NAMES, spec["period"], f"{where}.period")
+    return DemoSchedule(fields)
+
+
 # API fields the data may set under "fields"; description and startUrl have keys of their own, and the
 # version history decides version, created and updated.
 SETTABLE_FIELDS = sorted(set(AGENT_FIELDS) - {"description", "startUrl"})
@@ -339,7 +403,7 @@ def _agent(value: Any, where: str) -> DemoAgent:
             "first_sequence": int,
             "runs": list,
         },
-        {"fields": dict},
+        {"fields": dict, "schedules": list},
     )
     where = f"{where} ({spec['name']})"
     _named(tables.GENERATORS, spec["kind"], f"{where}.kind")
@@ -361,6 +425,7 @@ def _agent(value: Any, where: str) -> DemoAgent:
         first_sequence=spec["first_sequence"],
         runs=[_run(r, f"{where}.runs[{i}]") for i, r in enumerate(spec["runs"])],
         fields=fields,
+        schedules=[_schedule(s, f"{where}.schedules[{i}]") for i, s in enumerate(spec.get("schedules", []))],
     )
 
 
@@ -403,7 +468,7 @@ def demo_data() -> DemoData:
 
 
 def seed_agent(ds: Dataset, spec: DemoAgent) -> Agent:
-    """Add the agent, its written version history, then its runs and their files."""
+    """Add the agent, its written version history, its runs and their files, then its schedules."""
     agent = ds.add_agent(
         spec.name,
         kind=spec.kind,
@@ -414,6 +479,8 @@ def seed_agent(ds: Dataset, spec: DemoAgent) -> Agent:
     )
     set_versions(ds, agent, spec.versions)
     seed_runs(ds, agent, spec.first_sequence, spec.runs)
+    for schedule in spec.schedules:
+        ds.add_schedule(agent.id, **schedule.fields)
     return agent
 
 

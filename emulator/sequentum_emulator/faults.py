@@ -9,7 +9,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-FAULT_KINDS = frozenset({"429", "500", "502", "503", "reset", "truncate"})
+FAULT_KINDS = frozenset({"400", "403", "404", "429", "500", "502", "503", "reset", "truncate"})
 # Over the limit, a request whose slot frees within this many seconds waits instead of a 429.
 QUEUE_GRACE = 0.25
 

@@ -133,8 +133,11 @@ def handle(sandbox: StorageHost, request: Request) -> Response:
 
 
 def fault_response(fault: Fault, request: Request) -> Response:
-    """An injected 429 or 5xx in S3's words."""
+    """An injected 4xx or 5xx in S3's words."""
     codes = {
+        "400": ("InvalidArgument", "Invalid Argument"),
+        "403": ("AccessDenied", "Access Denied"),
+        "404": ("NoSuchKey", "The specified key does not exist."),
         "429": ("SlowDown", "Please reduce your request rate."),
         "500": ("InternalError", "We encountered an internal error. Please try again."),
         "502": ("BadGateway", "The gateway received an invalid response."),

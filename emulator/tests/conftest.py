@@ -27,6 +27,7 @@ def http(sb: Sandbox) -> Iterator[requests.Session]:
     sb.clear_faults()
     sb.redirect_downloads, sb.latency, sb.list_hints, sb.date_form = False, 0.0, True, "z"
     sb.listing_order = "documented"
+    sb.schedule_type_text = False
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """The seeded dataset, fingerprinted as the API serves it: moving the demo between code and data (or
 touching a table generator or a renderer) must not change one byte of it.
 
-Each part (agents, versions, runs, files, spaces, billing) has its own digest so a failure names what
-changed. Lists are keyed by id, so the fingerprint is about the data, not the order a listing uses.
+Each part (agents, versions, runs, files, spaces, billing, schedules) has its own digest so a failure names
+what changed. Lists are keyed by id, so the fingerprint is about the data, not the order a listing uses.
 A deliberate change to the demo updates the digests here (and the tap's tests that assert its rows).
+Schedules (issue 20) came as a part of their own: adding them changed no other part's digest.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ EXPECTED = {
         "files": "83f8b479975f359537bbab22d850d1d6e74f3f5ae7850427f8960a1be6fc58ad",
         "spaces": "182f2e61d2a9395cda49d58f5e4bbb800374645469848fc0de0319b61418e3fd",
         "billing": "5888a92bd67fbf74f80608ab3fbddaef6110e5f66d0e71659ae3364b5ec01175",
+        "schedules": "f87f272163c30ef7a665ef9d3e901c578aef748570b85270d8d77c169d269874",
     },
     "realities": {
         "agents": "b3a59e59be0eed4bf468103b41ea44b03300eb253c7a3397184877841ec5197c",
@@ -34,11 +36,14 @@ EXPECTED = {
         "files": "4586dc3f9781fa61e7e91737444c8f839a06a4904475be1cdcbe6f28a94ec0b0",
         "spaces": "893acbcc266778832a37abb3f065fac28f2e7789d2e209429be2b63a00da758b",
         "billing": "06b156265bf116ab174494bbbd4e63113ac977e525d0bb6f2391ac165e29efab",
+        "schedules": "006dde66abccf8622c2c4f5a3f11938c9441ac98722c63a476b5c9d724758229",
     },
 }
 
-# (agents, runs, files, credit transactions): what changed, when a digest did.
-SIZES = {"demo": (6, 26, 50, 112), "realities": (9, 36, 72, 121)}
+# (agents, runs, files, credit transactions, schedules): what changed, when a digest did.
+SIZES = {"demo": (6, 26, 50, 112, 7), "realities": (9, 36, 72, 121, 10)}
+#: A window holding every seeded next run (upcoming scheduled runs default to the week from today).
+UPCOMING = {"startDate": "2025-01-01", "endDate": "2027-01-01"}
 
 
 def by_id(items: list[dict[str, Any]], key: str = "id") -> list[dict[str, Any]]:
@@ -58,6 +63,7 @@ def served(sandbox: Sandbox) -> dict[str, Any]:
 
         listed = by_id(get("/agent/all"))
         parts: dict[str, Any] = {"agents": [], "versions": {}, "runs": {}, "files": {}, "spaces": {}}
+        schedules: dict[str, Any] = {"agents": {}}
         billing: dict[str, Any] = {"agents": {}}
         for summary in listed:
             agent = summary["id"]
@@ -74,6 +80,11 @@ def served(sandbox: Sandbox) -> dict[str, Any]:
                     item["download"] = [len(content), hashlib.sha256(content).hexdigest()]
                 parts["files"][run["id"]] = files
             billing["agents"][agent] = get(f"/billing/agents/{agent}/runs", recordsPerPage=100)
+            listed_schedules = by_id(get(f"/agent/{agent}/schedules"))
+            schedules["agents"][agent] = [
+                {"list": item, "detail": get(f"/agent/{agent}/schedules/{item['id']}")}
+                for item in listed_schedules
+            ]
         parts["spaces"] = {
             space["id"]: {"space": space, "agents": by_id(get(f"/spaces/{space['id']}/agents"))}
             for space in by_id(get("/spaces"))
@@ -85,6 +96,8 @@ def served(sandbox: Sandbox) -> dict[str, Any]:
             transactions += get("/billing/history", recordsPerPage=100, pageIndex=page)["transactions"]
         billing["credits"] = by_id(transactions)
         parts["billing"] = billing
+        schedules["upcoming"] = get("/analytics/schedules/upcoming", **UPCOMING)
+        parts["schedules"] = schedules
     return parts
 
 
@@ -108,5 +121,6 @@ def test_the_seeded_dataset_is_unchanged(name):
         parts = served(sandbox)
     runs = sum(len(runs) for runs in parts["runs"].values())
     files = sum(len(files) for files in parts["files"].values())
-    assert (len(parts["agents"]), runs, files, len(parts["billing"]["credits"])) == SIZES[name]
+    schedules = sum(len(items) for items in parts["schedules"]["agents"].values())
+    assert (len(parts["agents"]), runs, files, len(parts["billing"]["credits"]), schedules) == SIZES[name]
     assert digests(parts) == EXPECTED[name]

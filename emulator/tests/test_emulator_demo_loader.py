@@ -23,6 +23,8 @@ DROP = object()
 STEAM_RUN = ("demo", "agents", 0, "runs", 0)
 STEAM_CSV = (*STEAM_RUN, "outputs", 0)
 FEED_XML = ("realities", "agents", 2, "runs", 0, "outputs", 0)
+STEAM_SCHEDULE = ("demo", "agents", 0, "schedules", 0)  # a CRON schedule
+QUARTERLY = ("demo", "agents", 1, "schedules", 0)  # a RunEvery schedule
 
 
 @pytest.mark.parametrize(
@@ -60,6 +62,18 @@ FEED_XML = ("realities", "agents", 2, "runs", 0, "outputs", 0)
             "'shop' is none of shop_files",
         ),
         (("realities", "agents", 0, "runs", 0, "outputs", 0), "name", "x.csv", "unknown key(s) ['name']"),
+        (
+            STEAM_SCHEDULE,
+            "type",
+            "Cron",
+            "(steam).schedules[0].type: 'Cron' is none of RunOnce, RunEvery, CRON",
+        ),
+        (STEAM_SCHEDULE, "cron", DROP, "(steam).schedules[0]: missing key(s) ['cron']"),
+        (STEAM_SCHEDULE, "every", 2, "schedules[0]: unknown key(s) ['every']"),  # RunEvery's key on a CRON
+        (STEAM_SCHEDULE, "enabled", "yes", "schedules[0].enabled: expected bool"),
+        (QUARTERLY, "period", "Month", "schedules[0].period: 'Month' is none of Minutes, Hours"),
+        (QUARTERLY, "every", DROP, "schedules[0]: missing key(s) ['every']"),
+        (("demo", "agents", 0), "schedule", [], "demo.agents[0]: unknown key(s) ['schedule']"),
     ],
 )
 def test_a_typo_in_the_data_fails_when_loaded(path, key, value, message):

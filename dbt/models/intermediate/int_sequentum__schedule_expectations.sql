@@ -1,4 +1,4 @@
-{{ config(enabled=var('sequentum__using_schedules', false)) }}
+{{ config(enabled=var('sequentum__using_schedules', true)) }}
 
 -- When each enabled schedule last expected its agent to run: a next run time already past (the scheduler
 -- missed it), else the next run time less the schedule's interval, or a RunOnce schedule's start; null when

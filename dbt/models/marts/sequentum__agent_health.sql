@@ -1,7 +1,8 @@
 -- One row per agent: how its runs went (success rate, last success, last failure and its message), when its
--- data last arrived and, with schedules, when it runs next and whether a schedule's run brought no data.
+-- data last arrived and, with schedules, when it runs next (beside its last run) and whether an enabled
+-- schedule expected a run that brought no data since.
 {%- set using_billing = var('sequentum__using_billing', true) %}
-{%- set using_schedules = var('sequentum__using_schedules', false) %}
+{%- set using_schedules = var('sequentum__using_schedules', true) %}
 
 with agents as (
 
@@ -131,6 +132,9 @@ joined as (
         ) as success_rate,
         run_totals.last_run_at,
         last_runs.status_name as last_run_status,
+        {% if using_schedules -%}
+        schedule_totals.next_scheduled_run_at,
+        {% endif -%}
         run_totals.last_success_at,
         last_failures.run_id as last_failure_run_id,
         coalesce(last_failures.ended_at, last_failures.created_at) as last_failure_at,
@@ -143,7 +147,6 @@ joined as (
         {% if using_schedules -%}
         coalesce(schedule_totals.schedules, 0) as schedules,
         coalesce(schedule_totals.enabled_schedules, 0) as enabled_schedules,
-        schedule_totals.next_scheduled_run_at,
         schedule_totals.last_expected_run_at,
         coalesce(schedule_totals.missed_schedules, 0) = 1 as is_schedule_missed,
         {% endif -%}

@@ -1,12 +1,20 @@
-{{ config(enabled=var('sequentum__using_schedules', false)) }}
+{{ config(enabled=var('sequentum__using_schedules', true)) }}
 
+-- Schedule type codes decoded from the seed the tap's own table generates (tap_sequentum/domain.py); a schedule
+-- deleted in Sequentum (its latest extraction is the tap's tombstone) is left out.
 -- interval_minutes: how long a schedule waits between runs. RunEvery: runEveryCount periods (a month counts 31
 -- days). CRON: the coarsest unit its fields repeat on, which never makes a schedule look late too early: a
 -- day-of-week field is a week, a day-of-month or month field a month, hours a day, `*/n` hours n hours,
 -- minutes an hour, `*/n` minutes n minutes (6- and 7-field Quartz expressions drop their seconds field).
 with schedules as (
 
-    {{ sequentum.stage('schedules', ['schedule_id']) }}
+    {{ sequentum.stage('schedules', ['schedule_id'], tombstone='deleted_at') }}
+
+),
+
+schedule_types as (
+
+    select * from {{ ref('sequentum__schedule_types') }}
 
 ),
 
@@ -52,60 +60,23 @@ cron_intervals as (
         end as interval_minutes
     from cron_fields
 
-),
-
-periods as (
-
-    select
-        schedule_id,
-        case lower(trim(run_every_period))
-            when '1' then 1
-            when 'minute' then 1
-            when 'minutes' then 1
-            when '2' then 60
-            when 'hour' then 60
-            when 'hours' then 60
-            when '3' then 24 * 60
-            when 'day' then 24 * 60
-            when 'days' then 24 * 60
-            when '4' then 7 * 24 * 60
-            when 'week' then 7 * 24 * 60
-            when 'weeks' then 7 * 24 * 60
-            when '5' then 31 * 24 * 60
-            when 'month' then 31 * 24 * 60
-            when 'months' then 31 * 24 * 60
-        end as period_minutes
-    from schedules
-
 )
 
 select
-    schedules.schedule_id,
-    schedules.agent_id,
-    schedules.name,
-    schedules.schedule,
-    schedules.timezone,
-    schedules.next_run_at,
-    schedules.starts_at,
-    schedules.schedule_type,
-    coalesce(
-        schedules.schedule_type_name,
-        case schedules.schedule_type when 1 then 'RunOnce' when 2 then 'RunEvery' when 3 then 'CRON' end
-    ) as schedule_type_name,
-    schedules.run_every_count,
-    schedules.run_every_period,
-    coalesce(schedules.is_enabled, false) as is_enabled,
-    schedules.input_parameters,
-    schedules.parallelism,
-    schedules.created_at,
+    schedules.*,
+    schedule_types.schedule_type_name,
     case
-        when schedules.schedule_type = 2 then schedules.run_every_count * periods.period_minutes
+        when schedules.schedule_type = 2 then schedules.run_every_count * case schedules.run_every_period
+            when 1 then 1
+            when 2 then 60
+            when 3 then 24 * 60
+            when 4 then 7 * 24 * 60
+            when 5 then 31 * 24 * 60
+        end
         when schedules.schedule_type = 3 then cron_intervals.interval_minutes
-    end as interval_minutes,
-    schedules.extracted_at,
-    schedules.loaded_at
+    end as interval_minutes
 from schedules
-left join periods
-    on schedules.schedule_id = periods.schedule_id
+left join schedule_types
+    on schedules.schedule_type = schedule_types.schedule_type_code
 left join cron_intervals
     on schedules.schedule_id = cron_intervals.schedule_id
