@@ -129,8 +129,8 @@ def learn_agent(
         assert memory is not None
         runs = client.list_runs(agent_id, settings.runs_max_records)
         read = [int(run["id"]) for run in candidates(runs, settings.sample_runs * 4)]
-        look = Look.REUSE if same_runs(memory, read) else Look.SAMPLE
-    if look is Look.REUSE:
+        look = Look.RUNS if same_runs(memory, read) else Look.SAMPLE
+    if look is not Look.SAMPLE:  # unchanged, or its runs list says a sample would read the same runs
         assert memory is not None
         streams = router.streams_of(agent_id, memory.tables)
         return refreshed(memory, name=name, hint=hint, streams=streams), look
