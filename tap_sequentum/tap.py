@@ -347,7 +347,7 @@ class TapSequentum(SeamTap):
             )
             looks[look] += 1
             self._log_learnt(agent_id, before, learnt[agent_id], look)
-        self.discovery_cache.save(learnt)
+        self.discovery_cache.save({a: m for a, m in learnt.items() if self.memory.get(a) != m})
         self.logger.info(
             "Discovery of %d agents: %d unchanged (nothing read), %d checked (runs list only), %d sampled%s.",
             len(wanted),
