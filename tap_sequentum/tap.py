@@ -330,7 +330,6 @@ class TapSequentum(SeamTap):
         """Discovery: each agent read only as far as what changed needs (`reuse.py`), what was learnt kept."""
         settings = self.settings
         sampling = sampling_key(
-            version=self.plugin_version,
             infer_types=settings.infer_types,
             csv_encoding=settings.csv_encoding,
             csv_delimiter=settings.csv_delimiter,

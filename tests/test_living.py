@@ -132,6 +132,16 @@ def test_discovering_again_keeps_a_renamed_agents_stream_names(sandbox, org, tmp
     assert set(second.records) & {"price_watch_eu", "price_watch_eu__price_watch"} == set()
 
 
+def test_a_sync_without_a_catalog_names_streams_as_discovery_remembers_them(sandbox, org, tmp_path):
+    config = config_for(sandbox)
+    discover(tmp_path, config)
+    rename_and_run_again(sandbox, org["price_watch"])
+    proc = cli(tmp_path, config)
+    result = SyncResult(parse_messages(proc.stdout), proc.stdout, proc.stderr)
+    assert sorted(skus(result, "price_watch")) == ["PW-SECRET-001", "PW-SECRET-002", "PW-SECRET-003"]
+    assert not [name for name in result.records if name.startswith("price_watch_eu")]
+
+
 def test_without_discoverys_memory_the_renamed_stream_continues_the_old_ones_state(sandbox, org, tmp_path):
     """Where no disk outlives a run, the stream's name changes, but not one old row is extracted again."""
     config = config_for(sandbox, discovery_cache="off")

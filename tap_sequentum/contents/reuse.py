@@ -109,7 +109,9 @@ def _text(value: Any) -> str | None:
 
 def sampling_key(**settings: Any) -> str:
     """A short fingerprint of the settings that shape what a sample learns (inference, encodings, how much is
-    read): columns learnt with other settings are learnt again."""
+    read): columns learnt with other settings are learnt again. Not the tap's version: kinds only widen at
+    sync time, so those an earlier release learnt stay valid (a change to the memory's meaning bumps
+    `cache.VERSION`)."""
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
 
