@@ -174,6 +174,17 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
         "and JSON Lines; JSON, XLSX and Parquet files larger than this are not sampled).",
     ),
     th.Property(
+        "discovery_cache",
+        th.StringType,
+        default="auto",
+        title="Discovery cache",
+        description="Where discovery keeps what it learnt between runs (each agent's export tables, column "
+        "types and stream names; no rows, no key), so that discovering again reads only the agents that "
+        "changed and a renamed agent keeps its stream names. auto (default): the user's cache folder "
+        "(~/.cache/tap-sequentum on Linux); a folder (e.g. a mounted volume where no disk outlives a run); "
+        "off: every discovery samples every agent.",
+    ),
+    th.Property(
         "temp_dir",
         th.StringType,
         title="Temporary directory",
@@ -372,6 +383,7 @@ class Settings:
     emit_unchanged_agents: bool = default("emit_unchanged_agents")
     discovery_sample_runs: int = default("discovery_sample_runs")
     discovery_sample_bytes: int = default("discovery_sample_bytes")
+    discovery_cache: str = default("discovery_cache")
     temp_dir: str | None = None
     content_fast_path: bool = default("content_fast_path")
     trigger: tuple[Mapping[str, Any], ...] = ()
@@ -409,6 +421,7 @@ class Settings:
             emit_unchanged_agents=bool(given("emit_unchanged_agents")),
             discovery_sample_runs=int(given("discovery_sample_runs")),
             discovery_sample_bytes=int(given("discovery_sample_bytes")),
+            discovery_cache=str(given("discovery_cache")),
             temp_dir=str(config["temp_dir"]) if config.get("temp_dir") else None,
             content_fast_path=bool(given("content_fast_path")),
             trigger=tuple(config.get("trigger") or ()),

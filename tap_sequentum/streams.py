@@ -70,6 +70,8 @@ class TapServices(Protocol):
 
     def agent_summaries(self) -> list[dict]: ...
 
+    def files_listed(self, agent_id: int, run_id: int, files: list[dict]) -> None: ...
+
 
 class SequentumStream(SeamStream):
     """Base stream: access to the tap's one client, run planning, timestamp and free-form JSON
@@ -347,7 +349,11 @@ class RunsStream(PerAgentStream):
 
 
 class RunFilesStream(SequentumStream):
-    """Files of each emitted run: delivered data, logs and internal files, with their type names."""
+    """Files of each emitted run: delivered data, logs and internal files, with their type names.
+
+    It lists every handled run's files anyway, so the tap looks there for the data files of agents no content
+    stream of the catalog reads (`files_listed`): a new agent's files are reported, not silently left.
+    """
 
     name = "run_files"
     primary_keys = ("id",)
@@ -368,7 +374,9 @@ class RunFilesStream(SequentumStream):
     def get_records(self, context: Context | None) -> Iterable[dict]:
         assert context is not None
         agent_id, run_id = int(context["agent_id"]), int(context["run_id"])
-        for item in by_key(self.client.list_files(agent_id, run_id, gone_ok=True)):
+        items = by_key(self.client.list_files(agent_id, run_id, gone_ok=True))
+        self.services.files_listed(agent_id, run_id, items)
+        for item in items:
             yield self.normalize(
                 {
                     **item,

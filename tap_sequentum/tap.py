@@ -7,7 +7,9 @@ import json
 import os
 import pathlib
 import sys
+from collections import Counter
 from functools import cached_property
+from typing import Any
 
 from singer_sdk import Stream
 from singer_sdk.exceptions import MappingError
@@ -15,13 +17,30 @@ from singer_sdk.exceptions import MappingError
 from tap_sequentum import errors
 from tap_sequentum.billing import BILLING_STREAM_TYPES
 from tap_sequentum.client import SequentumClient
+from tap_sequentum.contents.cache import DiscoveryCache, file_name, folder_of
+from tap_sequentum.contents.catalog import catalog_specs, raw_catalog, unmatched_warning
 from tap_sequentum.contents.dialect import ReadOptions
-from tap_sequentum.contents.discovery import Sample, SampleSettings, discover_agent
-from tap_sequentum.contents.infer import Kind, widen
+from tap_sequentum.contents.discovery import (
+    SampleSettings,
+    StreamSpec,
+    candidates,
+    discover_agent,
+    exported,
+    learn_agent,
+    stream_specs,
+)
+from tap_sequentum.contents.fetch import delivered
+from tap_sequentum.contents.identity import (
+    adopt,
+    adoptions,
+    catalog_identities,
+    kept_streams,
+    with_identities,
+)
 from tap_sequentum.contents.naming import Router
 from tap_sequentum.contents.parse import ParseSettings
-from tap_sequentum.contents.runs import ContentSettings, FileProblem
-from tap_sequentum.contents.schema import columns_of
+from tap_sequentum.contents.reuse import AgentMemory, Look, TableMemory, learned, sampling_key
+from tap_sequentum.contents.runs import ContentSettings, FileProblem, strays, unrouted_warning
 from tap_sequentum.contents.stream import ContentStream
 from tap_sequentum.domain import format_timestamp
 from tap_sequentum.schedules import SCHEDULE_STREAM_TYPES
@@ -50,6 +69,14 @@ class TapSequentum(SeamTap):
     name = "tap-sequentum"
 
     config_jsonschema = SETTINGS_SCHEMA
+
+    def __init__(self, *args: Any, catalog: Any = None, **kwargs: Any) -> None:
+        #: What each content stream of the given catalog reads: singer-sdk keeps standard metadata only.
+        self.catalog_identities = catalog_identities(raw_catalog(catalog))
+        #: Agents some content stream of this run reads; data files this sync found no stream for.
+        self.read_agents: set[int] = set()
+        self.unrouted: list[FileProblem] = []
+        super().__init__(*args, catalog=catalog, **kwargs)
 
     def prepare_config(self, config: dict) -> None:
         """Before the schema sees them: secrets checked without showing them, a setting the tap does not know
@@ -139,11 +166,13 @@ class TapSequentum(SeamTap):
         paced = not settings.batch_config
         self.paced_state.paced = paced
         self.paced_state.seed(self.state)  # nothing changed, nothing written
+        self._record_identities()
         self._assign_reporters()
         completed = False
         try:
             super().sync_all()
             completed = True
+            self._say_unrouted()
         finally:
             if completed or paced:
                 self.flush_state()
@@ -166,6 +195,16 @@ class TapSequentum(SeamTap):
         if self.settings.content_streams:
             streams += self._content_streams({stream.name for stream in streams})
         return streams
+
+    @property
+    def catalog_dict(self) -> dict:
+        """The catalog, each content stream's entry recording which agents and export table it reads."""
+        identities = {
+            stream.name: stream.identity
+            for stream in self.streams.values()
+            if isinstance(stream, ContentStream) and stream.identity is not None
+        }
+        return with_identities(super().catalog_dict, identities)
 
     # -- the organisation ---------------------------------------------------------------------------
 
@@ -190,12 +229,35 @@ class TapSequentum(SeamTap):
 
     @cached_property
     def router(self) -> Router:
+        """Names kept from the given catalog (a sync routes by them), else from discovery's memory."""
+        if self.input_catalog is not None:
+            kept = kept_streams(self.catalog_identities)
+        else:
+            kept = {agent_id: memory.streams() for agent_id, memory in self.memory.items()}
         return Router(
             {int(agent["id"]): agent.get("name") for agent in self.organisation},
             frozenset(stream_type.name for stream_type in FIXED_STREAM_TYPES),
             merge=self.settings.merge_export_tables,
             mapping=dict(self.settings.export_table_names),
+            kept=kept,
         )
+
+    @cached_property
+    def discovery_cache(self) -> DiscoveryCache:
+        """Discovery's memory file: one per address and naming settings, where `discovery_cache` says."""
+        settings = self.settings
+        naming = {
+            "export_table_names": dict(settings.export_table_names),
+            "merge_export_tables": settings.merge_export_tables,
+        }
+        folder = folder_of(settings.discovery_cache)
+        path = folder / file_name(settings.base_url, naming) if folder is not None else None
+        return DiscoveryCache(path, settings.base_url, naming)
+
+    @cached_property
+    def memory(self) -> dict[int, AgentMemory]:
+        """What discovery learnt before, per agent id (nothing when it is off or gone)."""
+        return self.discovery_cache.load()
 
     # -- content streams ----------------------------------------------------------------------------
 
@@ -215,47 +277,48 @@ class TapSequentum(SeamTap):
         )
 
     def _content_streams(self, reserved: set[str]) -> list[Stream]:
-        """Content streams from the given catalog (no downloads) or from a sample of each agent."""
-        settings = self.content_settings
-        wanted = {int(agent["id"]) for agent in self.agent_summaries()}
-        streams: list[ContentStream] = []
+        """Content streams from the given catalog (no request), from discovery (what changed since the last
+        one), or, syncing without a catalog, from every listed run's files (no downloads)."""
+        wanted = [int(agent["id"]) for agent in self.agent_summaries()]
         if self.input_catalog is not None:
-            for entry in self.input_catalog.streams:
-                if entry.tap_stream_id in reserved:
-                    continue
-                owners = self.router.agents_of(entry.tap_stream_id)
-                if not owners and entry.metadata.resolve_selection()[()]:
-                    raise errors.ConfigurationError(
-                        f"Catalog stream '{entry.tap_stream_id}' is selected but matches no agent this "
-                        "key can see (renamed or deleted?): refresh the catalog (run --discover "
-                        "again, or meltano's --refresh-catalog) or deselect it."
-                    )
-                agents = [agent_id for agent_id in owners if agent_id in wanted]
-                if agents:  # else: another shard's agent (agent_ids)
-                    columns = columns_of(entry.schema.to_dict())
-                    streams.append(self._content_stream(entry.tap_stream_id, agents, columns))
+            specs = self._catalog_specs(reserved, wanted)
+        elif self._discovering:
+            specs = self._learn(wanted)
         else:
-            found: dict[str, tuple[list[int], Sample]] = {}
-            for agent_id in sorted(wanted):
-                for name, sample in self._discover_agent(agent_id).items():
-                    agents, merged = found.setdefault(name, ([], Sample()))
-                    agents.append(agent_id)
-                    for column, kind in sample.columns.items():
-                        merged.columns[column] = widen(merged.columns.get(column, Kind.NULL), kind)
-            streams = [
-                self._content_stream(name, agents, sample.columns) for name, (agents, sample) in found.items()
-            ]
-        settings.stream_names = {stream.name for stream in streams}
+            specs = self._listed_specs(wanted)
+        streams = [
+            ContentStream(
+                self,
+                name=spec.name,
+                agent_ids=spec.agent_ids,
+                columns=spec.columns,
+                settings=self.content_settings,
+                identity=spec.identity,
+            )
+            for spec in specs
+        ]
+        self.content_settings.stream_names = {stream.name for stream in streams}
+        self.read_agents = {agent_id for stream in streams for agent_id in stream.agent_ids}
         return list(streams)
 
-    def _content_stream(self, name: str, agents: list[int], columns: dict[str, Kind]) -> ContentStream:
-        return ContentStream(
-            self, name=name, agent_ids=agents, columns=columns, settings=self.content_settings
+    def _catalog_specs(self, reserved: set[str], wanted: list[int]) -> list[StreamSpec]:
+        assert self.input_catalog is not None
+        entries = [entry for entry in self.input_catalog.streams if entry.tap_stream_id not in reserved]
+        specs, unmatched = catalog_specs(
+            entries,
+            self.catalog_identities,
+            self.router,
+            visible={int(agent["id"]) for agent in self.organisation},
+            wanted=set(wanted),
         )
+        if unmatched:
+            self.logger.warning(unmatched_warning(unmatched))
+        return specs
 
-    def _discover_agent(self, agent_id: int) -> dict[str, Sample]:
+    @cached_property
+    def _sampling(self) -> SampleSettings:
         settings = self.settings
-        sampling = SampleSettings(
+        return SampleSettings(
             runs_max_records=settings.runs_max_records,
             sample_runs=settings.discovery_sample_runs,
             sample_bytes=settings.discovery_sample_bytes,
@@ -263,10 +326,134 @@ class TapSequentum(SeamTap):
             infer_types=settings.infer_types,
             temp_dir=settings.temp_dir,
         )
-        samples = discover_agent(self.client, agent_id, self.router, sampling, read=self._discovering)
-        if not samples:
+
+    def _learn(self, wanted: list[int]) -> list[StreamSpec]:
+        """Discovery: each agent read only as far as what changed needs (`reuse.py`), what was learnt kept."""
+        settings = self.settings
+        sampling = sampling_key(
+            infer_types=settings.infer_types,
+            csv_encoding=settings.csv_encoding,
+            csv_delimiter=settings.csv_delimiter,
+            sample_runs=settings.discovery_sample_runs,
+            sample_bytes=settings.discovery_sample_bytes,
+        )
+        summaries = {int(agent["id"]): agent for agent in self.agent_summaries()}
+        learnt: dict[int, AgentMemory] = {}
+        looks: Counter[Look] = Counter()
+        for agent_id in sorted(wanted):
+            before = self.memory.get(agent_id)
+            learnt[agent_id], look = learn_agent(
+                self.client, summaries[agent_id], before, self.router, self._sampling, sampling
+            )
+            looks[look] += 1
+            self._log_learnt(agent_id, before, learnt[agent_id], look)
+        self.discovery_cache.save({a: m for a, m in learnt.items() if self.memory.get(a) != m})
+        self.logger.info(
+            "Discovery of %d agents: %d unchanged (nothing read), %d checked (runs list only), %d sampled%s.",
+            len(wanted),
+            looks[Look.REUSE],
+            looks[Look.RUNS],
+            looks[Look.SAMPLE],
+            "" if self.discovery_cache.path else " (discovery_cache is off)",
+        )
+        return stream_specs(learnt, merge=settings.merge_export_tables)
+
+    def _log_learnt(self, agent_id: int, before: AgentMemory | None, after: AgentMemory, look: Look) -> None:
+        if before is not None and before.name != after.name and before.tables:
+            kept = ", ".join(sorted({t.stream for t in after.tables.values() if t.stream}))
+            self.logger.info(
+                "Agent %s was renamed %r -> %r: its streams keep their names (%s).",
+                agent_id,
+                before.name,
+                after.name,
+                kept,
+            )
+        if look is Look.SAMPLE and not after.tables:
             self.logger.info("Agent %s has no data files in its newest runs: no content stream.", agent_id)
-        return samples
+
+    def _listed_specs(self, wanted: list[int]) -> list[StreamSpec]:
+        """A sync without a catalog: every table of every listed run, named as discovery names them."""
+        found: dict[int, AgentMemory] = {}
+        for agent_id in sorted(wanted):
+            tables = discover_agent(self.client, agent_id, self.router, self._sampling, read=False).tables
+            streams = self.router.streams_of(agent_id, tables)
+            found[agent_id] = AgentMemory(
+                own=streams.own, tables={table: TableMemory(streams.streams[table]) for table in tables}
+            )
+        return stream_specs(found, merge=self.settings.merge_export_tables)
+
+    # -- what a sync says about streams: renamed ones, and data no stream takes -----------------------
+
+    def _record_identities(self) -> None:
+        """Each selected content stream's state records which agent and export table it reads. A stream whose
+        name changed (discovered again without memory of the old name) first takes the state the old stream
+        left, found by them: the agent's history is not extracted twice."""
+        if self.settings.merge_export_tables:
+            return  # a merged stream is named after its table: an agent's rename does not change it
+        identities = {
+            stream.name: stream.identity
+            for stream in self.streams.values()
+            if isinstance(stream, ContentStream) and stream.identity is not None
+        }
+        selected = {name for name in identities if self.streams[name].selected}
+        bookmarks = self.state.setdefault("bookmarks", {})
+        found = [adoption for adoption in adoptions(bookmarks, identities) if adoption.stream in selected]
+        for adoption in found:
+            self.logger.warning(
+                "Stream %s continues from the state of stream %s (agent %s, export table %s): the table's "
+                "name changed, so its new rows land in %s while the rows already loaded stay in %s.",
+                adoption.stream,
+                adoption.source,
+                identities[adoption.stream].agent_ids[0],
+                identities[adoption.stream].export_table,
+                adoption.stream,
+                adoption.source,
+            )
+        adopt(bookmarks, found, identities)
+        for name in sorted(selected):
+            bookmarks.setdefault(name, {}).update(identities[name].state())
+
+    def files_listed(self, agent_id: int, run_id: int, files: list[dict]) -> None:
+        """`run_files` listed a run's files: those of an agent no content stream of the catalog reads are
+        reported (a new agent's data would otherwise be left without a word)."""
+        if self.input_catalog is None or not self.settings.content_streams or agent_id in self.read_agents:
+            return
+        stream_names = self.content_settings.stream_names
+        for problem in strays(agent_id, delivered(agent_id, run_id, None, files), self.router, stream_names):
+            self._report_file_problem(problem)
+
+    def _say_unrouted(self) -> None:
+        """One warning for the data files no stream of the catalog took, and the tables they belong to
+        taught to the next discovery (no request)."""
+        if self.input_catalog is None or not self.settings.content_streams:
+            return
+        summaries = self.agent_summaries()
+        uncovered = [int(a["id"]) for a in summaries if int(a["id"]) not in self.read_agents]
+        run_files = self.streams.get("run_files")
+        looked = run_files is not None and run_files.selected
+        runs = self._exported_runs([a for a in summaries if int(a["id"]) in uncovered]) if not looked else {}
+        names = {int(agent["id"]): agent.get("name") for agent in summaries}
+        line = unrouted_warning(self.unrouted, names, uncovered, runs)
+        if line:
+            self.logger.warning(line)
+        tables: dict[int, set[str]] = {}
+        for problem in self.unrouted:
+            tables.setdefault(problem.item.agent_id, set()).add(problem.table)
+        if tables:
+            self.discovery_cache.save({a: learned(self.memory.get(a), t) for a, t in tables.items()})
+
+    def _exported_runs(self, agents: list[dict]) -> dict[int, int]:
+        """Without `run_files`, a look of its own at the agents no content stream reads: their runs list
+        (shared with `runs` and `run_costs` when they read it), counting runs that exported rows."""
+        counts = {}
+        for agent in agents:  # a null lastActivity may mean "never ran" or "no hint": always look
+            try:
+                runs = self.client.list_runs(int(agent["id"]), self.settings.runs_max_records)
+            except errors.SequentumError as exc:
+                self.logger.warning("Could not look at agent %s's runs: %s", agent["id"], exc)
+                continue
+            counts[int(agent["id"])] = sum(1 for run in candidates(runs, None) if exported(run))
+        return counts
 
     def _assign_reporters(self) -> None:
         """Per agent, the one selected content stream that reports the files no stream takes."""
@@ -281,7 +468,10 @@ class TapSequentum(SeamTap):
         """One line on stderr, and a `file_errors` row, the moment a file is not extracted."""
         item = problem.item
         where = f" for stream {problem.stream}" if problem.stream else ""
-        self.logger.warning("%s %s%s: %s.", _ACTIONS[problem.action], item.describe(), where, problem.reason)
+        if problem.action == "no_stream":
+            self.unrouted.append(problem)  # one warning for all of them at the end (`_say_unrouted`)
+        log = self.logger.info if problem.action == "no_stream" else self.logger.warning
+        log("%s %s%s: %s.", _ACTIONS[problem.action], item.describe(), where, problem.reason)
         stream = self.streams.get(FileErrorsStream.name)
         if isinstance(stream, FileErrorsStream):
             stream.report(

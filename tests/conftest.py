@@ -50,6 +50,16 @@ def pytest_pycollect_makemodule(module_path, parent):
     return None
 
 
+@pytest.fixture(autouse=True)
+def discovery_memory(tmp_path_factory, monkeypatch) -> Path:
+    """Each test's own user cache folder (`discovery_cache: auto`), for the tap in this process and in the
+    processes it starts: a test never reads what another test's discovery remembered (sandboxes reuse ports
+    and agent ids), nor a developer's own."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder / "tap-sequentum"
+
+
 @pytest.fixture(scope="session")
 def meltano_installed() -> Path:
     """The `meltano` executable of .meltano/venv, with the plugins installed (skipped when they are not)."""

@@ -8,9 +8,13 @@ database (state) and its own output files.
 from __future__ import annotations
 
 import collections
+import contextlib
+import http.server
 import json
 import re
 import subprocess
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +29,48 @@ MELTANO = ROOT / ".meltano" / "venv" / "bin" / "meltano"
 DOWNLOADED = re.compile(
     r"Downloaded (.+) \(file (\d+), run (\d+), agent (\d+)\): (\d+) bytes, (\d+) rows emitted"
 )
+
+
+@contextlib.contextmanager
+def local_hub(definition: Path) -> Iterator[str]:
+    """A Meltano Hub on loopback serving one extractor definition (a Hub YAML file, as JSON), as
+    hub.meltano.com serves its definitions; yields the API root for MELTANO_HUB_API_ROOT. `meltano add` from
+    it writes what a package user gets: the plugin by name and variant, its definition in a lock file."""
+    spec = yaml.safe_load(definition.read_text())
+    name, variant = spec["name"], spec["variant"]
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            root = f"http://127.0.0.1:{self.server.server_address[1]}/meltano/api/v1/plugins/extractors"
+            pages = {
+                "/meltano/api/v1/plugins/extractors/index": {
+                    name: {
+                        "logo_url": None,
+                        "default_variant": variant,
+                        "variants": {variant: {"ref": f"{root}/{name}--{variant}"}},
+                    }
+                },
+                f"/meltano/api/v1/plugins/extractors/{name}--{variant}": spec,
+            }
+            body = json.dumps(pages[self.path]).encode() if self.path in pages else b"{}"
+            self.send_response(200 if self.path in pages else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            """Quiet."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/meltano/api/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def project() -> dict:

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -177,3 +178,13 @@ def _run_main_in_process(
 def write_json(path: Path, data: dict) -> Path:
     path.write_text(json.dumps(data))
     return path
+
+
+def build_wheel(source: Path, out: Path, pattern: str) -> Path:
+    """A wheel of the distribution in `source` (the tap, or `emulator/`), built into `out`."""
+    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+    cmd = [uv, "build", "--wheel", "--out-dir", str(out), str(source)]
+    if not Path(uv).exists():
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(source)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    return next(out.glob(pattern))

@@ -19,12 +19,14 @@ from meltano_support import (
     Meltano,
     downloads,
     expected_settings,
+    local_hub,
     plugin,
     project,
     record_counts,
 )
 from support import (
     SyncResult,
+    build_wheel,
     config_for,
     environment,
     parse_messages,
@@ -89,6 +91,8 @@ def test_hub_definition_is_the_meltano_yml_extractor():
     extractor = plugin("extractors", "tap-sequentum")
     for key in ("name", "namespace", "label", "description", "executable", "settings", "select"):
         assert hub[key] == extractor[key], key
+    # Meltano discovers before every run (it would cache a package's catalog): new agents arrive on their own.
+    assert hub["use_cached_catalog"] is extractor["use_cached_catalog"] is False
     assert hub["settings_group_validation"] == extractor["settings_group_validation"]
     assert not hub["pip_url"].startswith("-e"), "a Hub plugin installs from a package"
     assert hub["variant"] == HUB_FILE.stem.split("--")[1]
@@ -384,52 +388,113 @@ def test_stream_maps_and_flattening_set_in_meltano_reach_the_loader(
     assert {"app_id", "price", "snapshot_at", "_sdc_file_id"} <= set(rows[0])
 
 
-# --- the Hub definition: installed from a package, Meltano caches its catalog ----------------------
+# --- the Hub definition, installed from the wheel: Meltano discovers before every run -----------------
 
 
 @pytest.fixture(scope="module")
 def hub_project(meltano_installed, tmp_path_factory) -> Path:
-    """A project that adds the Hub definition and installs it from a clone, as docs/meltano.md says."""
+    """A project that adds the extractor from a Hub serving our definition (as a package user will, once it
+    is on hub.meltano.com) and installs it from the tap's built wheel: Meltano would cache the catalog of such
+    a plugin, never that of an editable one. Plus the JSON Lines loader of meltano.yml."""
     root = tmp_path_factory.mktemp("hub-project")
+    wheel = build_wheel(ROOT, tmp_path_factory.mktemp("wheel"), "tap_sequentum-*.whl")
     (root / "meltano.yml").write_text(
-        yaml.safe_dump({"project_id": "tap-sequentum-hub-test", "venv": {"backend": "uv"}})
+        yaml.safe_dump(
+            {
+                "project_id": "tap-sequentum-hub-test",
+                "venv": {"backend": "uv"},
+                "default_environment": "test",
+                "environments": [{"name": "test"}],
+            }
+        )
     )
 
-    def meltano(*args: str) -> None:
-        env = environment("TAP_SEQUENTUM_", "MELTANO_", MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
-        proc = run_process([str(meltano_installed), *args], cwd=root, env=env, timeout=900)
+    def meltano(*args: str, **env: str) -> None:
+        own = environment("TAP_SEQUENTUM_", "MELTANO_", MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", **env)
+        proc = run_process([str(meltano_installed), *args], cwd=root, env=own, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
 
-    meltano("add", "--plugin-type", "extractor", "--no-install", "--from-ref", str(HUB_FILE), "tap-sequentum")
+    with local_hub(HUB_FILE) as hub:
+        meltano(
+            "add", "--plugin-type", "extractor", "--no-install", "tap-sequentum", MELTANO_HUB_API_ROOT=hub
+        )
     meltano_yml = yaml.safe_load((root / "meltano.yml").read_text())
-    assert list(meltano_yml["plugins"]) == ["extractors"]
     (extractor,) = meltano_yml["plugins"]["extractors"]
-    assert extractor["pip_url"] == "tap-sequentum"
-    extractor["pip_url"] = str(ROOT)  # from a clone, until the package is published
+    assert (extractor["variant"], extractor["pip_url"]) == ("sequentum", "tap-sequentum")
+    (lock,) = (root / "plugins" / "extractors").glob("tap-sequentum--sequentum.lock")
+    assert json.loads(lock.read_text())["use_cached_catalog"] is False, "the definition Meltano locked"
+    extractor["pip_url"] = str(wheel)  # the package, until it is published
+    meltano_yml["plugins"]["loaders"] = [plugin("loaders", "target-jsonl")]
     (root / "meltano.yml").write_text(yaml.safe_dump(meltano_yml, sort_keys=False))
     meltano("install")
     return root
 
 
-def test_meltano_reuses_its_cached_catalog_without_discovery_downloads(
-    meltano_installed, hub_project, tmp_path
-):
-    with Sandbox() as sandbox:
+PRICES = b"sku,price\nPW-1,1.50\nPW-2,2.50\n"
+
+
+def jsonl_rows(folder: Path) -> dict[str, list[dict]]:
+    """Every row target-jsonl wrote, per stream, over all runs (one file per stream and run)."""
+    rows: dict[str, list[dict]] = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        stream = path.name.rsplit("-", 1)[0]
+        rows.setdefault(stream, []).extend(json.loads(line) for line in path.read_text().splitlines())
+    return rows
+
+
+def split_at_sync(requests: list) -> tuple[list[str], list[str]]:
+    """A `meltano run`'s requests: the discovery's (before the sync lists the agents again), the sync's."""
+    paths = [r.path for r in requests if r.host == "api"]
+    lists = [i for i, path in enumerate(paths) if path.endswith("/agent/all")]
+    return paths[: lists[1]], paths[lists[1] :]
+
+
+def test_meltano_takes_a_renamed_agent_and_a_new_one_by_itself(meltano_installed, hub_project, tmp_path):
+    """Issue 19, with the tap installed as a package: after the agent `Price Watch` is renamed and the agent
+    `Fresh Agent` is added in Sequentum, the next `meltano run` (no --refresh-catalog, no catalog file, no
+    select change) takes both: the renamed agent's rows continue in the same table, none twice, and the new
+    agent's rows land in a table of their own. Each run discovers first; the tap's memory makes that cost
+    the agent list plus three requests per agent that changed."""
+    jsonl = tmp_path / "jsonl"
+    with Sandbox(seed_demo=False) as sandbox:
+        price_watch = sandbox.add_agent("Price Watch")["id"]
+        shop = sandbox.add_agent("Shop")["id"]
+        sandbox.add_run(price_watch, files=[("Price Watch.csv", PRICES)])
+        sandbox.add_run(shop, files=[("shop.csv", b"sku,stars\nS-1,5\n")])
         meltano = Meltano(meltano_installed, tmp_path, sandbox, project_root=hub_project)
-        first = meltano("invoke", "tap-sequentum")
-        first_downloads = [r.path for r in sandbox.requests if r.path.endswith("/download")]
+        job = ("run", "tap-sequentum", "target-jsonl")
+        meltano(*job)
+        first = jsonl_rows(jsonl)
+        sandbox.rename_agent(price_watch, "Price Watch EU")
+        sandbox.add_run(price_watch, files=[("Price Watch.csv", b"sku,price\nPW-3,3.50\n")])
+        fresh = sandbox.add_agent("Fresh Agent")["id"]
+        sandbox.add_run(fresh, files=[("fresh_agent.csv", b"id,name\n007,Bond\n008,Fields\n")])
         sandbox.clear_requests()
-        second = meltano("invoke", "tap-sequentum")
-        second_downloads = [r.path for r in sandbox.requests if r.path.endswith("/download")]
-    assert (hub_project / ".meltano" / "run" / "tap-sequentum" / "tap.properties.cache_key").exists()
-    files = {
-        json.loads(line)["record"]["_sdc_file_id"]
-        for line in second.stdout.splitlines()
-        if '"_sdc_file_id"' in line and '"RECORD"' in line
-    }
-    assert len(second_downloads) == len(set(second_downloads)) == len(files), "no discovery downloads"
-    assert len(first_downloads) > len(second_downloads), "the first invocation discovered"
-    assert record_counts(first.stdout) == record_counts(second.stdout)
+        second = meltano(*job)
+        discovered, synced = split_at_sync(sandbox.requests)
+        sandbox.clear_requests()
+        third = meltano(*job)
+        unchanged, _ = split_at_sync(sandbox.requests)
+    rows = jsonl_rows(jsonl)
+    assert [r["sku"] for r in first["price_watch"]] == ["PW-1", "PW-2"]
+    assert [r["sku"] for r in rows["price_watch"]] == ["PW-1", "PW-2", "PW-3"], "the same table, none twice"
+    assert not [stream for stream in rows if stream.startswith("price_watch_eu")]
+    assert [(r["id"], r["name"]) for r in rows["fresh_agent"]] == [("007", "Bond"), ("008", "Fields")]
+    assert {r["name"] for r in rows["agents"] if r["id"] == price_watch} == {"Price Watch", "Price Watch EU"}
+    assert "file_errors" not in rows or not rows["file_errors"]
+    for run in (second, third):
+        assert "Running catalog discovery" in run.stderr, "Meltano discovered before the run"
+        assert "no stream" not in run.stderr.lower() and "matches no agent" not in run.stderr
+    # The discovery of the second run read the two agents that changed (runs list, file list, one sample
+    # each: `Shop` cost nothing); the third one's, nothing but the agent list.
+    assert sorted(discovered) == sorted(
+        ["/api/v1/agent/all"]
+        + [f"/api/v1/agent/{agent}/runs" for agent in (price_watch, fresh)]
+        + [p for p in discovered if p.endswith("/files") or p.endswith("/download")]
+    )
+    assert len(discovered) == 1 + 3 * 2 and not [p for p in discovered if f"/agent/{shop}/" in p]
+    assert unchanged == ["/api/v1/agent/all"]
+    assert len(synced) > 0
 
 
 # --- the demo script, end to end ------------------------------------------------------------------
@@ -459,6 +524,10 @@ def test_the_demo_script_syncs_twice_and_shows_what_landed(meltano_installed, tm
     assert "bundled sandbox (environment demo)" in shown
     assert re.search(rf"run --full-refresh {MAIN_JOB} \(full\): .* downloaded: [1-9]", shown)
     assert re.search(rf"run {MAIN_JOB} \(incremental\): .* downloaded: 1 ", shown)
+    # Each run discovers; the second one's discovery reads only the agent that ran again (steam).
+    found = re.findall(r"^  its discovery: (\d+) agents: (\d+) unchanged .* (\d+) sampled$", shown, re.M)
+    (agents, _, _), (_, unchanged, sampled) = [tuple(map(int, line)) for line in found]
+    assert (unchanged, sampled) == (agents - 1, 1)
     steam = re.findall(r"^  steam\s+([\d,]+)\s+\+([\d,]+)$", shown, re.MULTILINE)
     assert len(steam) == 2
     (total_1, added_1), (total_2, added_2) = steam

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_sequentum.contents.naming import Router, export_table, fit
+from tap_sequentum.contents.naming import AgentStreams, Router, export_table, fit
 from tap_sequentum.contents.naming import agent_stream_names as stream_names
 from tap_sequentum.text import slugify
 
@@ -128,3 +128,59 @@ def test_names_fit_in_63_characters_and_stay_unique():
     assert router.agents_of(one) == [1] and router.agents_of(two) == [1]
     assert len(router.stream_of(1, "x.csv")) <= 63
     assert fit("short") == "short"
+
+
+# -- names are kept: a table is (agent id, export table), its stream name chosen once ------------------------
+
+PRICE_WATCH = {"price_watch": "price_watch", "reviews": "price_watch__reviews"}
+KEPT = {
+    1005: AgentStreams("price_watch", "price_watch", PRICE_WATCH),
+    1007: AgentStreams("shop_crawler", None, {"products": "shop_crawler__products"}),
+}
+RENAMED = {1005: "Price Watch EU", 1007: "Products", 1010: "Price Watch"}
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "file_name", "table", "stream"),
+    [
+        # The export file keeps the agent's old name: the table it always was.
+        (1005, "Price Watch.csv", "price_watch", "price_watch"),
+        (1005, "Price Watch_50123.csv", "price_watch", "price_watch"),
+        # Only run decoration, or named like the agent is called now: the agent's own table.
+        (1005, "50123.csv", "price_watch", "price_watch"),
+        (1005, "Price Watch EU.csv", "price_watch", "price_watch"),
+        (1005, "Reviews_2026-01-01.csv", "reviews", "price_watch__reviews"),
+        # A table seen for the first time is named after the kept agent part.
+        (1005, "FAQ.csv", "faq", "price_watch__faq"),
+        # An agent renamed like one of its tables: the table already named wins.
+        (1007, "Products.csv", "products", "shop_crawler__products"),
+        (1007, "12.csv", "products", "shop_crawler__products"),
+        # A new agent named like the renamed one does not take its name.
+        (1010, "Price Watch.csv", "price_watch", "price_watch_1010"),
+        (1010, "Reviews.csv", "reviews", "price_watch_1010__reviews"),
+    ],
+)
+def test_kept_names_survive_renames(agent_id, file_name, table, stream):
+    router = Router(RENAMED, frozenset({"runs"}), kept=KEPT)
+    assert router.table_of(agent_id, file_name) == table
+    assert router.stream_of(agent_id, file_name) == stream
+
+
+def test_what_discovery_keeps_for_an_agent():
+    router = Router(RENAMED, kept=KEPT)
+    assert router.streams_of(1005, ["faq"]) == AgentStreams(
+        "price_watch",
+        "price_watch",
+        {"price_watch": "price_watch", "reviews": "price_watch__reviews", "faq": "price_watch__faq"},
+    )
+    assert router.streams_of(1010, ["price_watch"]) == AgentStreams(
+        "price_watch_1010", "price_watch", {"price_watch": "price_watch_1010"}
+    )
+    assert router.streams_of(1007, []).own is None
+
+
+def test_without_kept_names_the_rule_names_a_renamed_agents_table_after_its_new_name():
+    """What discovery does with no memory (and what state adoption then makes up for)."""
+    router = Router({1005: "Price Watch EU"})
+    assert router.stream_of(1005, "Price Watch.csv") == "price_watch_eu__price_watch"
+    assert router.stream_of(1005, "50123.csv") == "price_watch_eu"

@@ -4,25 +4,14 @@ wheel files alone (no editable-install luck)."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from support import environment, run_process
+from support import build_wheel, environment, run_process
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def build_wheel(source: Path, out: Path, pattern: str) -> Path:
-    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
-    cmd = [uv, "build", "--wheel", "--out-dir", str(out), str(source)]
-    if not Path(uv).exists():
-        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(source)]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-    return next(out.glob(pattern))
 
 
 @pytest.fixture(scope="module")

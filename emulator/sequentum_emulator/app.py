@@ -193,6 +193,11 @@ class Sandbox:
         with self.data.lock:
             return self.data.agent_detail(self.data.add_agent(name, **fields))
 
+    def rename_agent(self, agent_id: int, name: str) -> dict[str, Any]:
+        """Rename an agent (its `updated` moves; its files keep their export name) and return its detail."""
+        with self.data.lock:
+            return self.data.agent_detail(self.data.rename_agent(agent_id, name))
+
     def add_run(
         self,
         agent_id: int,

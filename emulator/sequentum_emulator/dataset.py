@@ -344,6 +344,12 @@ class Agent:
     runs: dict[int, Run] = field(default_factory=dict)
     versions: list[Version] = field(default_factory=list)
     schedules: dict[int, Schedule] = field(default_factory=dict)
+    #: The export name its runs' files are named after: the agent's name when it was created. Sequentum keeps
+    #: an agent's Export Name when the agent is renamed, so its files keep their names.
+    export_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.export_name = self.export_name or self.name
 
     def newest_run(self) -> Run | None:
         return max(self.runs.values(), key=lambda r: (r.created, r.id), default=None)
@@ -661,6 +667,15 @@ class Dataset:
             agent.version = number
             agent.updated = max(agent.updated, when)
             return version
+
+    def rename_agent(self, agent_id: int, name: str) -> Agent:
+        """Rename an agent as Sequentum's designer does: its `updated` moves, its Export Name (and so its
+        files' names) and its version stay."""
+        with self.lock:
+            agent = self.agent(agent_id)
+            agent.name = name
+            agent.updated = max(utcnow(), agent.updated)
+            return agent
 
     def versions(self, agent_id: int) -> list[Version]:
         with self.lock:
@@ -992,7 +1007,7 @@ class Dataset:
         run.server_name = SERVER_NAME
         full = self.output_table(run)
         table = full if fraction >= 1 else full.head(max(1, int(len(full.rows) * fraction)))
-        slug = tables.slugify(agent.name)
+        slug = tables.slugify(agent.export_name)
         parts = table.split(sessions) if sessions > 1 else [table]
         run.counts = dict.fromkeys(RUN_COUNTS, 0)
         pages = max(1, len(table.rows) // 5)

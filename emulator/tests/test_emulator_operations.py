@@ -127,3 +127,20 @@ def test_python_api_seeds_runs_and_streams_files_from_disk(sb, http, api, tmp_pa
     response = http.get(f"{api}/agent/{agent['id']}/run/{run['id']}/file/{files[0]['id']}/download")
     assert response.content == big.read_bytes()
     assert http.get(f"{api}/agent/{agent['id']}").json()["lastActivity"] == finished["created"]
+
+
+def test_a_renamed_agent_keeps_its_version_and_its_files_their_export_name(sb, http, api):
+    agent = sb.add_agent("Price Watch", created="2026-01-05T08:00:00Z")
+    before = http.get(f"{api}/agent/{agent['id']}").json()
+    renamed = sb.rename_agent(agent["id"], "Price Watch EU")
+    detail = http.get(f"{api}/agent/{agent['id']}").json()
+    assert renamed == detail
+    assert detail["name"] == "Price Watch EU"
+    assert detail["version"] == before["version"]
+    assert detail["updated"] > before["updated"]
+    listed = [a for a in http.get(f"{api}/agent/all").json() if a["id"] == agent["id"]]
+    assert [a["name"] for a in listed] == ["Price Watch EU"]
+    http.post(f"{api}/agent/{agent['id']}/start", json={"isRunSynchronously": True})
+    run = http.get(f"{api}/agent/{agent['id']}/runs").json()[0]
+    names = {f["name"] for f in http.get(f"{api}/agent/{agent['id']}/run/{run['id']}/files").json()}
+    assert names == {f"price_watch_{run['id']}.csv", f"price_watch_{run['id']}.log"}

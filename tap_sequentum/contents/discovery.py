@@ -1,11 +1,14 @@
 """Discovery of content streams: which export tables each agent delivers, and a first schema per table.
 
-Per agent it costs the runs list, the file list of the newest finished run that delivered data (the
-runs list's `exportCount` says which runs did, for free), and one ranged download per file in it
-(one per export table, as a rule): 3 requests for an agent with one table. `discovery_sample_runs`
-reads more runs. Whatever the sample misses is handled at sync time: schemas widen, they are never
-wrong; a table found only in an older run is reported in `file_errors` with the advice to sample more
-runs.
+A sample of an agent costs the runs list, the file list of the newest finished run that delivered data
+(the runs list's `exportCount` says which runs did, for free), and one ranged download per file in it (one
+per export table, as a rule): 3 requests for an agent with one table. `discovery_sample_runs` reads more
+runs. Whatever the sample misses is handled at sync time: schemas widen, they are never wrong; a table
+found only in an older run is reported in `file_errors`, and that sync teaches the next discovery the table.
+
+Discovery remembers what it learnt (`cache.py`) and samples again only what changed (`reuse.py` decides):
+`learn_agent` reads nothing for an agent whose list entry is unchanged, its runs list for one whose entry
+changed or gives no hint, and samples it only when other runs would be read.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.dialect import ReadOptions, resolve
 from tap_sequentum.contents.fetch import RunFile, data_files, fetched
 from tap_sequentum.contents.formats import format_of, read_batches
-from tap_sequentum.contents.infer import Kind, infer_batch
+from tap_sequentum.contents.identity import StreamIdentity
+from tap_sequentum.contents.infer import Kind, infer_batch, widen
 from tap_sequentum.contents.naming import Router
+from tap_sequentum.contents.reuse import AgentMemory, Look, first_look, refreshed, remembered, same_runs
+from tap_sequentum.domain import list_hint
 from tap_sequentum.incremental import finality
 from tap_sequentum.listings import newest_first
 
@@ -52,38 +58,129 @@ class SampleSettings:
     temp_dir: str | None = None
 
 
+@dataclass
+class AgentSample:
+    """What reading an agent's runs found: export table -> sample, and which runs' file lists were read (in
+    order), and whether they held as many runs with data as were wanted."""
+
+    tables: dict[str, Sample] = field(default_factory=dict)
+    read_runs: list[int] = field(default_factory=list)
+    complete: bool = False
+
+
+def candidates(runs: list[dict], limit: int | None) -> list[dict]:
+    """The runs discovery reads, in order: finished, those that say they exported rows first (free
+    information from the runs list), newest first whatever order the list came in; at most `limit`."""
+    finished = [r for r in runs if finality(r) != "active"]
+    ordered = sorted(newest_first(finished), key=lambda run: not exported(run))
+    return ordered if limit is None else ordered[:limit]
+
+
 def discover_agent(
-    client: SequentumClient, agent_id: int, router: Router, settings: SampleSettings, *, read: bool = True
-) -> dict[str, Sample]:
-    """Stream name -> sample, for the tables in the newest finished runs that delivered data files.
+    client: SequentumClient,
+    agent_id: int,
+    router: Router,
+    settings: SampleSettings,
+    *,
+    read: bool = True,
+    runs: list[dict] | None = None,
+) -> AgentSample:
+    """Export table -> sample, for the tables in the newest finished runs that delivered data files.
 
     With `read=False` (a sync without a catalog) nothing is downloaded and every listed run's file list
     is read, so every table gets a stream; the columns are learnt from the files as they are emitted.
+    `runs` is the runs list when the caller read it already.
     """
-    runs = [r for r in client.list_runs(agent_id, settings.runs_max_records) if finality(r) != "active"]
-    # Runs that say they exported rows first (free information from the runs list), newest first whatever
-    # order the list came in.
-    runs = sorted(newest_first(runs), key=lambda run: not _exported(run))
+    listed = runs if runs is not None else client.list_runs(agent_id, settings.runs_max_records)
     # A sync without a catalog lists every run's files anyway (the answers are cached): all its tables.
-    sample_runs = settings.sample_runs if read else len(runs)
-    samples: dict[str, Sample] = {}
+    wanted = settings.sample_runs if read else len(listed)
+    found = AgentSample()
     runs_with_data = 0
-    for run in runs[: sample_runs * 4]:
+    for run in candidates(listed, wanted * 4 if read else None):
+        found.read_runs.append(int(run["id"]))
         files = [item for item in data_files(client, agent_id, run) if format_of(item.name)]
         if not files:
             continue
         runs_with_data += 1
         for item in files:
-            sample = samples.setdefault(router.stream_of(agent_id, item.name), Sample())
+            sample = found.tables.setdefault(router.table_of(agent_id, item.name), Sample())
             sample.files += 1
             if read:
                 _sample_into(sample, client, item, settings)
-        if runs_with_data >= sample_runs:
+        if runs_with_data >= wanted:
+            found.complete = True
             break
-    return samples
+    return found
 
 
-def _exported(run: dict) -> bool:
+def learn_agent(
+    client: SequentumClient,
+    summary: dict,
+    memory: AgentMemory | None,
+    router: Router,
+    settings: SampleSettings,
+    sampling: str,
+) -> tuple[AgentMemory, Look]:
+    """An agent's memory after this discovery, and how much of the agent was read for it (`reuse.py`)."""
+    agent_id, name, hint = int(summary["id"]), summary.get("name"), list_hint(summary)
+    look = first_look(hint, memory, sampling)
+    runs = None
+    if look is Look.RUNS:
+        assert memory is not None
+        runs = client.list_runs(agent_id, settings.runs_max_records)
+        read = [int(run["id"]) for run in candidates(runs, settings.sample_runs * 4)]
+        look = Look.RUNS if same_runs(memory, read) else Look.SAMPLE
+    if look is not Look.SAMPLE:  # unchanged, or its runs list says a sample would read the same runs
+        assert memory is not None
+        streams = router.streams_of(agent_id, memory.tables)
+        return refreshed(memory, name=name, hint=hint, streams=streams), look
+    found = discover_agent(client, agent_id, router, settings, runs=runs)
+    streams = router.streams_of(agent_id, [*(memory.tables if memory else ()), *found.tables])
+    learnt = remembered(
+        memory,
+        name=name,
+        hint=hint,
+        sampling=sampling,
+        read_runs=found.read_runs,
+        complete=found.complete,
+        samples={table: sample.columns for table, sample in found.tables.items()},
+        streams=streams,
+    )
+    return learnt, Look.SAMPLE
+
+
+@dataclass
+class StreamSpec:
+    """A content stream to build: its name, the agents whose files it reads, its columns, what it reads."""
+
+    name: str
+    agent_ids: list[int]
+    columns: dict[str, Kind]
+    identity: StreamIdentity
+
+
+def stream_specs(memories: dict[int, AgentMemory], *, merge: bool) -> list[StreamSpec]:
+    """The content streams of the agents' named tables, each table's columns widened over its agents (a
+    merged table reads several); by agent, then table."""
+    found: dict[str, tuple[list[int], dict[str, Kind], str, bool]] = {}
+    for agent_id in sorted(memories):
+        memory = memories[agent_id]
+        for table, known in sorted(memory.tables.items()):
+            if not known.stream:
+                continue
+            own = table == memory.own and not merge
+            agents, columns, _, _ = found.setdefault(known.stream, ([], {}, table, own))
+            agents.append(agent_id)
+            for column, kind in known.columns.items():
+                columns[column] = widen(columns.get(column, Kind.NULL), kind)
+    return [
+        StreamSpec(name, agents, columns, StreamIdentity(tuple(agents), table, own))
+        for name, (agents, columns, table, own) in found.items()
+    ]
+
+
+def exported(run: dict) -> bool:
+    """Whether the runs list says the run exported rows (`exportCount`, `dataCount`)."""
     counts = [run.get("exportCount"), run.get("dataCount")]
     return any(isinstance(count, int) and count > 0 for count in counts)
 

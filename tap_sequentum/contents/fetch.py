@@ -38,16 +38,18 @@ def data_files(client: SequentumClient, agent_id: int, run: dict) -> list[RunFil
     """The delivered data files of a run, oldest file first; logs and internal files never count. A run
     removed after it was listed has none (it cannot come back)."""
     run_id = int(run["id"])
-    items = [
-        item
-        for item in client.list_files(agent_id, run_id, gone_ok=True)
-        if status_code(item.get("fileType")) == DELIVERED_FILE
-    ]
+    listed = client.list_files(agent_id, run_id, gone_ok=True)
+    return delivered(agent_id, run_id, normalize_timestamp(run.get("created")), listed)
+
+
+def delivered(agent_id: int, run_id: int, run_created: str | None, listed: list[dict]) -> list[RunFile]:
+    """The delivered data files of a run's file list, oldest file first."""
+    items = [item for item in listed if status_code(item.get("fileType")) == DELIVERED_FILE]
     return [
         RunFile(
             agent_id=agent_id,
             run_id=run_id,
-            run_created=normalize_timestamp(run.get("created")),
+            run_created=run_created,
             file_id=int(item["id"]),
             name=str(item.get("name") or ""),
             size=item.get("fileSize") if isinstance(item.get("fileSize"), int) else None,

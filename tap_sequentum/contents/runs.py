@@ -10,7 +10,7 @@ API stops the sync once the runs before it are out.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from tap_sequentum import errors
@@ -36,6 +36,8 @@ class FileProblem:
     stream: str
     reason: str
     action: str  # "skipped", "stopped", "no_stream", "unsupported"
+    #: The file's export table (for `no_stream`: the table the catalog has no stream for).
+    table: str = ""
 
 
 @dataclass
@@ -97,8 +99,50 @@ def strays(agent_id: int, files: Iterable[RunFile], router: Router, streams: set
                 "catalog: discover again (raise discovery_sample_runs if the table is only in older runs) "
                 "and select it"
             )
-            problems.append(FileProblem(item, stream, reason, "no_stream"))
+            problems.append(
+                FileProblem(item, stream, reason, "no_stream", router.table_of(agent_id, item.name))
+            )
     return problems
+
+
+def unrouted_warning(
+    problems: Iterable[FileProblem],
+    names: Mapping[int, str | None],
+    uncovered: Collection[int],
+    exported: Mapping[int, int] | None = None,
+) -> str | None:
+    """The one line a sync says about data no stream of its catalog takes: each agent (flagged when no content
+    stream of the catalog reads it at all) with its tables and file counts, or, where its files were not
+    listed, how many of its runs exported rows; and what to do. None when there is nothing to say."""
+    files: dict[int, dict[str, int]] = {}
+    for problem in problems:
+        if problem.action == "no_stream":
+            tables = files.setdefault(problem.item.agent_id, {})
+            tables[problem.table] = tables.get(problem.table, 0) + 1
+    runs = {
+        agent_id: count for agent_id, count in (exported or {}).items() if count and agent_id not in files
+    }
+    if not files and not runs:
+        return None
+    pieces = []
+    for agent_id in sorted({*files, *runs}):
+        what = [f"table {table}: {_count(n, 'file')}" for table, n in sorted(files.get(agent_id, {}).items())]
+        if agent_id in runs:
+            what.append(f"{_count(runs[agent_id], 'run')} exported rows")
+        flag = "no content stream; " if agent_id in uncovered else ""
+        pieces.append(f"agent {agent_id} {names.get(agent_id)!r} ({flag}{', '.join(what)})")
+    where = "each file is in file_errors (no_stream)" if files else ""
+    if runs:
+        where += ("; " if where else "") + "select run_files to have each of their files in file_errors"
+    return (
+        f"Data files that no stream of the catalog takes: {'; '.join(pieces)}. Discover again and select "
+        "their streams: a catalog holds what existed when it was discovered (Meltano discovers before every "
+        f"run with use_cached_catalog: false); {where}."
+    )
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 @dataclass

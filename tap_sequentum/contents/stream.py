@@ -22,6 +22,7 @@ from tap_sequentum.contents.batches import ParquetBatchWriter
 from tap_sequentum.contents.emit import Emitter, FileRows, Manifest, ParquetEmitter, choose
 from tap_sequentum.contents.fetch import RunFile, data_files
 from tap_sequentum.contents.formats import format_of
+from tap_sequentum.contents.identity import StreamIdentity
 from tap_sequentum.contents.infer import Kind
 from tap_sequentum.contents.parse import Budget, ParsedFile, parse_file
 from tap_sequentum.contents.records import RecordWriter
@@ -55,9 +56,12 @@ class ContentStream(SequentumStream):
         agent_ids: Iterable[int],
         columns: dict[str, Kind],
         settings: ContentSettings,
+        identity: StreamIdentity | None = None,
     ) -> None:
         self.agent_ids = sorted(agent_ids)
         self.settings = settings
+        #: Which agents and export table it reads: the tap records it in the catalog and in the state.
+        self.identity = identity
         self.columns = {column: sc.declared(kind) for column, kind in columns.items()}
         super().__init__(tap=tap, name=name, schema=sc.build_schema(self.columns))
         if settings.router.merge:
