@@ -223,6 +223,8 @@ class Agent:
     fields: dict[str, Any]
     runs: dict[int, Run] = field(default_factory=dict)
     versions: list[Version] = field(default_factory=list)
+    #: False: agent/all gives this agent without lastActivity and status, as the reference page does.
+    list_hints: bool = True
 
     def newest_run(self) -> Run | None:
         return max(self.runs.values(), key=lambda r: (r.created, r.id), default=None)
