@@ -7,6 +7,7 @@ in `incremental.py`, the enumerations in `domain.py`.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
@@ -20,10 +21,11 @@ from tap_sequentum.domain import (
     file_extension,
     file_type_name,
     is_finished,
+    list_hint,
     normalize_timestamp,
     status_name,
 )
-from tap_sequentum.incremental import RunPlan, mark_handled, plan_runs
+from tap_sequentum.incremental import WATCHED, Listing, RunPlan, check_due, plan_runs, why_list
 from tap_sequentum.listings import by_key, newest_first
 from tap_sequentum.sdk import SeamStream
 
@@ -69,12 +71,17 @@ class TapServices(Protocol):
 
     def agent_summaries(self) -> list[dict]: ...
 
+    def list_hint(self, agent_id: int) -> str | None: ...
+
 
 class SequentumStream(SeamStream):
     """Base stream: access to the tap's one client, run planning and timestamp normalisation."""
 
     #: Fields holding API timestamps: normalised to RFC 3339 UTC, the .NET sentinel to null.
     timestamp_fields: ClassVar[tuple[str, ...]] = ("created",)
+    #: Keys of this stream's per-agent state that hold work in progress: while one holds anything, the
+    #: agent's runs list is read on every sync (`incremental.why_list`).
+    pending_keys: ClassVar[tuple[str, ...]] = (WATCHED,)
 
     @property
     def services(self) -> TapServices:
@@ -95,13 +102,35 @@ class SequentumStream(SeamStream):
                 record[name] = normalize_timestamp(record[name])
         return record
 
-    def plan_runs(self, agent_id: int, state: dict) -> RunPlan:
-        """List an agent's runs (one answer shared by every stream of the sync) and plan them."""
+    def runs_listing(self, agent_id: int, state: dict) -> Listing | None:
+        """An agent's runs list (one answer shared by every stream of the sync), or None when the agent list
+        says nothing changed since this stream last read it and nothing is pending (`why_list`)."""
+        settings = self.services.settings
+        hint = self.services.list_hint(agent_id)
+        now = dt.datetime.now(dt.UTC)
+        reason = why_list(hint, state, now=now, every=settings.full_check, pending=self.pending_keys)
+        if reason is None:
+            return None
+        self.logger.debug("Agent %s: runs listed for stream %s: %s.", agent_id, self.name, reason)
+        runs = self.client.list_runs(agent_id, settings.runs_max_records)
+        return Listing(runs, hint, now, due=check_due(state, now=now, every=settings.full_check))
+
+    def plan_runs(self, agent_id: int, state: dict) -> RunPlan | None:
+        """List an agent's runs and plan them; None when its runs list is not read this sync."""
+        listing = self.runs_listing(agent_id, state)
+        if listing is None:
+            return None
         settings = self.services.settings
         max_records = settings.runs_max_records
-        runs = self.client.list_runs(agent_id, max_records)
+        runs = listing.runs
         try:
-            plan = plan_runs(runs, state, start_date=settings.start_date, max_records=max_records)
+            plan = plan_runs(
+                runs,
+                state,
+                start_date=settings.start_date,
+                max_records=max_records,
+                lateness=settings.lateness,
+            )
         except (TypeError, ValueError, AttributeError) as exc:  # a state this tap did not write
             raise errors.ConfigurationError(
                 f"The state of stream {self.name} for agent {agent_id} is not what tap-sequentum writes "
@@ -129,6 +158,7 @@ class SequentumStream(SeamStream):
             self.logger.warning(
                 "Agent %s: %d runs without a created date skipped.", agent_id, plan.skipped_no_date
             )
+        plan.listing = listing
         return plan
 
 
@@ -202,8 +232,8 @@ class AgentsStream(SequentumStream):
     def _signature(self, summary: dict) -> str:
         """A short hash of what the list says about an agent, plus its newest run when the list is silent."""
         basis = {k: v for k, v in summary.items() if not (isinstance(v, str) and v.startswith("0001-01-01"))}
-        if summary.get("lastActivity") is None:
-            # No hint in the list (the reference page's shape): the runs list, fetched anyway, tells.
+        if list_hint(summary) is None:
+            # No hint in the list (the reference page's shape): the runs list, read anyway, tells.
             runs = self.client.list_runs(int(summary["id"]), self.services.settings.runs_max_records)
             newest = newest_first(runs)[:1]
             basis["_newest_run"] = [[r.get("id"), r.get("status"), r.get("tableType")] for r in newest]
@@ -304,6 +334,8 @@ class RunsStream(PerAgentStream):
         agent_id = self.agent_of(context)
         state = self.get_context_state(context)
         plan = self.plan_runs(agent_id, state)
+        if plan is None:
+            return
         for run in plan.handle:
             yield self.normalize(
                 {
@@ -313,7 +345,7 @@ class RunsStream(PerAgentStream):
                     "is_finished": is_finished(run.get("status")),
                 }
             )
-            mark_handled(state, run)  # the run and its files are out
+            plan.mark_handled(state, run)  # the run and its files are out
         plan.save(state, self.replication_key)
 
     def get_child_context(self, record: Record, context: Context | None) -> dict:
