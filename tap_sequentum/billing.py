@@ -20,7 +20,16 @@ from singer_sdk import typing as th
 
 from tap_sequentum import errors
 from tap_sequentum.domain import format_timestamp, parse_timestamp
-from tap_sequentum.incremental import LATENESS, SEEN, SINCE, Lateness, finality, kept_seen, next_since
+from tap_sequentum.incremental import (
+    LATENESS,
+    SEEN,
+    SINCE,
+    Lateness,
+    finality,
+    kept_seen,
+    next_since,
+    store_seen,
+)
 from tap_sequentum.listings import by_key, dated_key, order_of
 from tap_sequentum.streams import JSON_ANY, TIMESTAMP, PerAgentStream, SequentumStream, properties
 
@@ -95,11 +104,7 @@ class CostPlan:
 
     def save(self, state: dict) -> None:
         """Write what was seen, once the costs asked for are out (`unbilled` is written apart)."""
-        state[SEEN] = self.seen
-        if self.since is None:
-            state.pop(SINCE, None)
-        else:
-            state[SINCE] = format_timestamp(self.since)
+        store_seen(state, self.since, self.seen)
 
 
 def plan_costs(

@@ -180,7 +180,8 @@ def kept_seen(
     return floor, sorted(kept)
 
 
-def _store_seen(state: dict, since: dt.datetime | None, seen: list[int]) -> None:
+def store_seen(state: dict, since: dt.datetime | None, seen: list[int]) -> None:
+    """Write what `kept_seen` says into a stream's state (`seen_since` absent when there is none)."""
     state[SEEN] = seen
     if since is None:
         state.pop(SINCE, None)
@@ -210,11 +211,6 @@ class RunPlan:
     #: The listing planned, recorded by `save` (set by the stream that listed).
     listing: Listing | None = None
 
-    @property
-    def seen(self) -> list[int]:
-        """The ids `seen_run_ids` holds once every planned run is handled."""
-        return kept_seen(self.final, self.since)[1]
-
     def mark_handled(self, state: dict, run: Mapping[str, Any]) -> None:
         """Record one handled run in `state` at once, so an interrupted sync does not handle it again; the
         ids kept stay bounded on the way (runs are handled oldest first, so the floor follows them)."""
@@ -222,7 +218,7 @@ class RunPlan:
         kind = finality(run)
         if kind == "final":
             self.pending.discard(run_id)
-            _store_seen(state, *kept_seen(self.final, self.since, self.pending))
+            store_seen(state, *kept_seen(self.final, self.since, self.pending))
             (state.get(WATCHED) or {}).pop(str(run_id), None)
         elif kind == "watched":
             state.setdefault(WATCHED, {})[str(run_id)] = fingerprint(run)
@@ -231,7 +227,7 @@ class RunPlan:
 
     def save(self, state: dict, replication_key: str) -> None:
         """Write the plan's state; call it once everything the plan handles was emitted."""
-        _store_seen(state, *kept_seen(self.final, self.since, self.pending))
+        store_seen(state, *kept_seen(self.final, self.since, self.pending))
         if self.watched:
             state[WATCHED] = self.watched
         else:
