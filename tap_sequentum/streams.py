@@ -61,7 +61,8 @@ def properties(kind: type[th.JSONTypeHelper] | th.JSONTypeHelper, *names: str) -
 
 class TapServices(Protocol):
     """What streams need from the tap: its one client (shared cache and pacing), its settings, the
-    organisation's agents (listed once per sync) and the stop check."""
+    organisation's agents (listed once per sync) and what that list says of each one's runs, and the stop
+    check."""
 
     client: SequentumClient
     settings: Settings
@@ -106,6 +107,8 @@ class SequentumStream(SeamStream):
         """An agent's runs list (one answer shared by every stream of the sync), or None when the agent list
         says nothing changed since this stream last read it and nothing is pending (`why_list`)."""
         settings = self.services.settings
+        # The agent list was read before any runs list of this sync: a hint kept with runs newer than it
+        # can only cause one listing too many, never a skipped run.
         hint = self.services.list_hint(agent_id)
         now = dt.datetime.now(dt.UTC)
         reason = why_list(hint, state, now=now, every=settings.full_check, pending=self.pending_keys)
