@@ -3,12 +3,14 @@
 Why: Sequentum allows 100 requests per 60 s per API key, so requests bound every sync of a real
 organisation, and a tap that re-sends its whole state after each small file makes stdout (and the
 target's work) grow with agents x files. This builds an organisation of N agents x R finished runs x one
-10-row CSV in the bundled sandbox (20 ms of latency per request, no throttling), discovers once, then runs
-the tap as a child process, exactly as Meltano does: a full sync, an unchanged incremental sync and a
-one-new-run incremental sync (one more finished run on one agent), each from the state the previous left.
+10-row CSV in the bundled sandbox (20 ms of latency per request, no throttling), then runs the tap as a child
+process, exactly as Meltano does, through a list of phases (`PHASES`, each one small function): discovery, a
+full sync, an unchanged sync, discovery again, one new run, 1 % of the agents changed, discovery again, and
+an unchanged sync with an agent list that gives no hints. Each sync starts from the state the one before left.
 
     .venv/bin/python benchmarks/requests_per_sync.py                 # 150 agents x 20 runs (issue 9)
     .venv/bin/python benchmarks/requests_per_sync.py --agents 1000   # 1000 agents x 2 runs
+    .venv/bin/python benchmarks/requests_per_sync.py --agents 5 --runs 1000   # STATE of a long history
     .venv/bin/python benchmarks/requests_per_sync.py --profile       # cProfile of the 150 x 20 full sync
 
 Only public entry points are used: `python -m tap_sequentum.tap` and `sequentum_emulator.Sandbox`.
@@ -85,26 +87,26 @@ def small_csv(agent: int, run: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+def add_run(sandbox: Sandbox, agent_id: int, index: int, run: int) -> None:
+    """Run `run` of the agent `index` (from 1): finished, an hour after the one before, one small CSV named as
+    all of the agent's files are (`shop-0001-021.csv`: the export table `shop` of every run)."""
+    created = START + dt.timedelta(hours=run)
+    files = [(f"shop-{index:04d}-{run:03d}.csv", small_csv(index, run))]
+    sandbox.add_run(agent_id, FINISHED, created, files=files)
+
+
 def build_organisation(sandbox: Sandbox, agents: int, runs: int) -> list[int]:
     """N agents, each with R finished runs an hour apart and one small CSV per run; returns the agent ids."""
-    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     ids = []
     for a in range(1, agents + 1):
         agent_id = sandbox.add_agent(f"Bench shop {a:04d}")["id"]
         ids.append(agent_id)
         for r in range(1, runs + 1):
-            created = start + dt.timedelta(hours=r)
-            sandbox.add_run(
-                agent_id, FINISHED, created, files=[(f"shop-{a:04d}-{r:03d}.csv", small_csv(a, r))]
-            )
+            add_run(sandbox, agent_id, a, r)
     return ids
-
-
-def add_one_run(sandbox: Sandbox, agent_id: int, runs: int) -> None:
-    """One more finished run with one file, newer than every other run."""
-    created = dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=runs + 1)
-    name = f"shop-new-{runs + 1:03d}.csv"
-    sandbox.add_run(agent_id, FINISHED, created, files=[(name, small_csv(0, runs + 1))])
 
 
 # -- what a sync wrote -----------------------------------------------------------------------------
@@ -191,6 +193,7 @@ class Phase:
     schema_streams: int = 0
     records: dict[str, int] = field(default_factory=dict)
     catalog_streams: int | None = None
+    kept_state_bytes: int | None = None  # the STATE a scheduler keeps after this sync
 
     @property
     def median_seconds(self) -> float:
@@ -201,7 +204,7 @@ class Phase:
         api = self.total_requests - self.requests.get("storage", 0)
         return self.median_seconds / (api * latency) if api and latency else float("nan")
 
-    def summary(self, latency: float) -> dict[str, object]:
+    def summary(self, latency: float, agents: int) -> dict[str, object]:
         data = asdict(self)
         data["median_seconds"] = round(self.median_seconds, 2)
         data["seconds"] = [round(s, 2) for s in self.seconds]
@@ -212,6 +215,8 @@ class Phase:
         data["peak_rss_mib"] = round(self.peak_rss_mib, 1)
         if self.stdout_bytes and self.catalog_streams is None:
             data["state_share_of_stdout"] = round(self.state_bytes / self.stdout_bytes, 4)
+        if self.kept_state_bytes is not None:
+            data["kept_state_bytes_per_agent"] = round(self.kept_state_bytes / agents)
         return data
 
 
@@ -295,13 +300,112 @@ def start_sandbox(setup: Setup) -> tuple[Sandbox, list[int]]:
 
 
 def discover(sandbox: Sandbox, workdir: Path, repeat: int) -> tuple[Phase, Path, Path]:
-    """One discovery (measured) gives the catalog every sync below uses, as Meltano caches it."""
+    """One discovery (measured) gives the catalog a profiled sync uses, as Meltano caches it."""
     config = write_json(workdir / "config.json", {"api_key": sandbox.api_key, "base_url": sandbox.base_url})
-    catalog = workdir / "catalog.json"
-    argv = tap_argv("--config", str(config), "--discover")
-    phase, _ = measure("discovery", sandbox, argv, catalog, repeat, singer=False)
-    phase.catalog_streams = len(json.loads(catalog.read_text())["streams"])
-    return phase, config, catalog
+    bench = Bench(Setup(0, 0, 0.0, repeat), sandbox, [], workdir, config)
+    phase = bench.discover("discovery")
+    assert bench.catalog is not None
+    return phase, config, bench.catalog
+
+
+@dataclass
+class Bench:
+    """The organisation under measure, and what each phase hands to the next as a scheduler would: the
+    catalog of the last discovery, the STATE of the last sync."""
+
+    setup: Setup
+    sandbox: Sandbox
+    ids: list[int]
+    workdir: Path
+    config: Path
+    catalog: Path | None = None
+    state: Path | None = None
+    runs: dict[int, int] = field(default_factory=dict)  # agent index (from 1) -> its newest run
+
+    def discover(self, name: str) -> Phase:
+        """`--discover`, measured; its catalog is the one the syncs after it use."""
+        catalog = self.workdir / f"catalog-{len(list(self.workdir.glob('catalog-*')))}.json"
+        argv = tap_argv("--config", str(self.config), "--discover")
+        phase, _ = measure(name, self.sandbox, argv, catalog, self.setup.repeat, singer=False)
+        phase.catalog_streams = len(json.loads(catalog.read_text())["streams"])
+        self.catalog = catalog
+        return phase
+
+    def sync(self, name: str) -> Phase:
+        """A sync from the state the last one left (none before the first), measured; its last STATE is
+        kept for the next."""
+        argv = tap_argv("--config", str(self.config), "--catalog", str(self.catalog))
+        argv += ["--state", str(self.state)] if self.state else []
+        out = self.workdir / "sync.out"
+        phase, output = measure(name, self.sandbox, argv, out, self.setup.repeat)
+        path = self.workdir / f"state-{len(list(self.workdir.glob('state-*')))}.json"
+        self.state = next_state(output, self.state, path)
+        kept = json.loads(self.state.read_text())  # its size as the tap writes it: compact JSON
+        phase.kept_state_bytes = len(json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode())
+        return phase
+
+    def add_run(self, index: int) -> None:
+        """One more finished run of agent `index` (from 1), newer than all of its runs, same export table."""
+        self.runs[index] = self.runs.get(index, self.setup.runs) + 1
+        add_run(self.sandbox, self.ids[index - 1], index, self.runs[index])
+
+    def one_percent(self) -> list[int]:
+        """1 % of the agents (at least one), spread over the organisation, the first one included."""
+        count = max(1, len(self.ids) // 100)
+        return [1 + k * (len(self.ids) // count) for k in range(count)]
+
+
+def discovery(bench: Bench) -> Phase:
+    return bench.discover("discovery")
+
+
+def full_sync(bench: Bench) -> Phase:
+    return bench.sync("full sync")
+
+
+def unchanged(bench: Bench) -> Phase:
+    return bench.sync("unchanged")
+
+
+def discovery_unchanged(bench: Bench) -> Phase:
+    return bench.discover("discovery again, unchanged")
+
+
+def one_new_run(bench: Bench) -> Phase:
+    bench.add_run(1)
+    return bench.sync("one new run")
+
+
+def one_percent_changed(bench: Bench) -> Phase:
+    """A new run on 1 % of the agents (the first agent among them: since the last discovery, exactly 1 %)."""
+    for index in bench.one_percent():
+        bench.add_run(index)
+    return bench.sync("1 % of agents changed")
+
+
+def discovery_one_percent_changed(bench: Bench) -> Phase:
+    return bench.discover("discovery again, 1 % changed")
+
+
+def unchanged_without_hints(bench: Bench) -> Phase:
+    """The agent list loses `lastActivity` and `status` (the reference page's shape): a first sync takes that
+    change (every agent's entry changed), unmeasured; the measured one after it changes nothing."""
+    bench.sandbox.list_hints = False
+    bench.sync("hints disappear (not reported)")
+    return bench.sync("unchanged, no hints")
+
+
+#: The phases, in order; each starts from what the one before left (state, catalog, organisation).
+PHASES: list[Callable[[Bench], Phase]] = [
+    discovery,
+    full_sync,
+    unchanged,
+    discovery_unchanged,
+    one_new_run,
+    one_percent_changed,
+    discovery_one_percent_changed,
+    unchanged_without_hints,
+]
 
 
 def run_scale(setup: Setup) -> list[Phase]:
@@ -309,25 +413,13 @@ def run_scale(setup: Setup) -> list[Phase]:
     try:
         with tempfile.TemporaryDirectory(prefix="tap-sequentum-scale-") as tmp:
             workdir = Path(tmp)
-            phase, config, catalog = discover(sandbox, workdir, setup.repeat)
-            phases = [phase]
-            sync = tap_argv("--config", str(config), "--catalog", str(catalog))
-
-            # Each sync starts from the state the previous one left, as under a scheduler.
-            full, output = measure("full sync", sandbox, sync, workdir / "full.out", setup.repeat)
-            state = next_state(output, None, workdir / "state-full.json")
-            argv = [*sync, "--state", str(state)]
-            unchanged, output = measure(
-                "unchanged incremental", sandbox, argv, workdir / "same.out", setup.repeat
+            config = write_json(
+                workdir / "config.json", {"api_key": sandbox.api_key, "base_url": sandbox.base_url}
             )
-            state = next_state(output, state, workdir / "state-unchanged.json")
-            add_one_run(sandbox, ids[0], setup.runs)
-            argv = [*sync, "--state", str(state)]
-            one_new, _ = measure("one new run", sandbox, argv, workdir / "new.out", setup.repeat)
-            phases += [full, unchanged, one_new]
+            bench = Bench(setup, sandbox, ids, workdir, config)
+            return [phase(bench) for phase in PHASES]
     finally:
         sandbox.stop()
-    return phases
 
 
 def startup_seconds(repeat: int = 3) -> float:
@@ -371,6 +463,7 @@ def markdown(setup: Setup, phases: list[Phase], startup: float) -> str:
         "STATE msgs",
         "STATE bytes (% stdout)",
         "largest STATE",
+        "STATE kept (per agent)",
         "SCHEMA msgs (streams)",
         "RECORDs: metadata + content",
         "peak RSS MiB",
@@ -381,7 +474,7 @@ def markdown(setup: Setup, phases: list[Phase], startup: float) -> str:
         cpu = f"{median(p.cpu_seconds):.1f}"
         if p.catalog_streams is not None:
             cells = [p.name, f"{p.median_seconds:.1f}", ratio, cpu, f"{_size(p.stdout_bytes)} (catalog)"]
-            cells += ["", "", "", f"({p.catalog_streams} streams)", "", f"{p.peak_rss_mib:.0f}"]
+            cells += ["", "", "", "", f"({p.catalog_streams} streams)", "", f"{p.peak_rss_mib:.0f}"]
         else:
             states = p.messages.get("STATE", 0)
             share = f"{100 * p.state_bytes / p.stdout_bytes:.0f} %" if p.stdout_bytes else "-"
@@ -389,6 +482,8 @@ def markdown(setup: Setup, phases: list[Phase], startup: float) -> str:
             content = p.records["content"]
             cells = [p.name, f"{p.median_seconds:.1f}", ratio, cpu, _size(p.stdout_bytes), f"{states:,}"]
             cells += [f"{_size(p.state_bytes)} ({share})", _size(p.largest_state_bytes)]
+            kept = p.kept_state_bytes or 0
+            cells += [f"{_size(kept)} ({_size(kept / setup.agents)})"]
             cells += [f"{p.messages.get('SCHEMA', 0):,} ({p.schema_streams})", f"{meta:,} + {content:,}"]
             cells += [f"{p.peak_rss_mib:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -426,7 +521,7 @@ def save(path: Path, setup: Setup, phases: list[Phase], startup: float, load: fl
         "setup": {**asdict(setup), "files_per_run": 1, "rows_per_file": ROWS_PER_FILE},
         "startup_seconds": round(startup, 2),
         "load_average_at_start": load,
-        "phases": {p.name: p.summary(setup.latency) for p in phases},
+        "phases": {p.name: p.summary(setup.latency, setup.agents) for p in phases},
     }
     path.write_text(json.dumps(data, indent=2) + "\n")
 

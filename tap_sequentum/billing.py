@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import typing as th
 
 from tap_sequentum.domain import format_timestamp, parse_timestamp
-from tap_sequentum.incremental import SEEN, finality
+from tap_sequentum.incremental import (
+    LATENESS,
+    SEEN,
+    SINCE,
+    Lateness,
+    finality,
+    kept_seen,
+    next_since,
+    store_seen,
+)
 from tap_sequentum.listings import by_key, dated_key, order_of
 from tap_sequentum.streams import JSON_ANY, TIMESTAMP, PerAgentStream, ScopedStream, properties
 
@@ -87,8 +96,14 @@ class CostPlan:
     start: str | None = None
     late: set[int] = field(default_factory=set)
     unbilled: list[int] = field(default_factory=list)
-    #: The final runs listed: once their costs asked for are out, a final run not among them is new.
+    #: The final runs listed at or after `since` (runs created before it count as seen, as in `runs`): once
+    #: the costs asked for are out, a final run not among them and not before `since` is new.
     seen: list[int] = field(default_factory=list)
+    since: dt.datetime | None = None
+
+    def save(self, state: dict) -> None:
+        """Write what was seen, once the costs asked for are out (`unbilled` is written apart)."""
+        store_seen(state, self.since, self.seen)
 
 
 def plan_costs(
@@ -97,6 +112,7 @@ def plan_costs(
     *,
     start_date: Any = None,
     max_records: int | None = None,
+    lateness: Lateness = LATENESS,
 ) -> CostPlan:
     """Decide from an agent's runs list (in any order) whether its run costs must be asked for.
 
@@ -104,7 +120,8 @@ def plan_costs(
     A run that was not final when the bookmark passed its end (a failure waiting to be retried) can be
     billed later with an older date, so such runs are kept (`unbilled`) and asked for from their
     `created` once final. So is a final run never seen before that ended before the bookmark (it became
-    visible late: servers with different clocks). A run without an end, a Failure without `tableType`
+    visible late: servers with different clocks, within the same `lateness` as `runs`: a final run
+    created before `seen_since` counts as seen). A run without an end, a Failure without `tableType`
     (final or not, only billing can tell) or a full list whose oldest run is newer than the bookmark asks
     too: a missing hint never skips a cost.
     """
@@ -113,17 +130,20 @@ def plan_costs(
     waiting = {int(i) for i in state.get(UNBILLED) or ()}
     # State written before `seen_run_ids` existed: every final run before the bookmark counts as seen.
     seen = {int(i) for i in state.get(SEEN) or ()} if SEEN in state else None
+    since = parse_timestamp(state.get(SINCE))
+    final: dict[int, dt.datetime | None] = {}
     plan = CostPlan()
     for run in runs:
         run_id = int(run["id"])
         kind = finality(run)
         end = parse_timestamp(run.get("endTime"))
+        created = parse_timestamp(run.get("created"))
         if kind != "final":
             plan.unbilled.append(run_id)
             if kind == "active" or run.get("tableType") == "run":
                 continue  # not billed yet
         else:
-            plan.seen.append(run_id)
+            final[run_id] = created
         if kind == "final" and run_id in waiting:
             plan.late.add(run_id)
         elif is_new(bookmark, end, run_id, start):
@@ -132,6 +152,7 @@ def plan_costs(
             kind == "final"
             and seen is not None
             and run_id not in seen
+            and (since is None or created is None or created >= since)
             and (start is None or end is None or end >= start)
         ):
             plan.late.add(run_id)  # never seen, ended before the bookmark: it became visible late
@@ -146,7 +167,8 @@ def plan_costs(
     else:  # the first sync, or a late run without a date: from start_date
         plan.start = format_timestamp(start) if start else None
     plan.unbilled.sort()
-    plan.seen.sort()
+    dates = [created for created in map(parse_timestamp, (r.get("created") for r in runs)) if created]
+    plan.since, plan.seen = kept_seen(final, next_since(dates, since, lateness))
     return plan
 
 
@@ -241,7 +263,8 @@ class SpacesStream(ScopedStream):
 
 class RunCostsStream(PerAgentStream, ScopedStream):
     """What each final run cost, per agent, incremental on `date` (the run's end). An agent whose runs
-    list shows no new final run costs no billing request (`plan_costs`)."""
+    list shows no new final run costs no billing request (`plan_costs`), one whose list entry is unchanged
+    and has no run waiting to be billed no request at all (`why_list`)."""
 
     name = "run_costs"
     required_scope = BILLING_READ
@@ -251,6 +274,7 @@ class RunCostsStream(PerAgentStream, ScopedStream):
     agent_key = "agentId"
     state_partitioning_keys: ClassVar[list[str]] = ["agentId"]
     timestamp_fields = ("date", "startTime", "endTime")
+    pending_keys = (UNBILLED,)
     schema = th.PropertiesList(
         th.Property("runId", th.IntegerType, required=True),
         th.Property("agentId", th.IntegerType, required=True),
@@ -266,10 +290,18 @@ class RunCostsStream(PerAgentStream, ScopedStream):
     def scoped_records(self, context: Context | None) -> Iterator[dict]:
         agent_id = self.agent_of(context)
         state = self.get_context_state(context)
-        max_records = self.services.settings.runs_max_records
-        runs = self.client.list_runs(agent_id, max_records)  # one answer shared by every stream
-        start = self.services.settings.start_date
-        plan = plan_costs(runs, state, start_date=start, max_records=max_records)
+        listing = self.runs_listing(agent_id, state)  # one answer shared by every stream
+        if listing is None:
+            return
+        settings = self.services.settings
+        start = settings.start_date
+        plan = plan_costs(
+            listing.runs,
+            state,
+            start_date=start,
+            max_records=settings.runs_max_records,
+            lateness=settings.lateness,
+        )
         emitted: set[int] = set()
         if plan.unbilled or plan.late:
             # Kept before the bookmark moves: a sync stopped half-way must still look for these runs, whose
@@ -277,8 +309,8 @@ class RunCostsStream(PerAgentStream, ScopedStream):
             state[UNBILLED] = sorted({*plan.unbilled, *plan.late})
         if plan.ask:
             bookmark = Bookmark.of(state)
-            listing = self.client.list_run_costs(agent_id, plan.start, PAGE_SIZE)
-            for entry in costs_to_emit(listing, plan, bookmark, start=start):
+            costs = self.client.list_run_costs(agent_id, plan.start, PAGE_SIZE)
+            for entry in costs_to_emit(costs, plan, bookmark, start=start):
                 run_id = int(entry["runId"])
                 yield self.normalize({**entry, "agentId": agent_id})
                 emitted.add(run_id)
@@ -294,7 +326,8 @@ class RunCostsStream(PerAgentStream, ScopedStream):
             state[UNBILLED] = unbilled
         else:
             state.pop(UNBILLED, None)
-        state[SEEN] = plan.seen
+        plan.save(state)
+        listing.remember(state)
 
 
 class CreditTransactionsStream(ScopedStream):

@@ -9,8 +9,8 @@ agent. So an agent's schedules are read (`read_reason`, pure and table-tested) w
   agent, the week from now) show its schedules differently than last time: a schedule added, deleted,
   enabled, disabled, renamed or moved that runs within the week. A 404 or 403 there only means no such
   signal;
-- the full check is due: read at least every `FULL_CHECK` hours, for what no signal shows (a schedule's
-  input parameters, one that runs later than the week).
+- the full check is due: read at least every `runs_full_check_hours` (24 by default), for what no signal
+  shows (a schedule's input parameters, one that runs later than the week).
 
 The state keeps, per agent, the list hint and the upcoming runs' view at the last read, when that was, and
 the schedule ids read. A schedule gone since the last read is emitted once more as a tombstone: its `id` and
@@ -33,7 +33,6 @@ from singer_sdk import typing as th
 from tap_sequentum import errors
 from tap_sequentum.domain import (
     format_timestamp,
-    list_hint,
     parse_timestamp,
     run_every_period,
     schedule_type,
@@ -44,7 +43,8 @@ from tap_sequentum.streams import JSON_OBJECT, TIMESTAMP, PerAgentStream, Scoped
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
-FULL_CHECK = dt.timedelta(hours=24)  # issue 19: the full-check setting
+#: `read_reason`'s default full check; a sync passes `runs_full_check_hours`, as the runs lists do.
+FULL_CHECK = dt.timedelta(hours=24)
 #: How far ahead the upcoming runs are listed: Sequentum's own default, so every schedule that runs at least
 #: weekly is always in it.
 UPCOMING_WINDOW = dt.timedelta(days=7)
@@ -212,10 +212,6 @@ class SchedulesStream(PerAgentStream, ScopedStream):
         return dt.datetime.now(dt.UTC)
 
     @cached_property
-    def _summaries(self) -> dict[int, Mapping[str, Any]]:
-        return {int(agent["id"]): agent for agent in self.services.agent_summaries()}
-
-    @cached_property
     def _upcoming(self) -> dict[int, str] | None:
         """The upcoming runs' view of every agent, from one request; None when Sequentum has no such listing
         for this key (404, 403), or refuses the request or answers it in a shape the tap does not know (the
@@ -235,10 +231,10 @@ class SchedulesStream(PerAgentStream, ScopedStream):
         agent_id = self.agent_of(context)
         state = self.get_context_state(context)
         last = LastRead.of(state)
-        hint = list_hint(self._summaries.get(agent_id) or {})
+        hint = self.services.list_hint(agent_id)  # None for an agent this sync triggered: read it
         views = self._upcoming
         upcoming = None if views is None else views.get(agent_id, "")
-        reason = read_reason(last, hint, upcoming, self._now)
+        reason = read_reason(last, hint, upcoming, self._now, full_check=self.services.settings.full_check)
         if reason is None:
             return
         self.logger.debug("Reading the schedules of agent %s: %s.", agent_id, reason)

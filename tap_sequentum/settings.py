@@ -20,6 +20,7 @@ from singer_sdk import typing as th
 from tap_sequentum import errors
 from tap_sequentum.client import DEFAULT_BASE_URL, DEFAULT_USER_AGENT
 from tap_sequentum.domain import parse_timestamp
+from tap_sequentum.incremental import Lateness
 
 #: `on_bad_file`: a file that cannot be read is recorded and skipped, or stops its stream there.
 SKIP, STOP = "skip", "stop"
@@ -76,6 +77,26 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
         title="Runs per agent",
         description="maxRecords for the runs list (1-1000). The API lists only the newest runs; sync "
         "at least once per this many runs of an agent.",
+    ),
+    th.Property(
+        "runs_full_check_hours",
+        th.IntegerType,
+        default=24,
+        title="Full check of runs every (hours)",
+        description="Every agent's runs list is read at least this often. In between, an agent whose "
+        "entry in the agent list (lastActivity, status, version, updated) is unchanged since its runs "
+        "were last read, and that has no run still running or waiting to retry, costs no request. An "
+        "agent list without lastActivity never skips a runs list. 0: read every runs list on every sync.",
+    ),
+    th.Property(
+        "late_runs_window_minutes",
+        th.IntegerType,
+        default=60,
+        title="Late runs window (minutes)",
+        description="A run that becomes visible after newer runs were synced (Sequentum's servers stamp "
+        "runs with their own clocks) is still taken when it was created at most this long before the "
+        "newest listed run; an older one never seen counts as synced. The state keeps the ids of the "
+        "runs within this window only, at most 50 per agent and stream.",
     ),
     th.Property(
         "agents_page_size",
@@ -371,6 +392,8 @@ class Settings:
     request_timeout: float = default("request_timeout")
     max_retries: int = default("max_retries")
     runs_max_records: int = default("runs_max_records")
+    runs_full_check_hours: float = default("runs_full_check_hours")
+    late_runs_window_minutes: float = default("late_runs_window_minutes")
     agents_page_size: int = default("agents_page_size")
     content_streams: bool = default("content_streams")
     infer_types: bool = default("infer_types")
@@ -410,6 +433,8 @@ class Settings:
             request_timeout=float(given("request_timeout")),
             max_retries=int(given("max_retries")),
             runs_max_records=int(given("runs_max_records")),
+            runs_full_check_hours=float(given("runs_full_check_hours")),
+            late_runs_window_minutes=float(given("late_runs_window_minutes")),
             agents_page_size=int(given("agents_page_size")),
             content_streams=bool(given("content_streams")),
             infer_types=bool(given("infer_types")),
@@ -437,6 +462,16 @@ class Settings:
             raise errors.ConfigurationError("Invalid settings: " + "; ".join(problems) + ".")
         return settings
 
+    @property
+    def full_check(self) -> dt.timedelta:
+        """How long an agent's runs list may go unread while the agent list says nothing changed."""
+        return dt.timedelta(hours=self.runs_full_check_hours)
+
+    @property
+    def lateness(self) -> Lateness:
+        """How late a run may become visible and still be taken."""
+        return Lateness(window=dt.timedelta(minutes=self.late_runs_window_minutes))
+
     def problems(self, *, start_date: Any = None, delimiter: Any = None) -> list[str]:
         """What the JSON schema cannot check (ranges, codecs, folders), as they were given."""
         return [*self._number_problems(), *self._text_problems(start_date, delimiter)]
@@ -448,6 +483,9 @@ class Settings:
         for name in ("agents_page_size", "discovery_sample_runs", "discovery_sample_bytes"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("runs_full_check_hours", "late_runs_window_minutes"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be at least 0, not {getattr(self, name):g}")
         if self.trigger_poll_interval <= 0:
             problems.append("trigger_poll_interval must be a positive number of seconds")
         return problems

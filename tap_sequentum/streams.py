@@ -7,6 +7,7 @@ in `incremental.py`, the enumerations in `domain.py`.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -21,10 +22,11 @@ from tap_sequentum.domain import (
     file_type_name,
     free_form,
     is_finished,
+    list_hint,
     normalize_timestamp,
     status_name,
 )
-from tap_sequentum.incremental import RunPlan, mark_handled, plan_runs
+from tap_sequentum.incremental import WATCHED, Listing, RunPlan, check_due, plan_runs, why_list
 from tap_sequentum.listings import by_key, newest_first
 from tap_sequentum.sdk import SeamStream
 
@@ -60,7 +62,8 @@ def properties(kind: type[th.JSONTypeHelper] | th.JSONTypeHelper, *names: str) -
 
 class TapServices(Protocol):
     """What streams need from the tap: its one client (shared cache and pacing), its settings, the
-    organisation's agents (listed once per sync) and the stop check."""
+    organisation's agents (listed once per sync) and what that list says of each one's runs, and the stop
+    check."""
 
     client: SequentumClient
     settings: Settings
@@ -71,6 +74,7 @@ class TapServices(Protocol):
     def agent_summaries(self) -> list[dict]: ...
 
     def files_listed(self, agent_id: int, run_id: int, files: list[dict]) -> None: ...
+    def list_hint(self, agent_id: int) -> str | None: ...
 
 
 class SequentumStream(SeamStream):
@@ -82,6 +86,9 @@ class SequentumStream(SeamStream):
     #: Free-form JSON fields: a JSON object sent as its text is emitted as the object (`domain.free_form`);
     #: with Parquet batches every one goes as its JSON text (the schema allows both).
     free_form_fields: ClassVar[tuple[str, ...]] = ()
+    #: Keys of this stream's per-agent state that hold work in progress: while one holds anything, the
+    #: agent's runs list is read on every sync (`incremental.why_list`).
+    pending_keys: ClassVar[tuple[str, ...]] = (WATCHED,)
 
     @property
     def services(self) -> TapServices:
@@ -111,13 +118,37 @@ class SequentumStream(SeamStream):
                 record[name] = normalize_timestamp(record[name])
         return record
 
-    def plan_runs(self, agent_id: int, state: dict) -> RunPlan:
-        """List an agent's runs (one answer shared by every stream of the sync) and plan them."""
+    def runs_listing(self, agent_id: int, state: dict) -> Listing | None:
+        """An agent's runs list (one answer shared by every stream of the sync), or None when the agent list
+        says nothing changed since this stream last read it and nothing is pending (`why_list`)."""
+        settings = self.services.settings
+        # The agent list was read before any runs list of this sync: a hint kept with runs newer than it
+        # can only cause one listing too many, never a skipped run.
+        hint = self.services.list_hint(agent_id)
+        now = dt.datetime.now(dt.UTC)
+        reason = why_list(hint, state, now=now, every=settings.full_check, pending=self.pending_keys)
+        if reason is None:
+            return None
+        self.logger.debug("Agent %s: runs listed for stream %s: %s.", agent_id, self.name, reason)
+        runs = self.client.list_runs(agent_id, settings.runs_max_records)
+        return Listing(runs, hint, now, due=check_due(state, now=now, every=settings.full_check))
+
+    def plan_runs(self, agent_id: int, state: dict) -> RunPlan | None:
+        """List an agent's runs and plan them; None when its runs list is not read this sync."""
+        listing = self.runs_listing(agent_id, state)
+        if listing is None:
+            return None
         settings = self.services.settings
         max_records = settings.runs_max_records
-        runs = self.client.list_runs(agent_id, max_records)
+        runs = listing.runs
         try:
-            plan = plan_runs(runs, state, start_date=settings.start_date, max_records=max_records)
+            plan = plan_runs(
+                runs,
+                state,
+                start_date=settings.start_date,
+                max_records=max_records,
+                lateness=settings.lateness,
+            )
         except (TypeError, ValueError, AttributeError) as exc:  # a state this tap did not write
             raise errors.ConfigurationError(
                 f"The state of stream {self.name} for agent {agent_id} is not what tap-sequentum writes "
@@ -145,6 +176,7 @@ class SequentumStream(SeamStream):
             self.logger.warning(
                 "Agent %s: %d runs without a created date skipped.", agent_id, plan.skipped_no_date
             )
+        plan.listing = listing
         return plan
 
 
@@ -249,8 +281,8 @@ class AgentsStream(SequentumStream):
     def _signature(self, summary: dict) -> str:
         """A short hash of what the list says about an agent, plus its newest run when the list is silent."""
         basis = {k: v for k, v in summary.items() if not (isinstance(v, str) and v.startswith("0001-01-01"))}
-        if summary.get("lastActivity") is None:
-            # No hint in the list (the reference page's shape): the runs list, fetched anyway, tells.
+        if list_hint(summary) is None:
+            # No hint in the list (the reference page's shape): the runs list, read anyway, tells.
             runs = self.client.list_runs(int(summary["id"]), self.services.settings.runs_max_records)
             newest = newest_first(runs)[:1]
             basis["_newest_run"] = [[r.get("id"), r.get("status"), r.get("tableType")] for r in newest]
@@ -332,6 +364,8 @@ class RunsStream(PerAgentStream):
         agent_id = self.agent_of(context)
         state = self.get_context_state(context)
         plan = self.plan_runs(agent_id, state)
+        if plan is None:
+            return
         for run in plan.handle:
             yield self.normalize(
                 {
@@ -341,7 +375,7 @@ class RunsStream(PerAgentStream):
                     "is_finished": is_finished(run.get("status")),
                 }
             )
-            mark_handled(state, run)  # the run and its files are out
+            plan.mark_handled(state, run)  # the run and its files are out
         plan.save(state, self.replication_key)
 
     def get_child_context(self, record: Record, context: Context | None) -> dict:

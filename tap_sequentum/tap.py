@@ -42,7 +42,7 @@ from tap_sequentum.contents.parse import ParseSettings
 from tap_sequentum.contents.reuse import AgentMemory, Look, TableMemory, learned, sampling_key
 from tap_sequentum.contents.runs import ContentSettings, FileProblem, strays, unrouted_warning
 from tap_sequentum.contents.stream import ContentStream
-from tap_sequentum.domain import format_timestamp
+from tap_sequentum.domain import format_timestamp, list_hint
 from tap_sequentum.schedules import SCHEDULE_STREAM_TYPES
 from tap_sequentum.sdk import SeamTap
 from tap_sequentum.settings import (
@@ -161,6 +161,7 @@ class TapSequentum(SeamTap):
                 should_stop=self.check_stop,
             )
             self.client.clear_cache()  # run and file lists read before the trigger are stale now
+            self._triggered = frozenset(int(item["agent_id"]) for item in settings.trigger)
         # With BATCH output the SDK offers STATE right after each BATCH message: write it then. With
         # records, STATE is paced by its size; whatever was not written yet goes out at the end.
         paced = not settings.batch_config
@@ -226,6 +227,17 @@ class TapSequentum(SeamTap):
                 "agent_ids / TAP_SEQUENTUM_AGENT_IDS."
             )
         return [by_id[agent_id] for agent_id in wanted]
+
+    #: Agents started by `trigger` this sync: the agent list, read before, says nothing of their new runs.
+    _triggered: frozenset[int] = frozenset()
+
+    def list_hint(self, agent_id: int) -> str | None:
+        """What the agent list says about an agent's runs (`domain.list_hint`); None: it says nothing."""
+        return None if agent_id in self._triggered else self._hints.get(int(agent_id))
+
+    @cached_property
+    def _hints(self) -> dict[int, str | None]:
+        return {int(agent["id"]): list_hint(agent) for agent in self.organisation}
 
     @cached_property
     def router(self) -> Router:

@@ -11,12 +11,13 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from sequentum_emulator import Sandbox
+from tap_sequentum.domain import parse_timestamp
 from tap_sequentum.tap import TapSequentum
 
 
@@ -173,6 +174,18 @@ def _run_main_in_process(
         for sig, handler in saved_signals.items():
             signal.signal(sig, handler)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def handled_by(state: dict, runs: Iterable[dict]) -> set[int]:
+    """The runs (as listed) a stream's state counts as handled: by id (`seen_run_ids`), or created before
+    `seen_since` (older runs are only counted, not named)."""
+    since = parse_timestamp(state.get("seen_since"))
+    seen = set(state.get("seen_run_ids") or ())
+    return {
+        run["id"]
+        for run in runs
+        if run["id"] in seen or (since is not None and parse_timestamp(run["created"]) < since)
+    }
 
 
 def write_json(path: Path, data: dict) -> Path:

@@ -21,6 +21,7 @@ from tap_sequentum import errors
 from tap_sequentum.billing import (
     AT_BOOKMARK,
     SEEN,
+    SINCE,
     UNBILLED,
     Bookmark,
     CostPlan,
@@ -30,10 +31,12 @@ from tap_sequentum.billing import (
     plan_costs,
 )
 from tap_sequentum.client import SequentumClient
+from tap_sequentum.incremental import Lateness
 
 BILLING_STREAMS = ("spaces", "run_costs", "credit_transactions")
 STEAM = 1001
 T = "2026-03-01T08:00:00.000000Z"
+DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
 
 
 def at(text: str) -> dt.datetime:
@@ -149,11 +152,66 @@ STATE = {"replication_key_value": T, AT_BOOKMARK: [1]}
             set(),
             [],
         ),  # before start_date
+        # never seen but created before seen_since (beyond the lateness window): counted as seen, as in runs
+        (
+            [run(2, created="2026-01-20T00:00:00Z", end=EARLIER), run(1)],
+            {**STATE, SEEN: [1], SINCE: "2026-02-01T00:00:00.000000Z"},
+            None,
+            False,
+            T,
+            set(),
+            [],
+        ),
+        (
+            [run(2, created="2026-02-20T00:00:00Z", end=EARLIER), run(1)],
+            {**STATE, SEEN: [1], SINCE: "2026-02-01T00:00:00.000000Z"},
+            None,
+            True,
+            "2026-02-20T00:00:00.000000Z",
+            {2},
+            [],
+        ),  # after it: late, asked for
     ],
 )
 def test_plan_costs(runs, state, start, ask, from_, late, unbilled):
     plan = plan_costs(runs, state, start_date=start, max_records=1000)
     assert (plan.ask, plan.start, plan.late, plan.unbilled) == (ask, from_, late, unbilled)
+
+
+@pytest.mark.parametrize(
+    ("runs", "state", "lateness", "since", "seen"),
+    [
+        # the newest listed run's created minus the window, as in runs; active runs are not kept
+        (
+            [run(3, created=LATER), run(2, created=T), run(1, created=EARLIER)],
+            {},
+            Lateness(DAY),
+            at(LATER) - DAY,
+            [2, 3],
+        ),
+        (
+            [run(3, created=LATER), run(2, created=T)],
+            {},
+            Lateness(dt.timedelta(hours=1)),
+            at(LATER) - HOUR,
+            [3],
+        ),
+        (
+            [run(3, status=1, created=LATER, end=None, table="run"), run(2, created=T)],
+            {},
+            Lateness(DAY),
+            at(LATER) - DAY,
+            [2],
+        ),
+        # at most `cap` ids, never a floor lowered
+        ([run(3, created=LATER), run(2, created=T)], {}, Lateness(60 * DAY, cap=1), at(LATER), [3]),
+        ([run(2, created=T)], {SINCE: LATER}, Lateness(DAY), at(LATER), []),
+        ([], {SINCE: LATER}, Lateness(DAY), at(LATER), []),
+    ],
+)
+def test_plan_costs_keeps_the_runs_of_the_lateness_window_only(runs, state, lateness, since, seen):
+    plan = plan_costs(runs, {**STATE, SEEN: [], **state}, lateness=lateness)
+    assert (plan.since, plan.seen) == (since, seen)
 
 
 def test_plan_costs_asks_when_older_runs_are_not_listed():
@@ -489,10 +547,10 @@ def test_a_run_visible_only_after_the_bookmark_passed_its_end_is_billed_once(san
     """runs and the content streams take a run that becomes visible late (servers with different clocks);
     its cost, dated before the bookmark, must come too, and once."""
     agent = sandbox.add_agent("late runs")["id"]
-    config = config_for(sandbox, agent_ids=[agent], content_streams=False)
+    config = config_for(sandbox, agent_ids=[agent], content_streams=False, runs_full_check_hours=0)
     sandbox.add_run(agent, created="2026-04-10T00:00:00Z")
     first = sync(config)
-    late = sandbox.add_run(agent, created="2026-04-05T00:00:00Z")  # ended before the bookmark
+    late = sandbox.add_run(agent, created="2026-04-09T23:10:00Z")  # in the window, ended before the bookmark
     second = sync(config, state=first.state)
     assert second.ids("runs") == [late["id"]]
     assert second.ids("run_costs", "runId") == [late["id"]]

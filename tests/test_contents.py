@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from support import config_for, run_cli, sync, write_json
+from support import config_for, handled_by, run_cli, sync, write_json
 
 from tap_sequentum.client import SequentumClient
 from tap_sequentum.contents.formats import unique_names
@@ -256,10 +256,10 @@ def test_infer_types_off_gives_strings(demo_sandbox):
 
 def test_malformed_file_stops_its_stream_when_asked_with_one_clear_line_and_state_stays(sandbox, tmp_path):
     agent = add_agent(sandbox)
-    sandbox.add_run(
+    good = sandbox.add_run(
         agent, status=9, created="2026-05-01T00:00:00Z", files=[("trap_shop_1.csv", b"a,b\n1,2\n")]
     )
-    sandbox.add_run(
+    bad = sandbox.add_run(
         agent, status=9, created="2026-05-02T00:00:00Z", files=[("trap_shop_2.csv", b"a,b\n1,2\n3\n")]
     )
     config = write_json(tmp_path / "c.json", config_for(sandbox, agent_ids=[agent], on_bad_file="stop"))
@@ -272,7 +272,7 @@ def test_malformed_file_stops_its_stream_when_asked_with_one_clear_line_and_stat
     assert "Expected 2 columns, got 1" in last
     states = [json.loads(line)["value"] for line in proc.stdout.splitlines() if '"STATE"' in line]
     content_state = states[-1]["bookmarks"].get("trap_shop", {})
-    assert len(content_state.get("seen_run_ids", [])) == 1  # the good run only
+    assert handled_by(content_state, [good, bad]) == {good["id"]}  # the good run only
     assert "replication_key_value" not in content_state
     messages = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [m["record"]["a"] for m in messages if m["type"] == "RECORD" and m["stream"] == "trap_shop"] == [1]
@@ -411,7 +411,9 @@ def test_batch_state_never_runs_ahead_of_the_batches(sandbox, tmp_path, fmt):
     first = sandbox.add_run(
         agent, status=9, created="2026-05-01T00:00:00Z", files=[("trap_shop_1.csv", b"n\n1\n2\n")]
     )
-    sandbox.add_run(agent, status=9, created="2026-05-02T00:00:00Z", files=[("trap_shop_2.csv", b"a,b\n1\n")])
+    second = sandbox.add_run(
+        agent, status=9, created="2026-05-02T00:00:00Z", files=[("trap_shop_2.csv", b"a,b\n1\n")]
+    )
     batch_config = {"encoding": {"format": fmt}, "storage": {"root": f"file://{tmp_path}"}}
     # With a stream map, Parquet goes the SDK's way (records into its batches), not straight from Arrow.
     extra = {"stream_maps": {"trap_shop": {"n2": "n"}}} if fmt == "parquet" else {}
@@ -424,7 +426,7 @@ def test_batch_state_never_runs_ahead_of_the_batches(sandbox, tmp_path, fmt):
         if message["type"] == "BATCH" and message["stream"] == "trap_shop":
             delivered |= batch_run_ids(message)
         elif message["type"] == "STATE":
-            claimed = set(message["value"]["bookmarks"].get("trap_shop", {}).get("seen_run_ids") or ())
+            claimed = handled_by(message["value"]["bookmarks"].get("trap_shop", {}), [first, second])
             assert claimed <= delivered, (claimed, delivered)
     assert claimed == delivered == {first["id"]}  # the first run was delivered and then counted
 

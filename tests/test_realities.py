@@ -302,14 +302,17 @@ def test_a_run_interrupted_then_restarted_keeps_what_it_gave_while_other_runs_go
 
 
 def test_a_run_visible_only_after_the_bookmark_passed_it_is_not_lost(fresh):
+    """Within late_runs_window_minutes of the newest run (the agent list's hint does not change for it, so
+    here every sync reads the runs list: runs_full_check_hours 0)."""
     agent = fresh.add_agent("Late runs")["id"]
+    config = config_for(fresh, agent_ids=[agent], runs_full_check_hours=0)
     fresh.add_run(agent, 9, "2026-04-10T00:00:00Z", files=[("late_runs.csv", b"n\n10\n")])
-    first = sync(config_for(fresh, agent_ids=[agent]))
-    fresh.add_run(agent, 9, "2026-04-05T00:00:00Z", files=[("late_runs.csv", b"n\n5\n")])  # older created
-    second = sync(config_for(fresh, agent_ids=[agent]), state=first.state)
+    first = sync(config)
+    fresh.add_run(agent, 9, "2026-04-09T23:30:00Z", files=[("late_runs.csv", b"n\n5\n")])  # older created
+    second = sync(config, state=first.state)
     assert [r["n"] for r in second.records["late_runs"]] == [5]
     assert len(second.records["runs"]) == 1
-    third = sync(config_for(fresh, agent_ids=[agent]), state=second.state)
+    third = sync(config, state=second.state)
     assert third.records.get("late_runs", []) == [] and third.records.get("runs", []) == []
 
 

@@ -65,11 +65,28 @@ def test_values_are_typed_once():
 def test_every_value_that_cannot_work_is_named_in_one_line():
     with pytest.raises(errors.ConfigurationError) as caught:
         Settings.of(
-            {"api_key": "k", "runs_max_records": 0, "csv_encoding": "klingon", "on_bad_file": "explode"}
+            {
+                "api_key": "k",
+                "runs_max_records": 0,
+                "csv_encoding": "klingon",
+                "on_bad_file": "explode",
+                "runs_full_check_hours": -1,
+                "late_runs_window_minutes": -5,
+            }
         )
     message = str(caught.value)
     assert message.startswith("Invalid settings: runs_max_records must be between 1 and 1000, not 0; ")
     assert "csv_encoding 'klingon'" in message and "on_bad_file must be skip or stop" in message
+    assert "runs_full_check_hours must be at least 0, not -1" in message
+    assert "late_runs_window_minutes must be at least 0, not -5" in message
+
+
+def test_the_change_signal_and_lateness_settings_as_durations():
+    settings = Settings.of({"api_key": "k", "runs_full_check_hours": "6", "late_runs_window_minutes": 0})
+    assert settings.full_check == dt.timedelta(hours=6)
+    assert settings.lateness.window == dt.timedelta(0) and settings.lateness.cap == 50
+    defaults = Settings.of({"api_key": "k"})
+    assert (defaults.full_check, defaults.lateness.window) == (dt.timedelta(days=1), dt.timedelta(hours=1))
 
 
 def test_a_sync_builds_its_settings_once(demo_sandbox, monkeypatch):

@@ -291,6 +291,7 @@ def list_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
         agents = sorted(data.agents.values(), key=lambda a: a.id)
         agents = arrange(agents, sandbox.listing_order, lambda a: (a.created, a.id))
         details = [data.agent_detail(agent) for agent in agents]
+        hidden = {agent.id for agent in agents if not agent.list_hints}
     details = [
         d
         for d in details
@@ -301,7 +302,7 @@ def list_agents(sandbox: ApiHost, request: Request, ids: Ids) -> Response:
     ]
     if explicit:  # else the server's own order
         details.sort(key=_sort_key(column), reverse=order in ("1", "desc"))
-    summaries = [summarize(d, hints=sandbox.list_hints) for d in details]
+    summaries = [summarize(d, hints=sandbox.list_hints and d["id"] not in hidden) for d in details]
     if "pageindex" not in q and "recordsperpage" not in q:
         return json_response(summaries)
     page = _int(q.get("pageindex"), "pageIndex", minimum=1) or 1

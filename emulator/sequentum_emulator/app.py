@@ -45,7 +45,8 @@ def _url_host(host: str) -> str:
 class Sandbox:
     """Start with ``start()`` or ``with Sandbox() as sb:``; settings below may change while running.
 
-    list_hints=False gives agent/all the reference page's shape (lastActivity and status null);
+    list_hints=False gives agent/all the reference page's shape (lastActivity and status null), for every
+    agent (`set_list_hints` does it for one);
     realities=True adds the opt-in agents of data/demo.json's "realities" after the demo; date_form
     writes run and file timestamps as "z" (default, 2026-09-01T00:00:00.000000Z), "naive"
     (2026-09-01T00:00:00) or "7digit" (2026-09-01T00:00:00.0000000Z); listing_order serves every listing
@@ -197,6 +198,11 @@ class Sandbox:
         """Rename an agent (its `updated` moves; its files keep their export name) and return its detail."""
         with self.data.lock:
             return self.data.agent_detail(self.data.rename_agent(agent_id, name))
+
+    def set_list_hints(self, agent_id: int, shown: bool) -> None:
+        """Give one agent in agent/all with its lastActivity and status hints, or without them (null)."""
+        with self.data.lock:
+            self.data.agent(agent_id).list_hints = shown
 
     def add_run(
         self,

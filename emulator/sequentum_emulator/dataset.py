@@ -347,6 +347,8 @@ class Agent:
     #: The export name its runs' files are named after: the agent's name when it was created. Sequentum keeps
     #: an agent's Export Name when the agent is renamed, so its files keep their names.
     export_name: str = ""
+    #: False: agent/all gives this agent without lastActivity and status, as the reference page does.
+    list_hints: bool = True
 
     def __post_init__(self) -> None:
         self.export_name = self.export_name or self.name

@@ -69,6 +69,18 @@ def test_without_hints_the_list_has_the_reference_shape(sb, http, api):
     assert http.get(f"{api}/agent/{STEAM}").json()["lastActivity"] is not None
 
 
+def test_hints_can_be_hidden_for_one_agent(sb, http, api):
+    sb.set_list_hints(STEAM, False)
+    try:
+        summaries = {a["id"]: a for a in http.get(f"{api}/agent/all").json()}
+        assert summaries[STEAM]["lastActivity"] is None and summaries[STEAM]["status"] is None
+        assert all(a["lastActivity"] is not None for i, a in summaries.items() if i != STEAM)
+        assert http.get(f"{api}/agent/{STEAM}").json()["lastActivity"] is not None  # the detail keeps it
+    finally:
+        sb.set_list_hints(STEAM, True)
+    assert next(a for a in http.get(f"{api}/agent/all").json() if a["id"] == STEAM)["lastActivity"]
+
+
 def test_list_hints_option_at_construction():
     with Sandbox(list_hints=False) as plain:
         response = requests.get(

@@ -27,7 +27,7 @@ from tap_sequentum.contents.infer import Kind
 from tap_sequentum.contents.parse import Budget, ParsedFile, parse_file
 from tap_sequentum.contents.records import RecordWriter
 from tap_sequentum.contents.runs import GROUP_MEMORY, ContentSettings, GroupReader, groups, strays
-from tap_sequentum.incremental import active_runs, keep_watching, mark_handled
+from tap_sequentum.incremental import WATCHED, active_runs, keep_watching
 from tap_sequentum.streams import SequentumStream
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class ContentStream(SequentumStream):
     is_sorted = False
     state_partitioning_keys: ClassVar[list[str]] = []
     defer_schema = True  # SCHEMA goes out once the first files were read, with what they hold
+    pending_keys = (WATCHED, p.CURRENT, p.WATCHED_FILES)
 
     def __init__(
         self,
@@ -97,6 +98,8 @@ class ContentStream(SequentumStream):
 
     def _agent_records(self, agent_id: int, state: dict) -> Iterator[Any]:
         plan = self.plan_runs(agent_id, state)
+        if plan is None:
+            return
         ledger = p.Ledger(state)
         parked_progress, parked = p.park_restarted(ledger.value, [int(r["id"]) for r in active_runs(plan)])
         if parked is not None:
@@ -113,7 +116,7 @@ class ContentStream(SequentumStream):
                         yield from self._emit(parsed, ledger)
                     if complete:
                         ledger.set(p.run_out(ledger.value, run.run, [item.file_id for item in run.files]))
-                        mark_handled(state, run.run)
+                        plan.mark_handled(state, run.run)
                         self.offer_state()
             finally:
                 read.close()

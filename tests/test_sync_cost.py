@@ -1,0 +1,232 @@
+"""What a sync costs, over HTTP (issue 19): an agent whose list entry did not change costs no request, and the
+STATE stays small whatever the history, without losing a run that becomes visible late within the window."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import re
+
+import pytest
+from support import SyncResult, config_for, parse_messages, run_cli, write_json
+from support import sync as sync_once
+
+from sequentum_emulator import Sandbox
+from tap_sequentum.tap import TapSequentum
+
+RUNS_LIST = re.compile(r"/agent/(\d+)/runs$")
+#: Streams of the organisation, not of its agents.
+ORGANISATION_STREAMS = ("credit_transactions", "file_errors", "spaces")
+
+
+@pytest.fixture
+def empty():
+    """A sandbox without demo data (whose running and queued runs keep their agents listed), never throttling
+    (a first sync of 1,000 runs makes more than its default 1,000 requests a minute)."""
+    with Sandbox(seed_demo=False, rate_limit=1_000_000) as sandbox:
+        yield sandbox
+
+
+def csv(n: int) -> bytes:
+    return f"sku,qty\n{n:05d},{n}\n".encode()
+
+
+def shop(sandbox, name: str, runs: int = 2, start: str = "2026-05-01T00:00:00Z") -> int:
+    """An agent with `runs` finished runs an hour apart, each delivering one row of its own table."""
+    agent = sandbox.add_agent(name)["id"]
+    first = dt.datetime.fromisoformat(start)
+    for n in range(runs):
+        sandbox.add_run(agent, 9, first + dt.timedelta(hours=n), files=[(f"{name}_{n}.csv", csv(n))])
+    return agent
+
+
+@pytest.fixture
+def sync(tmp_path):
+    """A sync with the catalog of one discovery per config, as Meltano caches it (a sync without a catalog
+    discovers its content streams, which reads every agent's runs list: issue 19's part A)."""
+    catalogs: dict[str, dict] = {}
+
+    def run(config: dict, state: dict | None = None):
+        key = json.dumps(config, sort_keys=True)
+        if key not in catalogs:
+            path = write_json(tmp_path / f"config{len(catalogs)}.json", config)
+            catalogs[key] = json.loads(run_cli(["--config", str(path), "--discover"]).stdout)
+        return sync_once(json.loads(key), state, catalogs[key])  # a copy: the tap reads settings in place
+
+    return run
+
+
+def listed(sandbox) -> list[int]:
+    """The agents whose runs list was read since the request log was cleared (each once per sync)."""
+    return sorted(int(m.group(1)) for r in sandbox.requests if (m := RUNS_LIST.search(r.path)))
+
+
+def aged(state: dict, hours: float) -> dict:
+    """The state as it is `hours` later: every agent's last full check that much older."""
+    text = json.dumps(state)
+    for stamp in set(re.findall(r'"checked_at": "([^"]+)"', text)):
+        older = dt.datetime.fromisoformat(stamp) - dt.timedelta(hours=hours)
+        text = text.replace(stamp, older.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    return json.loads(text)
+
+
+def test_an_unchanged_agent_costs_no_request_and_a_changed_one_only_its_own(empty, sync):
+    shops = [shop(empty, f"shop{i}") for i in range(3)]
+    config = config_for(empty)
+    first = sync(config)
+    assert len(first.records["runs"]) == 6
+
+    empty.clear_requests()
+    unchanged = sync(config, state=first.state)
+    assert listed(empty) == []
+    paths = sorted(r.path.removeprefix("/api/v1/") for r in empty.requests)
+    # The agent list, the organisation's credit history, spaces and upcoming scheduled runs: nothing per agent.
+    assert paths == ["agent/all", "analytics/schedules/upcoming", "billing/history", "spaces"]
+    assert not any(unchanged.records.get(name) for name in ("runs", "run_costs", "shop1"))
+
+    new = empty.add_run(shops[1], 9, "2026-05-01T05:00:00Z", files=[("shop1_9.csv", csv(9))])
+    empty.clear_requests()
+    changed = sync(config, state=unchanged.state)
+    assert listed(empty) == [shops[1]]  # one runs list, shared by runs, its content stream and run_costs
+    assert changed.ids("runs") == [new["id"]]
+    assert [r["qty"] for r in changed.records["shop1"]] == [9]
+    assert changed.ids("run_costs", "runId") == [new["id"]]
+
+    empty.clear_requests()
+    sync(config, state=changed.state)
+    assert listed(empty) == []
+
+
+def test_an_agent_the_list_gives_no_hint_for_is_listed_on_every_sync(empty, sync):
+    plain, hinted = shop(empty, "plain"), shop(empty, "hinted")
+    empty.set_list_hints(plain, False)
+    config = config_for(empty)
+    first = sync(config)
+    for _ in range(2):
+        empty.clear_requests()
+        first = sync(config, state=first.state)
+        assert listed(empty) == [plain]
+    empty.set_list_hints(hinted, False)  # hints that disappear never skip anything
+    empty.clear_requests()
+    sync(config, state=first.state)
+    assert listed(empty) == [plain, hinted]
+
+
+def test_an_active_run_keeps_its_agent_listed_until_it_ends_though_the_list_entry_stays(empty, sync):
+    """The newest run is finished, so the list entry (lastActivity, status) does not change when an older
+    run still running ends: the run is watched, and its agent listed until it is out."""
+    agent = empty.add_agent("slow")["id"]
+    running = empty.add_run(agent, 1, "2026-05-01T00:00:00Z")
+    empty.add_run(agent, 9, "2026-05-01T01:00:00Z", files=[("slow_1.csv", csv(1))])
+    config = config_for(empty)
+    first = sync(config)
+    empty.clear_requests()
+    second = sync(config, state=first.state)
+    assert listed(empty) == [agent]
+    assert second.ids("runs") == [running["id"]]  # still running: emitted until it ends
+    empty.set_run_status(agent, running["id"], 9, files=[("slow_0.csv", csv(0))])
+    third = sync(config, state=second.state)
+    assert third.ids("runs") == [running["id"]]
+    assert [r["qty"] for r in third.records["slow"]] == [0]
+    assert third.ids("run_costs", "runId") == [running["id"]]
+    empty.clear_requests()
+    sync(config, state=third.state)
+    assert listed(empty) == []
+
+
+def test_a_late_run_the_list_entry_does_not_show_waits_for_the_full_check_then_comes_once(empty, sync):
+    """A run that becomes visible late changes neither `lastActivity` (its newest run's) nor `status`:
+    it waits for the next full check (runs_full_check_hours) and then comes once; a run later than the
+    lateness window (late_runs_window_minutes) counts as synced."""
+    agent = shop(empty, "late", runs=3)  # 00:00, 01:00, 02:00
+    config = config_for(empty)
+    first = sync(config)
+    inside = empty.add_run(agent, 9, "2026-05-01T01:30:00Z", files=[("late_8.csv", csv(8))])
+    empty.add_run(agent, 9, "2026-05-01T00:30:00Z", files=[("late_7.csv", csv(7))])  # 90 min late
+    quiet = sync(config, state=first.state)
+    assert not quiet.records.get("runs")
+
+    for state in (aged(quiet.state, 23), quiet.state | {}):
+        assert not sync(config, state=state).records.get("runs")  # within the day: not read yet
+    checked = sync(config, state=aged(quiet.state, 24))
+    assert checked.ids("runs") == [inside["id"]]
+    assert [r["qty"] for r in checked.records["late"]] == [8]
+    assert checked.ids("run_costs", "runId") == [inside["id"]]
+    again = sync(config, state=aged(checked.state, 24))
+    assert (
+        not again.records.get("runs") and not again.records.get("late") and not again.records.get("run_costs")
+    )
+
+
+def test_a_run_started_by_trigger_is_extracted_though_the_agent_list_was_read_before(sync, tmp_path):
+    """The agent list read before the trigger (as a tap whose streams are built first reads it) says nothing
+    of the run the trigger starts: a triggered agent counts as one without a hint."""
+    with Sandbox(seed_demo=False, run_duration=0.6) as sandbox:
+        agent = shop(sandbox, "triggered")
+        config = config_for(sandbox, agent_ids=[agent])
+        first = sync(config)
+        catalog = json.loads(
+            run_cli(["--config", str(write_json(tmp_path / "c.json", config)), "--discover"]).stdout
+        )
+        triggering = {**config, "trigger": [{"agent_id": agent, "timeout": 30}], "trigger_poll_interval": 1}
+        tap = TapSequentum(config=triggering, state=first.state, catalog=catalog)
+        assert tap.list_hint(agent)  # the agent list is read now, before the trigger
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            tap.sync_all()
+        second = SyncResult(parse_messages(out.getvalue()), out.getvalue())
+        (new,) = second.records["runs"]
+        assert new["status_name"] == "Completed"
+        assert {r["_sdc_run_id"] for r in second.records["triggered"]} == {new["id"]}
+
+
+def agent_state(state: dict, agent: int) -> dict[str, int]:
+    """Bytes of the STATE kept for one agent, per stream (its partitions and its entry in `agents`)."""
+    sizes: dict[str, int] = {}
+    for name, bookmarks in state["bookmarks"].items():
+        if name in ORGANISATION_STREAMS or not bookmarks:
+            continue
+        if name == "agents":
+            sizes[name] = len(json.dumps({str(agent): bookmarks["agents"][str(agent)]}))
+        elif "partitions" in bookmarks:
+            mine = [p for p in bookmarks["partitions"] if agent in p["context"].values()]
+            sizes[name] = len(json.dumps(mine))
+        else:
+            sizes[name] = len(json.dumps(bookmarks))  # a content stream of this agent alone
+    return sizes
+
+
+def test_a_thousand_runs_of_history_keep_the_state_small_and_a_late_run_in_the_window_comes_once(empty, sync):
+    """About 2 KB of STATE per agent whatever its history (issue 19: 18.5 KB for 1,000 runs before), and the
+    runs of the last hour are still known by id: one that becomes visible late inside it comes once."""
+    agent = empty.add_agent("history")["id"]
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for n in range(1000):  # every 10 minutes; the newest three deliver a file
+        files = [(f"history_{n}.csv", csv(n))] if n >= 997 else None
+        empty.add_run(agent, 9, start + dt.timedelta(minutes=10 * n), files=files)
+    newest = start + dt.timedelta(minutes=10 * 999)
+    config = config_for(empty, runs_full_check_hours=0)  # every sync reads the runs list
+    first = sync(config)
+    assert len(first.records["runs"]) == 1000 and len(first.records["history"]) == 3
+    sizes = agent_state(first.state, agent)
+    assert set(sizes) == {"agents", "runs", "history", "run_costs", "schedules"}
+    assert sum(sizes.values()) <= 2048, sizes
+    largest = max(len(json.dumps(m["value"])) for m in first.messages if m["type"] == "STATE")
+    assert largest <= 2048 + len(json.dumps({k: first.state["bookmarks"][k] for k in ORGANISATION_STREAMS}))
+    runs_state = next(iter(first.state["bookmarks"]["runs"]["partitions"]))
+    assert len(runs_state["seen_run_ids"]) == 7  # the newest run and the six of the hour before it
+
+    late = empty.add_run(agent, 9, newest - dt.timedelta(minutes=45), files=[("history_5000.csv", csv(5000))])
+    second = sync(config, state=first.state)
+    assert second.ids("runs") == [late["id"]]
+    assert [r["qty"] for r in second.records["history"]] == [5000]
+    assert second.ids("run_costs", "runId") == [late["id"]]
+    third = sync(config, state=second.state)
+    assert (
+        not third.records.get("runs")
+        and not third.records.get("history")
+        and not third.records.get("run_costs")
+    )
+    assert sum(agent_state(third.state, agent).values()) <= 2048
