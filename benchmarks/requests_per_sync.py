@@ -299,9 +299,19 @@ def start_sandbox(setup: Setup) -> tuple[Sandbox, list[int]]:
     return sandbox, ids
 
 
+def bench_config(sandbox: Sandbox, workdir: Path) -> dict:
+    """The tap's settings: this sandbox, and discovery's memory in the benchmark's own folder (never the
+    user's cache, which an earlier run or another organisation would have filled)."""
+    return {
+        "api_key": sandbox.api_key,
+        "base_url": sandbox.base_url,
+        "discovery_cache": str(workdir / "discovery-cache"),
+    }
+
+
 def discover(sandbox: Sandbox, workdir: Path, repeat: int) -> tuple[Phase, Path, Path]:
     """One discovery (measured) gives the catalog a profiled sync uses, as Meltano caches it."""
-    config = write_json(workdir / "config.json", {"api_key": sandbox.api_key, "base_url": sandbox.base_url})
+    config = write_json(workdir / "config.json", bench_config(sandbox, workdir))
     bench = Bench(Setup(0, 0, 0.0, repeat), sandbox, [], workdir, config)
     phase = bench.discover("discovery")
     assert bench.catalog is not None
@@ -413,9 +423,7 @@ def run_scale(setup: Setup) -> list[Phase]:
     try:
         with tempfile.TemporaryDirectory(prefix="tap-sequentum-scale-") as tmp:
             workdir = Path(tmp)
-            config = write_json(
-                workdir / "config.json", {"api_key": sandbox.api_key, "base_url": sandbox.base_url}
-            )
+            config = write_json(workdir / "config.json", bench_config(sandbox, workdir))
             bench = Bench(setup, sandbox, ids, workdir, config)
             return [phase(bench) for phase in PHASES]
     finally:

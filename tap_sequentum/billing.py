@@ -20,6 +20,7 @@ from singer_sdk import typing as th
 
 from tap_sequentum.domain import format_timestamp, parse_timestamp
 from tap_sequentum.incremental import (
+    BOOKMARK,
     LATENESS,
     SEEN,
     SINCE,
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 BILLING_READ = "billing:read"
 #: Billing lists give at most 100 items per page.
 PAGE_SIZE = 100
-BOOKMARK = "replication_key_value"
 #: Ids already emitted with exactly the bookmark's timestamp: the APIs' date bounds are inclusive.
 AT_BOOKMARK = "bookmark_ids"
 #: Runs listed as not final yet when the bookmark was set: billed later, possibly dated before it.
@@ -128,7 +128,8 @@ def plan_costs(
     bookmark = Bookmark.of(state)
     start = parse_timestamp(start_date)
     waiting = {int(i) for i in state.get(UNBILLED) or ()}
-    # State written before `seen_run_ids` existed: every final run before the bookmark counts as seen.
+    # No `seen_run_ids` yet (the agent's first sync was stopped before it ended): the runs before the bookmark
+    # are those it emitted, not late ones.
     seen = {int(i) for i in state.get(SEEN) or ()} if SEEN in state else None
     since = parse_timestamp(state.get(SINCE))
     final: dict[int, dt.datetime | None] = {}

@@ -82,7 +82,7 @@ def test_an_unchanged_agent_costs_no_request_and_a_changed_one_only_its_own(empt
     unchanged = sync(config, state=first.state)
     assert listed(empty) == []
     paths = sorted(r.path.removeprefix("/api/v1/") for r in empty.requests)
-    # The agent list, the organisation's credit history, spaces and upcoming scheduled runs: nothing per agent.
+    # The agent list, the credit history, spaces and the upcoming scheduled runs: nothing per agent.
     assert paths == ["agent/all", "analytics/schedules/upcoming", "billing/history", "spaces"]
     assert not any(unchanged.records.get(name) for name in ("runs", "run_costs", "shop1"))
 
