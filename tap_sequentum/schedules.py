@@ -4,7 +4,8 @@ No field says a schedule changed, and reading every agent's schedules on every s
 agent. So an agent's schedules are read (`read_reason`, pure and table-tested) when:
 
 - the agent is new to the stream;
-- its entry in the agent list changed (`domain.list_hint`: it ran, or was edited), or the list gives no hint;
+- it ran or was edited (`SequentumStream.activity`: its entry in the agent list, or where that gives no hint
+  its newest run in the runs list every stream of the sync shares);
 - the organisation's upcoming scheduled runs (`analytics/schedules/upcoming`, one request per sync for every
   agent, the week from now) show its schedules differently than last time: a schedule added, deleted,
   enabled, disabled, renamed or moved that runs within the week. A 404 or 403 there only means no such
@@ -231,7 +232,7 @@ class SchedulesStream(PerAgentStream, ScopedStream):
         agent_id = self.agent_of(context)
         state = self.get_context_state(context)
         last = LastRead.of(state)
-        hint = self.services.list_hint(agent_id)  # None for an agent this sync triggered: read it
+        hint = self.activity(agent_id)  # without a hint in the agent list, its newest run (shared runs list)
         views = self._upcoming
         upcoming = None if views is None else views.get(agent_id, "")
         reason = read_reason(last, hint, upcoming, self._now, full_check=self.services.settings.full_check)

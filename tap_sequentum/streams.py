@@ -118,6 +118,17 @@ class SequentumStream(SeamStream):
                 record[name] = normalize_timestamp(record[name])
         return record
 
+    def activity(self, agent_id: int) -> str:
+        """What tells whether an agent ran or changed: the agent list's hint (`domain.list_hint`), or where
+        the list gives none (or the tap just triggered the agent), its newest run in its runs list: the one
+        answer a sync shares, which the run streams read anyway for such an agent."""
+        hint = self.services.list_hint(agent_id)
+        if hint is not None:
+            return hint
+        runs = self.client.list_runs(agent_id, self.services.settings.runs_max_records)
+        fields = ("id", "status", "tableType", "endTime")
+        return ";".join("|".join(str(run.get(name)) for name in fields) for run in newest_first(runs)[:1])
+
     def runs_listing(self, agent_id: int, state: dict) -> Listing | None:
         """An agent's runs list (one answer shared by every stream of the sync), or None when the agent list
         says nothing changed since this stream last read it and nothing is pending (`why_list`)."""
@@ -283,9 +294,7 @@ class AgentsStream(SequentumStream):
         basis = {k: v for k, v in summary.items() if not (isinstance(v, str) and v.startswith("0001-01-01"))}
         if list_hint(summary) is None:
             # No hint in the list (the reference page's shape): the runs list, read anyway, tells.
-            runs = self.client.list_runs(int(summary["id"]), self.services.settings.runs_max_records)
-            newest = newest_first(runs)[:1]
-            basis["_newest_run"] = [[r.get("id"), r.get("status"), r.get("tableType")] for r in newest]
+            basis["_newest_run"] = self.activity(int(summary["id"]))
         text = json.dumps(basis, sort_keys=True, default=str)
         return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
 

@@ -353,13 +353,23 @@ def test_a_deleted_schedule_is_emitted_once_as_a_tombstone(sandbox):
     assert 3007 not in checked.ids("schedules") and 3006 in checked.ids("schedules")
 
 
-def test_without_hints_in_the_agent_list_every_agent_is_read_every_sync(sandbox):
-    sandbox.list_hints = False  # the reference page's shape: lastActivity and status null
+def test_without_hints_in_the_agent_list_the_newest_run_tells_and_costs_no_request_more(sandbox):
+    """The reference page's shape (lastActivity and status null): an agent's newest run, from the runs list
+    every stream of the sync shares, says whether it ran; an agent that did not costs no schedules request
+    (issue 19: without hints, at most one request per agent in a sync)."""
+    sandbox.list_hints = False
     config = config_for(sandbox, **SCHEDULES_ONLY)
     first = sync(config)
     sandbox.clear_requests()
-    sync(config, first.state)
-    assert len(schedule_requests(sandbox)) == len(sandbox.data.agents)
+    again = sync(config, first.state)
+    assert schedule_requests(sandbox) == []
+    runs_lists = [r.path for r in sandbox.requests if r.path.endswith("/runs")]
+    assert len(runs_lists) == len(set(runs_lists)) <= len(sandbox.data.agents)  # one per agent at most
+    agent = min(sandbox.data.agents)
+    sandbox.add_run(agent, status=9, files=[("ran.csv", b"a\n1\n")])
+    sandbox.clear_requests()
+    sync(config, again.state)
+    assert schedule_requests(sandbox) == [f"/api/v1/agent/{agent}/schedules"]
 
 
 @pytest.mark.parametrize(
