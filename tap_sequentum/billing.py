@@ -277,8 +277,7 @@ class RunCostsStream(PerAgentStream, ScopedStream):
     timestamp_fields = ("date", "startTime", "endTime")
     pending_keys = (UNBILLED,)
     schema = th.PropertiesList(
-        th.Property("runId", th.IntegerType, required=True),
-        th.Property("agentId", th.IntegerType, required=True),
+        *properties(th.IntegerType, "runId", "agentId", required=True),
         th.Property("date", TIMESTAMP, required=True),
         th.Property("cost", th.NumberType),
         th.Property("billingType", th.StringType),

@@ -39,7 +39,15 @@ from tap_sequentum.domain import (
     schedule_type,
 )
 from tap_sequentum.listings import by_key
-from tap_sequentum.streams import JSON_OBJECT, TIMESTAMP, PerAgentStream, ScopedStream, properties
+from tap_sequentum.streams import (
+    JSON_OBJECT,
+    PARALLELISM,
+    TIMESTAMP,
+    PerAgentStream,
+    ScopedStream,
+    coded,
+    properties,
+)
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -187,19 +195,15 @@ class SchedulesStream(PerAgentStream, ScopedStream):
     timestamp_fields = ("nextRunTime", "startTime", "created", "updated")
     free_form_fields = ("inputParameters",)
     schema = th.PropertiesList(
-        th.Property("id", th.IntegerType, required=True),
-        th.Property("configId", th.IntegerType, required=True),
+        *properties(th.IntegerType, "id", "configId", required=True),
         *properties(th.StringType, "name", "schedule", "localSchedule", "timezone"),
         *properties(TIMESTAMP, "nextRunTime", "startTime"),
-        th.Property("scheduleType", th.IntegerType),
-        th.Property("scheduleTypeName", th.StringType),
+        *coded("scheduleType", "scheduleTypeName"),
         th.Property("isEnabled", th.BooleanType),
         th.Property("runEveryCount", th.IntegerType),
-        th.Property("runEveryPeriod", th.IntegerType),
-        th.Property("runEveryPeriodName", th.StringType),
+        *coded("runEveryPeriod", "runEveryPeriodName"),
         th.Property("inputParameters", JSON_OBJECT),
-        *properties(th.IntegerType, "parallelism", "parallelMaxConcurrency"),
-        th.Property("parallelExport", th.StringType),
+        *PARALLELISM,
         th.Property("proxyPoolId", th.IntegerType),
         *properties(th.StringType, "logLevel", "logMode"),
         *properties(TIMESTAMP, "created", "updated", DELETED),

@@ -8,7 +8,7 @@ import codecs
 import datetime as dt
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -380,41 +380,46 @@ def agent_id_list(value: Any) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
+#: The settings `Settings.of` reads by their annotation alone (annotations are text: `from __future__`).
+_PLAIN_TYPES: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str}
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Every setting, typed, with the schema's defaults: built once per tap run (`of`) and read by the tap,
-    its streams and the `sequentum` command instead of the raw config."""
+    """Every setting, typed: built once per tap run (`of`) and read by the tap, its streams and the
+    `sequentum` command instead of the raw config. No field has a default: `of` gives the schema's, the only
+    ones."""
 
     api_key: str
-    base_url: str = default("base_url")
-    start_date: dt.datetime | None = None
-    agent_ids: tuple[int, ...] = ()
-    request_timeout: float = default("request_timeout")
-    max_retries: int = default("max_retries")
-    runs_max_records: int = default("runs_max_records")
-    runs_full_check_hours: float = default("runs_full_check_hours")
-    late_runs_window_minutes: float = default("late_runs_window_minutes")
-    agents_page_size: int = default("agents_page_size")
-    content_streams: bool = default("content_streams")
-    infer_types: bool = default("infer_types")
-    csv_encoding: str = default("csv_encoding")
+    base_url: str
+    start_date: dt.datetime | None
+    agent_ids: tuple[int, ...]
+    request_timeout: float
+    max_retries: int
+    runs_max_records: int
+    runs_full_check_hours: float
+    late_runs_window_minutes: float
+    agents_page_size: int
+    content_streams: bool
+    infer_types: bool
+    csv_encoding: str
     #: AUTO or the one character (a name such as "tab" is resolved).
-    csv_delimiter: str = default("csv_delimiter")
-    export_table_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    merge_export_tables: bool = default("merge_export_tables")
-    on_bad_file: str = default("on_bad_file")
-    emit_unchanged_agents: bool = default("emit_unchanged_agents")
-    discovery_sample_runs: int = default("discovery_sample_runs")
-    discovery_sample_bytes: int = default("discovery_sample_bytes")
-    discovery_cache: str = default("discovery_cache")
-    temp_dir: str | None = None
-    content_fast_path: bool = default("content_fast_path")
-    trigger: tuple[Mapping[str, Any], ...] = ()
-    trigger_fail_on_error: bool = default("trigger_fail_on_error")
-    trigger_poll_interval: float = default("trigger_poll_interval")
-    user_agent: str = default("user_agent")
+    csv_delimiter: str
+    export_table_names: Mapping[str, str]
+    merge_export_tables: bool
+    on_bad_file: str
+    emit_unchanged_agents: bool
+    discovery_sample_runs: int
+    discovery_sample_bytes: int
+    discovery_cache: str
+    temp_dir: str | None
+    content_fast_path: bool
+    trigger: tuple[Mapping[str, Any], ...]
+    trigger_fail_on_error: bool
+    trigger_poll_interval: float
+    user_agent: str
     #: singer-sdk's own setting, read here too so streams need not reach into the config.
-    batch_config: Mapping[str, Any] | None = None
+    batch_config: Mapping[str, Any] | None
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> Settings:
@@ -425,36 +430,19 @@ class Settings:
             value = config.get(name)
             return default(name) if value is None or value == "" else value
 
-        settings = cls(
-            api_key=str(config.get("api_key") or "").strip(),
-            base_url=str(given("base_url")),
-            start_date=parse_timestamp(config.get("start_date")) if config.get("start_date") else None,
-            agent_ids=tuple(agent_id_list(config.get("agent_ids"))),
-            request_timeout=float(given("request_timeout")),
-            max_retries=int(given("max_retries")),
-            runs_max_records=int(given("runs_max_records")),
-            runs_full_check_hours=float(given("runs_full_check_hours")),
-            late_runs_window_minutes=float(given("late_runs_window_minutes")),
-            agents_page_size=int(given("agents_page_size")),
-            content_streams=bool(given("content_streams")),
-            infer_types=bool(given("infer_types")),
-            csv_encoding=str(given("csv_encoding")),
-            csv_delimiter=delimiter(given("csv_delimiter")),
-            export_table_names=MappingProxyType(dict(config.get("export_table_names") or {})),
-            merge_export_tables=bool(given("merge_export_tables")),
-            on_bad_file=str(given("on_bad_file")),
-            emit_unchanged_agents=bool(given("emit_unchanged_agents")),
-            discovery_sample_runs=int(given("discovery_sample_runs")),
-            discovery_sample_bytes=int(given("discovery_sample_bytes")),
-            discovery_cache=str(given("discovery_cache")),
-            temp_dir=str(config["temp_dir"]) if config.get("temp_dir") else None,
-            content_fast_path=bool(given("content_fast_path")),
-            trigger=tuple(config.get("trigger") or ()),
-            trigger_fail_on_error=bool(given("trigger_fail_on_error")),
-            trigger_poll_interval=float(given("trigger_poll_interval")),
-            user_agent=str(given("user_agent")),
-            batch_config=config.get("batch_config") or None,
-        )
+        read = {
+            "api_key": str(config.get("api_key") or "").strip(),
+            "start_date": parse_timestamp(config.get("start_date")) if config.get("start_date") else None,
+            "agent_ids": tuple(agent_id_list(config.get("agent_ids"))),
+            "csv_delimiter": delimiter(given("csv_delimiter")),
+            "export_table_names": MappingProxyType(dict(config.get("export_table_names") or {})),
+            "temp_dir": str(config["temp_dir"]) if config.get("temp_dir") else None,
+            "trigger": tuple(config.get("trigger") or ()),
+            "batch_config": config.get("batch_config") or None,
+        }
+        # Every other setting is a bool, int, float or str: its annotation's type applied to the value given.
+        plain = {f.name: _PLAIN_TYPES[f.type](given(f.name)) for f in fields(cls) if f.name not in read}
+        settings = cls(**read, **plain)
         problems = settings.problems(
             start_date=config.get("start_date"), delimiter=config.get("csv_delimiter")
         )

@@ -55,9 +55,23 @@ RUN_COUNTERS = (
 TIMESTAMP = th.DateTimeType
 
 
-def properties(kind: type[th.JSONTypeHelper] | th.JSONTypeHelper, *names: str) -> list[th.Property]:
-    """Optional properties of one type, in this order."""
-    return [th.Property(name, kind) for name in names]
+def properties(
+    kind: type[th.JSONTypeHelper] | th.JSONTypeHelper, *names: str, required: bool = False
+) -> list[th.Property]:
+    """Properties of one type, in this order; optional unless `required`."""
+    return [th.Property(name, kind, required=required) for name in names]
+
+
+def coded(code: str, name: str) -> list[th.Property]:
+    """A code Sequentum sends as a number and its name as the tap decodes it (`domain.py`)."""
+    return [th.Property(code, th.IntegerType), th.Property(name, th.StringType)]
+
+
+#: How a run is split into parallel sessions: a run's own, and a schedule's for the runs it starts.
+PARALLELISM = (
+    *properties(th.IntegerType, "parallelism", "parallelMaxConcurrency"),
+    th.Property("parallelExport", th.StringType),
+)
 
 
 class TapServices(Protocol):
@@ -323,8 +337,7 @@ class AgentVersionsStream(SequentumStream):
     parent_stream_type = AgentsStream
     state_partitioning_keys: ClassVar[list[str]] = []
     schema = th.PropertiesList(
-        th.Property("agent_id", th.IntegerType, required=True),
-        th.Property("version", th.IntegerType, required=True),
+        *properties(th.IntegerType, "agent_id", "version", required=True),
         *properties(th.StringType, "userName", "comments"),
         th.Property("fileSize", th.IntegerType),
         th.Property("created", TIMESTAMP),
@@ -347,18 +360,16 @@ class RunsStream(PerAgentStream):
     state_partitioning_keys: ClassVar[list[str]] = ["agent_id"]
     timestamp_fields = ("created", "startTime", "endTime")
     schema = th.PropertiesList(
-        th.Property("id", th.IntegerType, required=True),
-        th.Property("agent_id", th.IntegerType, required=True),
+        *properties(th.IntegerType, "id", "agent_id", required=True),
         th.Property("configId", th.IntegerType),
         th.Property("configName", th.StringType),
-        th.Property("status", th.IntegerType),
-        th.Property("status_name", th.StringType),
+        *coded("status", "status_name"),
         th.Property("is_finished", th.BooleanType),
         *properties(th.StringType, "tableType", "message"),
         *properties(th.IntegerType, "spaceId", "organizationId"),
         th.Property("organizationName", th.StringType),
-        *properties(th.IntegerType, "sequence", "parallelism", "parallelMaxConcurrency"),
-        th.Property("parallelExport", th.StringType),
+        th.Property("sequence", th.IntegerType),
+        *PARALLELISM,
         *properties(th.IntegerType, "parallelSet", "configVersion", *RUN_COUNTERS),
         th.Property("runTimeSec", th.NumberType),
         th.Property("serverName", th.StringType),
@@ -403,12 +414,9 @@ class RunFilesStream(SequentumStream):
     parent_stream_type = RunsStream
     state_partitioning_keys: ClassVar[list[str]] = []
     schema = th.PropertiesList(
-        th.Property("id", th.IntegerType, required=True),
-        th.Property("agent_id", th.IntegerType, required=True),
-        th.Property("run_id", th.IntegerType, required=True),
+        *properties(th.IntegerType, "id", "agent_id", "run_id", required=True),
         *properties(th.StringType, "name", "extension"),
-        th.Property("fileType", th.IntegerType),
-        th.Property("file_type_name", th.StringType),
+        *coded("fileType", "file_type_name"),
         th.Property("fileSize", th.IntegerType),
         th.Property("regionId", ENUM),
         th.Property("created", TIMESTAMP),

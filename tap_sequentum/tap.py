@@ -39,7 +39,7 @@ from tap_sequentum.contents.identity import (
 )
 from tap_sequentum.contents.naming import Router
 from tap_sequentum.contents.parse import ParseSettings
-from tap_sequentum.contents.reuse import AgentMemory, Look, TableMemory, learned, sampling_key
+from tap_sequentum.contents.reuse import AgentMemory, Look, TableMemory, learned
 from tap_sequentum.contents.runs import ContentSettings, FileProblem, strays, unrouted_warning
 from tap_sequentum.contents.stream import ContentStream
 from tap_sequentum.domain import format_timestamp, list_hint
@@ -331,31 +331,21 @@ class TapSequentum(SeamTap):
     def _sampling(self) -> SampleSettings:
         settings = self.settings
         return SampleSettings(
+            parse=self.content_settings.parse,
             runs_max_records=settings.runs_max_records,
             sample_runs=settings.discovery_sample_runs,
             sample_bytes=settings.discovery_sample_bytes,
-            options=self.content_settings.parse.options,
-            infer_types=settings.infer_types,
-            temp_dir=settings.temp_dir,
         )
 
     def _learn(self, wanted: list[int]) -> list[StreamSpec]:
         """Discovery: each agent read only as far as what changed needs (`reuse.py`), what was learnt kept."""
-        settings = self.settings
-        sampling = sampling_key(
-            infer_types=settings.infer_types,
-            csv_encoding=settings.csv_encoding,
-            csv_delimiter=settings.csv_delimiter,
-            sample_runs=settings.discovery_sample_runs,
-            sample_bytes=settings.discovery_sample_bytes,
-        )
         summaries = {int(agent["id"]): agent for agent in self.agent_summaries()}
         learnt: dict[int, AgentMemory] = {}
         looks: Counter[Look] = Counter()
         for agent_id in sorted(wanted):
             before = self.memory.get(agent_id)
             learnt[agent_id], look = learn_agent(
-                self.client, summaries[agent_id], before, self.router, self._sampling, sampling
+                self.client, summaries[agent_id], before, self.router, self._sampling
             )
             looks[look] += 1
             self._log_learnt(agent_id, before, learnt[agent_id], look)
@@ -368,7 +358,7 @@ class TapSequentum(SeamTap):
             looks[Look.SAMPLE],
             "" if self.discovery_cache.path else " (discovery_cache is off)",
         )
-        return stream_specs(learnt, merge=settings.merge_export_tables)
+        return stream_specs(learnt, merge=self.settings.merge_export_tables)
 
     def _log_learnt(self, agent_id: int, before: AgentMemory | None, after: AgentMemory, look: Look) -> None:
         if before is not None and before.name != after.name and before.tables:

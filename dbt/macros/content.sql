@@ -104,3 +104,13 @@ from {{ table.relation }}
 {%- endset -%}
 {{ return(run_query(query).columns[0].values()[0] > 0) }}
 {%- endmacro %}
+
+
+{% macro no_rows(columns) %}
+{#- An empty relation with `columns` ({name: type of type_of()}), for a model with no content table to read. -#}
+select
+    {%- for name, kind in columns.items() %}
+    cast(null as {{ sequentum.type_of(kind) }}) as {{ name }}{{ ',' if not loop.last }}
+    {%- endfor %}
+where 1 = 0
+{%- endmacro %}

@@ -46,6 +46,31 @@ where extraction_rank = 1
 {%- endmacro %}
 
 
+
+{% macro stage_decoded(stream, key, seed, code, decoded, tombstone=none) %}
+{#- stage() with the code column `code` decoded by a seed the tap's own table generates (tap_sequentum/domain.py):
+    `decoded` are expressions over the seed's row (`codes`, matched on `<code>_code`), after the stream's
+    columns; a code the seed lacks decodes to null. -#}
+with staged as (
+
+    {{ sequentum.stage(stream, key, tombstone=tombstone) }}
+
+),
+
+codes as (
+
+    select * from {{ ref(seed) }}
+
+)
+
+select
+    staged.*,
+    {{ decoded | join(',\n    ') }}
+from staged
+left join codes
+    on staged.{{ code }} = codes.{{ code }}_code
+{%- endmacro %}
+
 {% macro landed_columns(relation) %}
 {#- The relation's columns by their name lower-cased without underscores: `configid` -> `configId`. -#}
 {%- set found = {} -%}

@@ -429,11 +429,13 @@ def summarize(detail: dict[str, Any], hints: bool = True) -> dict[str, Any]:
 T = TypeVar("T")
 
 
-def _found(table: Mapping[int, T], key: int, what: str) -> T:
+def _found(table: Mapping[int, T], key: int, what: str, owner: str = "") -> T:
+    """`table[key]`, or the API's 404 naming what is missing ("Run 7") and where it was looked for."""
     try:
         return table[key]
     except KeyError:
-        raise NotFound(f"{what} {key} was not found.") from None
+        where = f" for {owner}" if owner else ""
+        raise NotFound(f"{what} {key} was not found{where}.") from None
 
 
 def _check_waiting(status: int, waiting_retry: bool) -> None:
@@ -480,18 +482,13 @@ class Dataset:
 
     def run(self, agent_id: int, run_id: int) -> Run:
         with self.lock:
-            run = self.agent(agent_id).runs.get(run_id)
-            if run is None:
-                raise NotFound(f"Run {run_id} was not found for agent {agent_id}.")
-            return run
+            return _found(self.agent(agent_id).runs, run_id, "Run", f"agent {agent_id}")
 
     def listed_file(self, agent_id: int, run_id: int, file_id: int) -> RunFile:
         """A file as the run's file list shows it, whether or not its content is still there."""
         with self.lock:
-            for run_file in self.run(agent_id, run_id).files:
-                if run_file.id == file_id:
-                    return run_file
-            raise NotFound(f"File {file_id} was not found for run {run_id}.")
+            files = {run_file.id: run_file for run_file in self.run(agent_id, run_id).files}
+            return _found(files, file_id, "File", f"run {run_id}")
 
     def file(self, agent_id: int, run_id: int, file_id: int) -> RunFile:
         """A file whose content can be downloaded."""
@@ -507,10 +504,7 @@ class Dataset:
 
     def schedule(self, agent_id: int, schedule_id: int) -> Schedule:
         with self.lock:
-            schedule = self.agent(agent_id).schedules.get(schedule_id)
-            if schedule is None:
-                raise NotFound(f"Schedule {schedule_id} was not found for agent {agent_id}.")
-            return schedule
+            return _found(self.agent(agent_id).schedules, schedule_id, "Schedule", f"agent {agent_id}")
 
     # --- JSON shapes ----------------------------------------------------------------------------
 
@@ -686,10 +680,8 @@ class Dataset:
     def restore_version(self, agent_id: int, number: int, comments: str) -> Version:
         """A new version copying an older one: restores never rewrite history."""
         with self.lock:
-            agent = self.agent(agent_id)
-            source = next((v for v in agent.versions if v.version == number), None)
-            if source is None:
-                raise NotFound(f"Version {number} was not found for agent {agent_id}.")
+            versions = {version.version: version for version in self.agent(agent_id).versions}
+            source = _found(versions, number, "Version", f"agent {agent_id}")
             return self.add_version(agent_id, comments, API_USER, file_size=source.file_size)
 
     # --- schedules ----------------------------------------------------------------------------

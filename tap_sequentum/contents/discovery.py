@@ -28,7 +28,16 @@ from tap_sequentum.contents.formats import format_of, read_batches
 from tap_sequentum.contents.identity import StreamIdentity
 from tap_sequentum.contents.infer import Kind, infer_batch, widen
 from tap_sequentum.contents.naming import Router
-from tap_sequentum.contents.reuse import AgentMemory, Look, first_look, refreshed, remembered, same_runs
+from tap_sequentum.contents.parse import ParseSettings
+from tap_sequentum.contents.reuse import (
+    AgentMemory,
+    Look,
+    first_look,
+    refreshed,
+    remembered,
+    same_runs,
+    sampling_key,
+)
 from tap_sequentum.domain import list_hint
 from tap_sequentum.incremental import finality
 from tap_sequentum.listings import newest_first
@@ -50,12 +59,24 @@ class Sample:
 
 @dataclass(frozen=True)
 class SampleSettings:
+    """How discovery samples: files are read as a sync reads them (`parse`), within these limits."""
+
+    parse: ParseSettings = field(default_factory=ParseSettings)
     runs_max_records: int = 1000
     sample_runs: int = 1
     sample_bytes: int = 4 << 20
-    options: ReadOptions = field(default_factory=ReadOptions)
-    infer_types: bool = True
-    temp_dir: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The fingerprint of what shapes what a sample learns (`reuse.sampling_key`): not where files are
+        downloaded, nor how many runs are listed."""
+        return sampling_key(
+            infer_types=self.parse.infer_types,
+            csv_encoding=self.parse.options.encoding,
+            csv_delimiter=self.parse.options.delimiter,
+            sample_runs=self.sample_runs,
+            sample_bytes=self.sample_bytes,
+        )
 
 
 @dataclass
@@ -119,11 +140,10 @@ def learn_agent(
     memory: AgentMemory | None,
     router: Router,
     settings: SampleSettings,
-    sampling: str,
 ) -> tuple[AgentMemory, Look]:
     """An agent's memory after this discovery, and how much of the agent was read for it (`reuse.py`)."""
     agent_id, name, hint = int(summary["id"]), summary.get("name"), list_hint(summary)
-    look = first_look(hint, memory, sampling)
+    look = first_look(hint, memory, settings.key)
     runs = None
     if look is Look.RUNS:
         assert memory is not None
@@ -140,7 +160,7 @@ def learn_agent(
         memory,
         name=name,
         hint=hint,
-        sampling=sampling,
+        sampling=settings.key,
         read_runs=found.read_runs,
         complete=found.complete,
         samples={table: sample.columns for table, sample in found.tables.items()},
@@ -189,7 +209,7 @@ def _sample_into(sample: Sample, client: SequentumClient, item: RunFile, setting
     try:
         for batch in _sample_file(client, item, settings):
             sample.rows += batch.num_rows
-            infer_batch(batch, sample.columns, infer_types=settings.infer_types)
+            infer_batch(batch, sample.columns, infer_types=settings.parse.infer_types)
     except (errors.NotFoundError, errors.DownloadError) as exc:
         logger.warning("Discovery skipped %s: %s", item.describe(), exc)
 
@@ -204,11 +224,11 @@ def _sample_file(
         logger.info("Not sampling %s: %s files are read whole and this one is large.", item.describe(), fmt)
         return
     limit = settings.sample_bytes if prefix_ok else None
-    with fetched(client, item, temp_dir=settings.temp_dir, max_bytes=limit) as (path, result):
+    with fetched(client, item, temp_dir=settings.parse.temp_dir, max_bytes=limit) as (path, result):
         if result.complete:
-            yield from _read_or_skip(path, fmt, settings.options, item)
+            yield from _read_or_skip(path, fmt, settings.parse.options, item)
             return
-        yield from _read_prefix(path, fmt, settings.options, item)
+        yield from _read_prefix(path, fmt, settings.parse.options, item)
 
 
 def _read_or_skip(path: Path, fmt: str, options: ReadOptions, item: RunFile) -> Iterator[pa.RecordBatch]:

@@ -37,13 +37,6 @@ from filled_{{ table_index }}
 {%- endfor %}
 {%- endfor %}
 {% else %}
-select
-    cast(null as {{ dbt.type_string() }}) as content_table,
-    cast(null as {{ dbt.type_bigint() }}) as agent_id,
-    cast(null as {{ dbt.type_bigint() }}) as run_id,
-    cast(null as {{ dbt.type_timestamp() }}) as run_created_at,
-    cast(null as {{ dbt.type_bigint() }}) as row_count,
-    cast(null as {{ dbt.type_string() }}) as column_name,
-    cast(null as {{ dbt.type_bigint() }}) as filled_rows
-where 1 = 0
+{{ sequentum.no_rows({'content_table': 'string', 'agent_id': 'integer', 'run_id': 'integer',
+    'run_created_at': 'timestamp', 'row_count': 'integer', 'column_name': 'string', 'filled_rows': 'integer'}) }}
 {% endif %}

@@ -15,13 +15,6 @@ from {{ table.relation }}
 group by _sdc_agent_id, _sdc_run_id
 {% if not loop.last %}union all{% endif %}
 {%- else %}
-select
-    cast(null as {{ dbt.type_string() }}) as content_table,
-    cast(null as {{ dbt.type_bigint() }}) as agent_id,
-    cast(null as {{ dbt.type_bigint() }}) as run_id,
-    cast(null as {{ dbt.type_timestamp() }}) as run_created_at,
-    cast(null as {{ dbt.type_bigint() }}) as row_count,
-    cast(null as {{ dbt.type_bigint() }}) as file_count,
-    cast(null as {{ dbt.type_timestamp() }}) as loaded_at
-where 1 = 0
+{{ sequentum.no_rows({'content_table': 'string', 'agent_id': 'integer', 'run_id': 'integer',
+    'run_created_at': 'timestamp', 'row_count': 'integer', 'file_count': 'integer', 'loaded_at': 'timestamp'}) }}
 {%- endfor %}

@@ -1,21 +1,5 @@
--- Status codes decoded from the seed the tap's own table generates (tap_sequentum/domain.py).
-with runs as (
-
-    {{ sequentum.stage('runs', ['run_id']) }}
-
-),
-
-statuses as (
-
-    select * from {{ ref('sequentum__run_statuses') }}
-
-)
-
-select
-    runs.*,
-    statuses.status_name,
-    coalesce(statuses.is_finished, false) as is_finished,
-    coalesce(statuses.is_success, false) as is_success
-from runs
-left join statuses
-    on runs.status = statuses.status_code
+{{ sequentum.stage_decoded('runs', ['run_id'], 'sequentum__run_statuses', 'status', [
+    'codes.status_name',
+    'coalesce(codes.is_finished, false) as is_finished',
+    'coalesce(codes.is_success, false) as is_success',
+]) }}

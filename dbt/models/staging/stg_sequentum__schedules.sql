@@ -1,20 +1,17 @@
 {{ config(enabled=var('sequentum__using_schedules', true)) }}
 
--- Schedule type codes decoded from the seed the tap's own table generates (tap_sequentum/domain.py); a schedule
--- deleted in Sequentum (its latest extraction is the tap's tombstone) is left out.
+-- Schedule type codes decoded from their seed; a schedule deleted in Sequentum (its latest extraction is the
+-- tap's tombstone) is left out.
 -- interval_minutes: how long a schedule waits between runs. RunEvery: runEveryCount periods (a month counts 31
 -- days). CRON: the coarsest unit its fields repeat on, which never makes a schedule look late too early: a
 -- day-of-week field is a week, a day-of-month or month field a month, hours a day, `*/n` hours n hours,
 -- minutes an hour, `*/n` minutes n minutes (6- and 7-field Quartz expressions drop their seconds field).
 with schedules as (
 
-    {{ sequentum.stage('schedules', ['schedule_id'], tombstone='deleted_at') }}
-
-),
-
-schedule_types as (
-
-    select * from {{ ref('sequentum__schedule_types') }}
+    {{ sequentum.stage_decoded(
+        'schedules', ['schedule_id'], 'sequentum__schedule_types', 'schedule_type', ['codes.schedule_type_name'],
+        tombstone='deleted_at'
+    ) }}
 
 ),
 
@@ -64,7 +61,6 @@ cron_intervals as (
 
 select
     schedules.*,
-    schedule_types.schedule_type_name,
     case
         when schedules.schedule_type = 2 then schedules.run_every_count * case schedules.run_every_period
             when 1 then 1
@@ -76,7 +72,5 @@ select
         when schedules.schedule_type = 3 then cron_intervals.interval_minutes
     end as interval_minutes
 from schedules
-left join schedule_types
-    on schedules.schedule_type = schedule_types.schedule_type_code
 left join cron_intervals
     on schedules.schedule_id = cron_intervals.schedule_id
