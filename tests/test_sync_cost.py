@@ -230,3 +230,60 @@ def test_a_thousand_runs_of_history_keep_the_state_small_and_a_late_run_in_the_w
         and not third.records.get("run_costs")
     )
     assert sum(agent_state(third.state, agent).values()) <= 2048
+
+
+def only(catalog: dict, *names: str) -> dict:
+    """The catalog with only these streams (and every content stream, when `content` is named) selected."""
+    chosen = json.loads(json.dumps(catalog))
+    for entry in chosen["streams"]:
+        content = any(m["metadata"].get("tap-sequentum.agent-ids") for m in entry["metadata"])
+        keep = entry["tap_stream_id"] in names or (content and "content" in names)
+        for item in entry["metadata"]:
+            if not item["breadcrumb"]:
+                item["metadata"]["selected"] = keep
+    return chosen
+
+
+@pytest.mark.parametrize(
+    ("streams", "per_agent"),
+    [
+        # The data itself: the runs list, the new run's file list, its one data file.
+        (("runs", "content"), ["agent/{a}/runs", "agent/{a}/run/{r}/files", "download"]),
+        # Each further stream of an agent pays its own read: `agents` the detail of an agent whose entry
+        # changed, `run_costs` its billing page, `schedules` its schedules (it ran: its next run may move).
+        (
+            ("agents", "runs", "content", "run_costs", "schedules"),
+            [
+                "agent/{a}",
+                "agent/{a}/runs",
+                "agent/{a}/run/{r}/files",
+                "agent/{a}/schedules",
+                "billing/agents/{a}/runs",
+                "download",
+            ],
+        ),
+    ],
+)
+def test_a_changed_agent_costs_three_requests_for_its_data_and_one_per_further_stream(
+    empty, tmp_path, streams, per_agent
+):
+    """Issue 19's "about 3 requests per changed agent": the data path costs exactly 3 (runs list, file list,
+    download) beside what the organisation costs every sync; each other per-agent stream selected adds one."""
+    agents = [shop(empty, f"shop{i}") for i in range(4)]
+    config = config_for(empty)
+    path = write_json(tmp_path / "config.json", config)
+    catalog = only(json.loads(run_cli(["--config", str(path), "--discover"]).stdout), *streams)
+    state = sync_once(config, None, catalog).state
+    agent = agents[2]
+    run = empty.add_run(agent, 9, "2026-05-01T05:00:00Z", files=[("shop2_9.csv", csv(9))])
+    empty.clear_requests()
+    changed = sync_once(config, state, catalog)
+    assert [r["qty"] for r in changed.records["shop2"]] == [9]
+    organisation = {"agent/all", "analytics/schedules/upcoming", "billing/history", "spaces"}
+    # A download goes to the signed storage URL the sandbox redirects to: counted as one "download".
+    paths = [
+        r.path.removeprefix("/api/v1/") if r.path.startswith("/api/v1/") else "download"
+        for r in empty.requests
+    ]
+    own = sorted("download" if "download" in p else p for p in paths if p not in organisation)
+    assert own == sorted(p.format(a=agent, r=run["id"]) for p in per_agent)
