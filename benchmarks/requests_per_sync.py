@@ -5,8 +5,9 @@ organisation, and a tap that re-sends its whole state after each small file make
 target's work) grow with agents x files. This builds an organisation of N agents x R finished runs x one
 10-row CSV in the bundled sandbox (20 ms of latency per request, no throttling), then runs the tap as a child
 process, exactly as Meltano does, through a list of phases (`PHASES`, each one small function): discovery, a
-full sync, an unchanged sync, discovery again, one new run, 1 % of the agents changed, discovery again, and
-an unchanged sync with an agent list that gives no hints. Each sync starts from the state the one before left.
+full sync, an unchanged sync, an unchanged sync an hour after every agent was checked (the full checks due
+in that hour), discovery again, one new run, 1 % of the agents changed, discovery again, and an unchanged
+sync with an agent list that gives no hints. Each sync starts from the state the one before left.
 
     .venv/bin/python benchmarks/requests_per_sync.py                 # 150 agents x 20 runs (issue 9)
     .venv/bin/python benchmarks/requests_per_sync.py --agents 1000   # 1000 agents x 2 runs
@@ -354,6 +355,15 @@ class Bench:
         phase.kept_state_bytes = len(json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode())
         return phase
 
+    def checked_ago(self, age: dt.timedelta) -> None:
+        """Make the kept state say every agent's runs and schedules were last read in full `age` ago (the
+        STATE keeps when: `checked_at`, `read_at`), as if the sync that wrote it had run that long ago."""
+        stamp = (dt.datetime.now(dt.UTC) - age).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        kept = self.state.read_text()
+        text, count = re.subn(r'"(checked_at|read_at)":\s*"[^"]+"', rf'"\1": "{stamp}"', kept)
+        assert count, "no checked_at in the kept state"
+        self.state.write_text(text)
+
     def add_run(self, index: int) -> None:
         """One more finished run of agent `index` (from 1), newer than all of its runs, same export table."""
         self.runs[index] = self.runs.get(index, self.setup.runs) + 1
@@ -375,6 +385,14 @@ def full_sync(bench: Bench) -> Phase:
 
 def unchanged(bench: Bench) -> Phase:
     return bench.sync("unchanged")
+
+
+def an_hour_after_the_checks(bench: Bench) -> Phase:
+    """Nothing changed, an hour after every agent was checked (as an hour after a full sync): the agents whose
+    full check falls in that hour are read, about 1/24 of them with `runs_full_check_hours` 24. Before the
+    checks were spread, this cost nothing and the sync a day later cost every runs list and schedules."""
+    bench.checked_ago(dt.timedelta(hours=1))
+    return bench.sync("unchanged, an hour after the checks")
 
 
 def discovery_unchanged(bench: Bench) -> Phase:
@@ -410,6 +428,7 @@ PHASES: list[Callable[[Bench], Phase]] = [
     discovery,
     full_sync,
     unchanged,
+    an_hour_after_the_checks,
     discovery_unchanged,
     one_new_run,
     one_percent_changed,

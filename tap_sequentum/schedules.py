@@ -10,8 +10,9 @@ agent. So an agent's schedules are read (`read_reason`, pure and table-tested) w
   agent, the week from now) show its schedules differently than last time: a schedule added, deleted,
   enabled, disabled, renamed or moved that runs within the week. A 404 or 403 there only means no such
   signal;
-- the full check is due: read at least every `runs_full_check_hours` (24 by default), for what no signal
-  shows (a schedule's input parameters, one that runs later than the week).
+- the full check is due: read at least every `runs_full_check_hours` (24 by default), at the agent's own
+  time of the period as its runs list (`incremental.full_check_due`), for what no signal shows (a schedule's
+  input parameters, one that runs later than the week).
 
 The state keeps, per agent, the list hint and the upcoming runs' view at the last read, when that was, and
 the schedule ids read. A schedule gone since the last read is emitted once more as a tombstone: its `id` and
@@ -38,6 +39,7 @@ from tap_sequentum.domain import (
     run_every_period,
     schedule_type,
 )
+from tap_sequentum.incremental import full_check_due
 from tap_sequentum.listings import by_key
 from tap_sequentum.streams import (
     JSON_OBJECT,
@@ -98,6 +100,7 @@ def read_reason(
     now: dt.datetime,
     *,
     full_check: dt.timedelta = FULL_CHECK,
+    key: int = 0,
 ) -> str | None:
     """Why an agent's schedules must be read now, or None when nothing says they changed.
 
@@ -112,7 +115,7 @@ def read_reason(
         return "list entry changed"
     if upcoming is not None and upcoming != last.upcoming:
         return "upcoming runs changed"
-    if now - last.at >= full_check or last.at > now:
+    if full_check_due(last.at, now=now, every=full_check, key=key):
         return "full check"
     return None
 
@@ -239,7 +242,8 @@ class SchedulesStream(PerAgentStream, ScopedStream):
         hint = self.activity(agent_id)  # without a hint in the agent list, its newest run (shared runs list)
         views = self._upcoming
         upcoming = None if views is None else views.get(agent_id, "")
-        reason = read_reason(last, hint, upcoming, self._now, full_check=self.services.settings.full_check)
+        every = self.services.settings.full_check
+        reason = read_reason(last, hint, upcoming, self._now, full_check=every, key=agent_id)
         if reason is None:
             return
         self.logger.debug("Reading the schedules of agent %s: %s.", agent_id, reason)

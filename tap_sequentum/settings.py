@@ -83,7 +83,8 @@ SETTINGS_SCHEMA: dict = th.PropertiesList(
         th.IntegerType,
         default=24,
         title="Full check of runs every (hours)",
-        description="Every agent's runs list is read at least this often. In between, an agent whose "
+        description="Every agent's runs list and schedules are read at least this often, each agent at "
+        "its own time of the period (so not all agents in one sync). In between, an agent whose "
         "entry in the agent list (lastActivity, status, version, updated) is unchanged since its runs "
         "were last read, and that has no run still running or waiting to retry, costs no request. An "
         "agent list without lastActivity never skips a runs list. 0: read every runs list on every sync.",

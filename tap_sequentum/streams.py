@@ -151,12 +151,13 @@ class SequentumStream(SeamStream):
         # can only cause one listing too many, never a skipped run.
         hint = self.services.list_hint(agent_id)
         now = dt.datetime.now(dt.UTC)
-        reason = why_list(hint, state, now=now, every=settings.full_check, pending=self.pending_keys)
+        every = settings.full_check
+        reason = why_list(hint, state, now=now, every=every, pending=self.pending_keys, key=agent_id)
         if reason is None:
             return None
         self.logger.debug("Agent %s: runs listed for stream %s: %s.", agent_id, self.name, reason)
         runs = self.client.list_runs(agent_id, settings.runs_max_records)
-        return Listing(runs, hint, now, due=check_due(state, now=now, every=settings.full_check))
+        return Listing(runs, hint, now, due=check_due(state, now=now, every=every, key=agent_id))
 
     def plan_runs(self, agent_id: int, state: dict) -> RunPlan | None:
         """List an agent's runs and plan them; None when its runs list is not read this sync."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import itertools
 import random
 from dataclasses import dataclass, field
 
@@ -12,11 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tap_sequentum.domain import parse_timestamp
 from tap_sequentum.incremental import (
+    RECHECK_AFTER,
     Lateness,
     Listing,
+    check_time,
     finality,
     fingerprint,
+    full_check_due,
     kept_seen,
     next_since,
     plan_runs,
@@ -449,15 +454,86 @@ KEPT = {"list_hint": HINT, "checked_at": CHECKED}
         (HINT, {**KEPT, "current": {"run_id": 7}}, DAY, ("watched_runs", "current"), "current pending"),
         (HINT, {**KEPT, "current": {"run_id": 7}}, DAY, ("watched_runs",), None),  # not this stream's
         (HINT, {**KEPT, "unbilled_run_ids": [7]}, DAY, ("unbilled_run_ids",), "unbilled_run_ids pending"),
-        (HINT, KEPT, dt.timedelta(hours=12), ("watched_runs",), "full check due"),  # exactly due
-        (HINT, KEPT, dt.timedelta(hours=13), ("watched_runs",), None),
+        (HINT, KEPT, dt.timedelta(hours=12), ("watched_runs",), "full check due"),  # a period ago: due
         (HINT, KEPT, dt.timedelta(0), ("watched_runs",), "full check due"),  # 0: every sync
         (HINT, {"list_hint": HINT}, DAY, ("watched_runs",), "full check due"),  # never checked
         (HINT, {**KEPT, "checked_at": "2026-05-02T00:00:00Z"}, DAY, (), "full check due"),  # clock went back
     ],
 )
 def test_why_list(hint, state, every, pending, reason):
+    # Agent 0's full check falls at 22:57 each day: none since CHECKED, so only the rows above say "due".
+    assert check_time(NOW, DAY, 0) < parse_timestamp(CHECKED)
     assert why_list(hint, state, now=NOW, every=every, pending=pending) == reason
+
+
+# -- when an agent's full check is due: once a period, at the agent's own time ------------------------
+
+MINUTE = dt.timedelta(minutes=1)
+AGENT = 1005
+
+
+@pytest.mark.parametrize(
+    ("checked", "every", "due"),
+    [
+        (None, DAY, True),  # never checked
+        (NOW + MINUTE, DAY, True),  # checked "in the future": the clock was set back
+        (NOW - MINUTE, dt.timedelta(0), True),  # 0: every sync
+        (NOW - DAY, DAY, True),  # a whole period ago: due whatever the agent's time
+        (NOW - 3 * DAY, DAY, True),
+        (check_time(NOW, DAY, AGENT) - MINUTE, DAY, True),  # its check time passed since
+        (check_time(NOW, DAY, AGENT) + MINUTE, DAY, False),  # checked after its latest check time
+        (NOW - RECHECK_AFTER + MINUTE, DAY, False),  # a check minutes old is never due again
+    ],
+)
+def test_full_check_due(checked, every, due):
+    assert full_check_due(checked, now=NOW, every=every, key=AGENT) is due
+
+
+def test_check_times_are_one_period_apart_and_differ_between_agents():
+    latest = check_time(NOW, DAY, AGENT)
+    assert NOW - DAY < latest <= NOW
+    assert check_time(latest + DAY, DAY, AGENT) == latest + DAY
+    assert check_time(latest + DAY - MINUTE, DAY, AGENT) == latest
+    assert len({check_time(NOW, DAY, agent) for agent in range(1001, 1101)}) == 100
+
+
+def checks(key: int, every: dt.timedelta, step: dt.timedelta, syncs: int) -> list[dt.datetime]:
+    """When syncs every `step` from NOW check an agent in full (the first sync checks it: never checked)."""
+    checked: dt.datetime | None = None
+    done = []
+    for n in range(syncs):
+        now = NOW + n * step
+        if full_check_due(checked, now=now, every=every, key=key):
+            checked = now
+            done.append(now)
+    return done
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    key=st.integers(1, 10**7),
+    every=st.integers(1, 72).map(lambda h: dt.timedelta(hours=h)),
+    step=st.integers(1, 240).map(lambda m: dt.timedelta(minutes=m)),
+)
+def test_every_agent_is_checked_once_a_period_at_most_a_period_and_a_sync_apart(key, every, step):
+    """What `runs_full_check_hours` promises: a hint that lies delays a run by at most the period plus the
+    time to the next sync, and checks cost no more than one a period (plus the first)."""
+    syncs = int(6 * every / step) + 2
+    done = checks(key, every, step, syncs)
+    gaps = [b - a for a, b in itertools.pairwise(done)]
+    assert all(gap <= every + step for gap in gaps)
+    assert len(done) <= 1 + (syncs * step) // every + 1
+
+
+def test_agents_first_checked_together_are_checked_again_spread_over_the_day():
+    """1,000 agents read by one full sync, then synced hourly: each hourly sync checks about 1/24 of them,
+    never all of them in one sync (before: 1,000 runs lists and 1,000 schedules once a day)."""
+    per_sync = collections.Counter(
+        moment for agent in range(1001, 2001) for moment in checks(agent, DAY, dt.timedelta(hours=1), 49)[1:]
+    )
+    first_day = [per_sync[NOW + n * dt.timedelta(hours=1)] for n in range(1, 25)]
+    assert sum(first_day) == 1000  # every agent once within the day after the full sync
+    assert max(per_sync.values()) <= 70  # about 42 a sync (1,000 / 24), never a day's worth at once
 
 
 NEW_HINT = "2026-05-01T11:00:00.000000Z|9|3|"

@@ -12,6 +12,7 @@ import pytest
 from support import config_for, run_cli, sync, write_json
 
 from sequentum_emulator import Sandbox
+from tap_sequentum.incremental import check_time
 from tap_sequentum.schedules import (
     DELETED,
     FULL_CHECK,
@@ -52,7 +53,9 @@ def last(hint=HINT, upcoming="v1", read=NOW - HOUR, ids=(1,)) -> LastRead:
         (last(), HINT, "", NOW, "upcoming runs changed"),  # its schedules left the listing
         (last(upcoming=None), HINT, "v1", NOW, "upcoming runs changed"),  # a listing for the first time
         (last(upcoming=""), HINT, "", NOW, None),
-        (last(read=NOW - FULL_CHECK + HOUR), HINT, "v1", NOW, None),
+        # Agent 0's full check falls at 22:57 each day (`incremental.check_time`): read since, nothing due.
+        (last(read=check_time(NOW, FULL_CHECK, 0) + HOUR), HINT, "v1", NOW, None),
+        (last(read=check_time(NOW, FULL_CHECK, 0) - HOUR), HINT, "v1", NOW, "full check"),
         (last(read=NOW - FULL_CHECK), HINT, "v1", NOW, "full check"),
         (last(read=NOW - 3 * FULL_CHECK), HINT, None, NOW, "full check"),
         (last(read=NOW + HOUR), HINT, "v1", NOW, "full check"),  # read "in the future": the clock moved
@@ -63,10 +66,15 @@ def test_read_reason(seen, hint, upcoming, now, reason):
     assert read_reason(seen, hint, upcoming, now) == reason
 
 
-def test_read_reason_takes_the_full_check_period():
+def test_read_reason_takes_the_full_check_period_and_the_agent():
     seen = last(read=NOW - 2 * HOUR)
-    assert read_reason(seen, HINT, "v1", NOW, full_check=HOUR) == "full check"
-    assert read_reason(seen, HINT, "v1", NOW, full_check=3 * HOUR) is None
+    assert read_reason(seen, HINT, "v1", NOW, full_check=HOUR) == "full check"  # a period ago
+    # Within 3 hours: due once the agent's own check time passed since the read.
+    reasons = {}
+    for agent in range(1001, 1021):
+        reasons[agent] = read_reason(seen, HINT, "v1", NOW, full_check=3 * HOUR, key=agent)
+        assert (reasons[agent] == "full check") is (check_time(NOW, 3 * HOUR, agent) > seen.at)
+    assert set(reasons.values()) == {"full check", None}  # some agents' check time came, others' did not
 
 
 def test_the_last_read_round_trips_through_the_state():

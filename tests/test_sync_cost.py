@@ -14,6 +14,7 @@ from support import SyncResult, config_for, parse_messages, run_cli, write_json
 from support import sync as sync_once
 
 from sequentum_emulator import Sandbox
+from tap_sequentum.incremental import check_time
 from tap_sequentum.tap import TapSequentum
 
 RUNS_LIST = re.compile(r"/agent/(\d+)/runs$")
@@ -70,6 +71,12 @@ def aged(state: dict, hours: float) -> dict:
         older = dt.datetime.fromisoformat(stamp) - dt.timedelta(hours=hours)
         text = text.replace(stamp, older.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     return json.loads(text)
+
+
+def stamped(state: dict, checked: dt.datetime) -> dict:
+    """The state as if every agent's last full check had been at `checked`."""
+    stamp = checked.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.loads(re.sub(r'"checked_at": "[^"]+"', f'"checked_at": "{stamp}"', json.dumps(state)))
 
 
 def test_an_unchanged_agent_costs_no_request_and_a_changed_one_only_its_own(empty, sync):
@@ -148,9 +155,12 @@ def test_a_late_run_the_list_entry_does_not_show_waits_for_the_full_check_then_c
     quiet = sync(config, state=first.state)
     assert not quiet.records.get("runs")
 
-    for state in (aged(quiet.state, 23), quiet.state | {}):
-        assert not sync(config, state=state).records.get("runs")  # within the day: not read yet
-    checked = sync(config, state=aged(quiet.state, 24))
+    # The agent's full check comes once a day at its own time (`incremental.check_time`).
+    now = dt.datetime.now(dt.UTC)
+    latest = check_time(now, dt.timedelta(hours=24), agent)
+    for state in (stamped(quiet.state, latest + (now - latest) / 2), quiet.state | {}):
+        assert not sync(config, state=state).records.get("runs")  # checked since its check time: not read
+    checked = sync(config, state=stamped(quiet.state, latest - dt.timedelta(minutes=1)))
     assert checked.ids("runs") == [inside["id"]]
     assert [r["qty"] for r in checked.records["late"]] == [8]
     assert checked.ids("run_costs", "runId") == [inside["id"]]
@@ -158,6 +168,28 @@ def test_a_late_run_the_list_entry_does_not_show_waits_for_the_full_check_then_c
     assert (
         not again.records.get("runs") and not again.records.get("late") and not again.records.get("run_costs")
     )
+
+
+def test_agents_checked_together_come_to_their_full_checks_at_their_own_times(empty, sync):
+    """A first sync checks every agent at once; their next full checks are spread over the day (each agent's
+    check time, `incremental.check_time`), so a sync 12 hours later reads about half of them, not all, and an
+    agent's schedules are read in the same sync as its runs list (one check time per agent)."""
+    agents = [shop(empty, f"shop{i}", runs=1) for i in range(20)]
+    config = config_for(empty)
+    first = sync(config)
+    now = dt.datetime.now(dt.UTC)
+    half_a_day_ago = now - dt.timedelta(hours=12)
+    state = stamped(first.state, half_a_day_ago)
+    state = json.loads(
+        re.sub(r'"read_at": "[^"]+"', f'"read_at": "{half_a_day_ago.isoformat()}"', json.dumps(state))
+    )
+    due = sorted(a for a in agents if check_time(now, dt.timedelta(hours=24), a) > half_a_day_ago)
+    assert 0 < len(due) < len(agents)  # agents 1001-1020's check times are at most 7.2 h apart: at any hour
+    empty.clear_requests()
+    sync(config, state=state)
+    assert listed(empty) == due
+    schedules = sorted(int(r.path.split("/")[-2]) for r in empty.requests if r.path.endswith("/schedules"))
+    assert schedules == due
 
 
 def test_a_run_started_by_trigger_is_extracted_though_the_agent_list_was_read_before(sync, tmp_path):
