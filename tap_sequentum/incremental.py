@@ -33,7 +33,6 @@ replication key and for the gap warning), and `list_hint` and `checked_at` of th
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -119,11 +118,16 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MICROSECOND = dt.timedelta(microseconds=1)
 
 
+#: Fibonacci hashing's multiplier (2**64 / the golden ratio): consecutive ids, as Sequentum gives agents, get
+#: phases as evenly spread as they can be (1,000 agents: 40 to 43 in each hour of a day; a CRC gave 24 to 60).
+GOLDEN = 0x9E3779B97F4A7C15
+
+
 def check_time(now: dt.datetime, every: dt.timedelta, key: int) -> dt.datetime:
     """The latest of agent `key`'s full-check times at or before `now`: `phase + k * every`, its phase a hash
     of the key spread evenly over the period. Every agent is checked once per period, but not all at once."""
     period = every // MICROSECOND
-    phase = zlib.crc32(str(key).encode()) * period >> 32
+    phase = (key * GOLDEN % 2**64) * period >> 64
     elapsed = (now - EPOCH) // MICROSECOND
     return EPOCH + MICROSECOND * ((elapsed - phase) // period * period + phase)
 

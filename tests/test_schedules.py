@@ -53,7 +53,7 @@ def last(hint=HINT, upcoming="v1", read=NOW - HOUR, ids=(1,)) -> LastRead:
         (last(), HINT, "", NOW, "upcoming runs changed"),  # its schedules left the listing
         (last(upcoming=None), HINT, "v1", NOW, "upcoming runs changed"),  # a listing for the first time
         (last(upcoming=""), HINT, "", NOW, None),
-        # Agent 0's full check falls at 22:57 each day (`incremental.check_time`): read since, nothing due.
+        # Agent 0's full check falls at midnight each day (`incremental.check_time`): read since, nothing due.
         (last(read=check_time(NOW, FULL_CHECK, 0) + HOUR), HINT, "v1", NOW, None),
         (last(read=check_time(NOW, FULL_CHECK, 0) - HOUR), HINT, "v1", NOW, "full check"),
         (last(read=NOW - FULL_CHECK), HINT, "v1", NOW, "full check"),
