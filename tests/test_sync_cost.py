@@ -64,19 +64,14 @@ def listed(sandbox) -> list[int]:
     return sorted(int(m.group(1)) for r in sandbox.requests if (m := RUNS_LIST.search(r.path)))
 
 
-def aged(state: dict, hours: float) -> dict:
-    """The state as it is `hours` later: every agent's last full check that much older."""
+def stamped(state: dict, at: dt.datetime, keys: tuple[str, ...] = ("checked_at",)) -> dict:
+    """The state as if every agent's last full check had been at `at`: of its runs (`checked_at`), and with
+    `read_at` of its schedules too."""
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     text = json.dumps(state)
-    for stamp in set(re.findall(r'"checked_at": "([^"]+)"', text)):
-        older = dt.datetime.fromisoformat(stamp) - dt.timedelta(hours=hours)
-        text = text.replace(stamp, older.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    for key in keys:
+        text = re.sub(rf'"{key}": "[^"]+"', f'"{key}": "{stamp}"', text)
     return json.loads(text)
-
-
-def stamped(state: dict, checked: dt.datetime) -> dict:
-    """The state as if every agent's last full check had been at `checked`."""
-    stamp = checked.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return json.loads(re.sub(r'"checked_at": "[^"]+"', f'"checked_at": "{stamp}"', json.dumps(state)))
 
 
 def test_an_unchanged_agent_costs_no_request_and_a_changed_one_only_its_own(empty, sync):
@@ -164,7 +159,7 @@ def test_a_late_run_the_list_entry_does_not_show_waits_for_the_full_check_then_c
     assert checked.ids("runs") == [inside["id"]]
     assert [r["qty"] for r in checked.records["late"]] == [8]
     assert checked.ids("run_costs", "runId") == [inside["id"]]
-    again = sync(config, state=aged(checked.state, 24))
+    again = sync(config, state=stamped(checked.state, now - dt.timedelta(hours=24)))
     assert (
         not again.records.get("runs") and not again.records.get("late") and not again.records.get("run_costs")
     )
@@ -179,10 +174,7 @@ def test_agents_checked_together_come_to_their_full_checks_at_their_own_times(em
     first = sync(config)
     now = dt.datetime.now(dt.UTC)
     half_a_day_ago = now - dt.timedelta(hours=12)
-    state = stamped(first.state, half_a_day_ago)
-    state = json.loads(
-        re.sub(r'"read_at": "[^"]+"', f'"read_at": "{half_a_day_ago.isoformat()}"', json.dumps(state))
-    )
+    state = stamped(first.state, half_a_day_ago, ("checked_at", "read_at"))
     due = sorted(a for a in agents if check_time(now, dt.timedelta(hours=24), a) > half_a_day_ago)
     assert 0 < len(due) < len(agents)  # agents 1001-1020's check times are at most 2.2 h apart: at any hour
     empty.clear_requests()
