@@ -542,6 +542,30 @@ def test_a_group_of_small_files_past_the_memory_budget_goes_through_temp_dir(san
     assert not list(tmp_path.iterdir())  # temporary files are removed
 
 
+def test_a_big_files_rows_wait_in_temp_dir_too(sandbox, tmp_path, monkeypatch):
+    """A file past IN_MEMORY_BYTES is read as it downloads and its rows wait on disk: in temp_dir, as a small
+    group's do (they went to the system's temporary folder)."""
+    import tempfile
+
+    from tap_sequentum.contents import parse
+
+    monkeypatch.setattr(parse, "IN_MEMORY_BYTES", 0)  # every file is a big one
+    folders = []
+    real = tempfile.NamedTemporaryFile
+
+    def recording(*args, **kwargs):
+        folders.append(kwargs.get("dir"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parse.tempfile, "NamedTemporaryFile", recording)
+    agent = add_agent(sandbox)
+    sandbox.add_run(agent, status=9, files=[("trap_shop.csv", b"n\n1\n2\n")])
+    result = sync(config_for(sandbox, agent_ids=[agent], temp_dir=str(tmp_path)))
+    assert [r["n"] for r in result.records["trap_shop"]] == [1, 2]
+    assert folders and set(folders) == {str(tmp_path)}
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_download_followed_while_it_arrives_reads_every_byte_and_stops_when_closed(sandbox, tmp_path):
     """`Transfer`: pass 1 reads a big file as it arrives; closing it stops the download, removes the file."""
     import time

@@ -46,7 +46,6 @@ class Budget:
     """Bytes of parsed rows a group may keep in memory; what does not fit goes to temp_dir."""
 
     memory: int
-    temp_dir: str | None = None
 
     def take(self, size: int) -> bool:
         if size > self.memory:
@@ -67,17 +66,16 @@ class ParseSettings:
 class KeptRows:
     """A file's text batches in file order, in memory or spilled to Arrow IPC files, until emitted."""
 
-    def __init__(self, budget: Budget | None) -> None:
+    def __init__(self, budget: Budget | None, temp_dir: str | None = None) -> None:
         self._budget = budget or Budget(0)
+        self._temp_dir = temp_dir  # where rows that do not fit go (`ParseSettings.temp_dir`)
         self._parts: list[list[pa.RecordBatch] | Path] = []
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._writer_schema: pa.Schema | None = None
         self._sink: pa.NativeFile | None = None
         self._held = 0  # bytes taken from the budget, given back on close
-        self.rows = 0
 
     def append(self, batch: pa.RecordBatch) -> None:
-        self.rows += batch.num_rows
         if self._writer is None and self._budget.take(batch.nbytes):
             self._held += batch.nbytes
             if not self._parts or not isinstance(self._parts[-1], list):
@@ -90,7 +88,7 @@ class KeptRows:
             self._close_writer()  # batches of JSON or XML may gain columns: a new IPC stream
         if self._writer is None:
             handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (removed by `close`)
-                prefix="tap-sequentum-", suffix=".arrows", dir=self._budget.temp_dir, delete=False
+                prefix="tap-sequentum-", suffix=".arrows", dir=self._temp_dir, delete=False
             )
             handle.close()
             path = Path(handle.name)
@@ -133,7 +131,6 @@ class ParsedFile:
     """A file read once: its rows kept for emission, the kinds its columns showed, what it cost."""
 
     item: RunFile
-    fmt: str
     rows: KeptRows
     kinds: dict[str, Kind]
     options: ReadOptions
@@ -204,12 +201,12 @@ class _Reader:
                 raise
             options = retry
             rows, kinds = self._read(source, fmt, options)
-        return ParsedFile(item, fmt, rows, kinds, options, size, started)
+        return ParsedFile(item, rows, kinds, options, size, started)
 
     def _read(self, source: Source, fmt: str, options: ReadOptions) -> tuple[KeptRows, dict[str, Kind]]:
         """Parse on this thread; infer and keep each batch on a second one, in order. Parsing, Arrow's
         regular expressions and writing Arrow IPC all release the GIL, so the two use both cores."""
-        rows, kinds = KeptRows(self.budget), {}
+        rows, kinds = KeptRows(self.budget, self.settings.temp_dir), {}
 
         def take(batch: pa.RecordBatch) -> None:
             infer_batch(batch, kinds, infer_types=self.settings.infer_types, known=self.known)

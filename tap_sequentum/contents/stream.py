@@ -107,7 +107,7 @@ class ContentStream(SequentumStream):
             keep_watching(plan, state, parked)
         runs = p.emission_order(plan.handle, ledger.value)
         for group in groups(runs, lambda run: self._files_to_take(agent_id, run, ledger)):
-            budget = Budget(GROUP_MEMORY, self.settings.parse.temp_dir)
+            budget = Budget(GROUP_MEMORY)
             read = self._reader.read(group, partial(self._parse, budget=budget))
             try:
                 self._widen(read.kinds, read.files())
